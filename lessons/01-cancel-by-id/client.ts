@@ -1,0 +1,230 @@
+// Lesson 01 client: capture the id of the tools/call as it leaves, cancel it by that id after a
+// delay (or when you press c / Esc), and report what actually came back.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { emitKeypressEvents } from 'node:readline';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  CallToolResultSchema,
+  isJSONRPCRequest,
+  McpError,
+  type CallToolResult,
+  type JSONRPCRequest,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { createTimeline } from '../shared/timeline.ts';
+import { deferred } from '../shared/wait.ts';
+
+const OUTCOMES = ['error', 'result', 'none', 'completed'] as const;
+type Outcome = (typeof OUTCOMES)[number] | 'failed';
+const REQUEST_CANCELLED = -32800; // LSP's RequestCancelled; MCP defines no error code for a cancel
+
+const HELP = `
+Lesson 01 client: call process_large_file, cancel it by its request id, print what came back.
+
+Usage: npx tsx lessons/01-cancel-by-id/client.ts [options]
+
+  --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3101/mcp)
+  --cancel-after MS    send notifications/cancelled this long after the call (default: 1200)
+                       (in a terminal, press c or Esc to cancel sooner)
+  --no-cancel          let the call run to completion
+  --chunks N           chunks to split the file into (default: 20)
+  --chunk-delay MS     the server's pause after each chunk (default: 250)
+  --wait MS            after cancelling, how long to wait for a reply before giving up (default: 3000)
+  --expect OUTCOME     the outcome that makes this exit 0 (default: error, or completed with --no-cancel)
+                         error      a JSON-RPC error -32800 "Request cancelled"
+                         result     a clean-cancel result "Cancelled after N of M chunks"
+                         none       no reply at all, the spec's default
+                         completed  the full result
+  --reason TEXT        the reason sent with the cancel (default: "user changed their mind")
+  -h, --help           show this help
+`;
+
+const flags = parseFlags(
+  {
+    url: { type: 'string' },
+    'cancel-after': { type: 'string' },
+    'no-cancel': { type: 'boolean' },
+    chunks: { type: 'string' },
+    'chunk-delay': { type: 'string' },
+    wait: { type: 'string' },
+    expect: { type: 'string' },
+    reason: { type: 'string' },
+    path: { type: 'string' },
+  },
+  HELP,
+);
+const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3101/mcp';
+const cancel = !flags['no-cancel'];
+const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1200);
+const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
+const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
+const waitMs = intFlag('wait', flags.wait, 3000);
+const expected = choiceFlag('expect', flags.expect, OUTCOMES, cancel ? 'error' : 'completed');
+const reason = flags.reason ?? 'user changed their mind';
+
+const log = createTimeline('client');
+
+/**
+ * SDK 1.x has no public "next request id" API (the counter is private). Wrapping the transport's
+ * `send` sees every message as it leaves, so the id captured is the id on the wire, whatever
+ * numbering the SDK uses. The Transport interface is public; the counter is not.
+ */
+function captureRequestId(
+  transport: StreamableHTTPClientTransport,
+  matches: (request: JSONRPCRequest) => boolean,
+): Promise<RequestId> {
+  const captured = deferred<RequestId>();
+  const send = transport.send.bind(transport);
+  transport.send = (message, options) => {
+    if (isJSONRPCRequest(message) && matches(message)) captured.resolve(message.id);
+    return send(message, options);
+  };
+  return captured.promise;
+}
+
+/** Resolves when it is time to cancel: after the delay, or at once when the reader presses c or Esc. */
+function cancelTrigger(): { fired: Promise<string>; dispose(): void } {
+  const fired = deferred<string>();
+  const timer = setTimeout(() => fired.resolve(`after ${cancelAfterMs} ms`), cancelAfterMs);
+  const stdin = process.stdin;
+  const onKey = (_: string, key: { name?: string; ctrl?: boolean }) => {
+    if (key.ctrl && key.name === 'c') process.kill(process.pid, 'SIGINT');
+    else if (key.name === 'c' || key.name === 'escape') fired.resolve('on a key press');
+  };
+  if (stdin.isTTY) {
+    emitKeypressEvents(stdin);
+    stdin.setRawMode(true);
+    stdin.on('keypress', onKey);
+    log.detail(`press c or Esc to cancel now, or wait ${cancelAfterMs} ms`);
+  }
+  return {
+    fired: fired.promise,
+    dispose() {
+      clearTimeout(timer);
+      if (stdin.isTTY) {
+        stdin.off('keypress', onKey);
+        stdin.setRawMode(false);
+        stdin.pause();
+      }
+    },
+  };
+}
+
+type Settled = { result: CallToolResult } | { error: unknown } | { silent: true };
+
+function describe(settled: Settled): Outcome {
+  if ('silent' in settled) {
+    log.highlight(`no response within ${waitMs} ms of the cancel: stopped waiting`);
+    log.detail('that is the spec default: a receiver SHOULD NOT reply to a cancelled request');
+    return 'none';
+  }
+  if ('error' in settled) {
+    const error = settled.error;
+    if (error instanceof McpError && error.code === REQUEST_CANCELLED) {
+      log.highlight(`<- error ${error.code} "Request cancelled", data ${JSON.stringify(error.data)}`);
+      log.detail("-32800 is LSP's RequestCancelled code; MCP itself defines no error code for a cancel");
+      return 'error';
+    }
+    log.fail(`<- error: ${error instanceof Error ? error.message : String(error)}`);
+    return 'failed';
+  }
+  const { result } = settled;
+  const text = result.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join(' ');
+  const status = (result.structuredContent as { status?: string } | undefined)?.status;
+  if (result.isError) {
+    log.fail(`<- tool error: ${text}`);
+    return 'failed';
+  }
+  if (status === 'cancelled') {
+    log.highlight(`<- result (isError: false): "${text}"`);
+    return 'result';
+  }
+  log.ok(`<- result: ${text}`);
+  return 'completed';
+}
+
+const transport = new StreamableHTTPClientTransport(new URL(url));
+const callId = captureRequestId(
+  transport,
+  (request) => request.method === 'tools/call' && request.params?.name === 'process_large_file',
+);
+const client = new Client({ name: 'lesson-01-client', version: '1.0.0' });
+
+log.event(`connecting to ${url}`);
+try {
+  await client.connect(transport);
+} catch (error) {
+  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
+  log.detail('is the server running? npx tsx lessons/01-cancel-by-id/server.ts');
+  process.exit(1);
+}
+log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
+
+const call = client.callTool(
+  { name: 'process_large_file', arguments: { path: flags.path ?? 'sample.txt', chunks, chunkDelayMs } },
+  CallToolResultSchema,
+  // Long enough that the SDK's own timeout (which would send a second cancel) never fires first.
+  { timeout: chunks * chunkDelayMs + 60_000 },
+);
+const settled: Promise<Settled> = call.then(
+  (result) => ({ result: result as CallToolResult }),
+  (error: unknown) => ({ error }),
+);
+const id = await callId;
+log.event(
+  `-> tools/call #${id} process_large_file (${chunks} chunks, ${chunkDelayMs} ms apart); id captured as it left`,
+);
+
+let outcome: Settled;
+if (!cancel) {
+  outcome = await settled;
+} else {
+  const trigger = cancelTrigger();
+  const first = await Promise.race([settled, trigger.fired]);
+  trigger.dispose();
+  if (typeof first !== 'string') {
+    log.warn('the call finished before the cancel was due');
+    outcome = first;
+  } else {
+    await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason } });
+    log.highlight(`-> notifications/cancelled { requestId: ${JSON.stringify(id)}, reason: "${reason}" } (${first})`);
+    let timer: NodeJS.Timeout | undefined;
+    const silence = new Promise<Settled>((resolve) => (timer = setTimeout(() => resolve({ silent: true }), waitMs)));
+    outcome = await Promise.race([settled, silence]);
+    clearTimeout(timer);
+  }
+}
+const observed = describe(outcome);
+
+// Ask the server what it did: the proof of a cancel is on the server's side.
+const status = await client.callTool({ name: 'get_job_status', arguments: { requestId: id } });
+const job = status.structuredContent as Record<string, unknown> | undefined;
+if (job) {
+  const stopped =
+    job.state === 'cancelled'
+      ? `stopped after chunk ${job.chunksDone}/${job.chunksTotal} ` +
+        `(cancel arrived after chunk ${job.chunksDoneWhenCancelArrived}; stopped ${job.cancelToStopMs} ms later)`
+      : `${job.state}, ${job.chunksDone}/${job.chunksTotal} chunks`;
+  log.event(`server reports #${id}: ${stopped}`);
+  log.event(
+    `server reports #${id}: file handle ${job.fileHandle}, response stream ${job.responseStream}, replied ${job.reply}`,
+  );
+} else {
+  log.fail(`get_job_status failed: ${JSON.stringify(status.content)}`);
+}
+
+// DELETE ends the session. With SDK 1.x that is the only thing that frees a stream held open by
+// a request the server never answered.
+await transport.terminateSession();
+await client.close();
+log.detail('session ended (DELETE)');
+
+if (observed === expected) {
+  log.ok(`observed: ${observed}, as expected`);
+} else {
+  log.fail(`observed: ${observed}, expected: ${expected}`);
+  process.exitCode = 1;
+}

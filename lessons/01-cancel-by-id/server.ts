@@ -1,0 +1,224 @@
+// Lesson 01 server: a `process_large_file` tool that stops within one chunk of a cancel,
+// releases its file handle, and answers the cancelled request the way --on-cancel says.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CancelledNotificationSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
+import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
+import { closeOnSignals, serveMcpOverHttp, type McpSession } from '../shared/mcp-http.ts';
+import { createTimeline } from '../shared/timeline.ts';
+
+export const DEFAULT_PORT = 3101;
+export const CANCEL_POLICIES = ['error', 'result', 'none'] as const;
+export type CancelPolicy = (typeof CANCEL_POLICIES)[number];
+
+/** LSP's RequestCancelled. Not an MCP error code: the MCP schema defines none for cancellation. */
+export const REQUEST_CANCELLED = -32800;
+
+const HELP = `
+Lesson 01 server: process_large_file over Streamable HTTP, cancellable by request id.
+
+Usage: npx tsx lessons/01-cancel-by-id/server.ts [options]
+
+  --port N             port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --on-cancel POLICY   what to reply to a cancelled tools/call (default: $ON_CANCEL or error)
+                         error   JSON-RPC error -32800 "Request cancelled" (LSP's code, not MCP's)
+                         result  a clean-cancel result: "Cancelled after N of M chunks", isError: false
+                         none    nothing, as the spec recommends (SDK 1.x then holds the stream open)
+  --keep-alive-ms N    interval of the SDK's SSE keep-alive comments (default: 15000)
+  -h, --help           show this help
+`;
+
+const flags = parseFlags(
+  { port: { type: 'string' }, 'on-cancel': { type: 'string' }, 'keep-alive-ms': { type: 'string' } },
+  HELP,
+);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const policy = choiceFlag('on-cancel', flags['on-cancel'] ?? process.env.ON_CANCEL, CANCEL_POLICIES, 'error');
+const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
+
+const log = createTimeline('server');
+const dataFolder = join(import.meta.dirname, 'data');
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+const jobBooks = new WeakMap<McpSession['transport'], JobBook>();
+
+function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
+  const server = new McpServer({ name: 'lesson-01-cancel-by-id', version: '1.0.0' });
+  const jobs = new JobBook(() => running.sessions.get(transport.sessionId ?? '')?.responseStreams);
+  jobBooks.set(transport, jobs);
+
+  server.registerTool(
+    'process_large_file',
+    {
+      title: 'Process a large file',
+      description:
+        'Reads a file from the lesson data folder in `chunks` equal chunks, hashing each (SHA-256), ' +
+        'waiting `chunkDelayMs` after each so a run lasts long enough to cancel. Try path "sample.txt".',
+      inputSchema: {
+        path: z.string().min(1).describe('a file inside the lesson data folder, e.g. "sample.txt"'),
+        chunks: z.number().int().min(1).max(10_000).default(20).describe('how many chunks to split the file into'),
+        chunkDelayMs: z.number().int().min(0).max(60_000).default(250).describe('pause after each chunk, in ms'),
+      },
+      outputSchema: {
+        status: z.enum(['completed', 'cancelled']),
+        chunksDone: z.number(),
+        chunksTotal: z.number(),
+        bytesRead: z.number(),
+        sha256: z.string().optional().describe('of the whole file; only when completed'),
+      },
+    },
+    async ({ path, chunks, chunkDelayMs }, extra) => {
+      const file = resolveInDataFolder(dataFolder, path); // throws a clear message for ../../etc/passwd
+      const job = jobs.start(extra.requestId, { tool: 'process_large_file', file: path, chunksTotal: chunks });
+      log.event(
+        `tools/call #${extra.requestId}: process_large_file ${path}, ${chunks} chunks, ${chunkDelayMs} ms apart`,
+      );
+
+      const handle = await open(file, 'r');
+      job.fileHandle = 'open';
+      const hash = createHash('sha256');
+      let bytesRead = 0;
+      try {
+        const { size } = await handle.stat();
+        const chunkSize = Math.ceil(size / chunks);
+        const buffer = Buffer.alloc(chunkSize);
+        for (let i = 0; i < chunks; i++) {
+          const read = await handle.read(buffer, 0, chunkSize, i * chunkSize);
+          hash.update(buffer.subarray(0, read.bytesRead));
+          bytesRead += read.bytesRead;
+          job.chunksDone++;
+          log.detail(`#${extra.requestId} chunk ${job.chunksDone}/${chunks}`);
+          // The wait itself is abortable: a cancel ends it at once, not after the delay.
+          await sleep(chunkDelayMs, undefined, { signal: extra.signal });
+        }
+        job.state = 'completed';
+      } catch (error) {
+        if (!extra.signal.aborted) throw error;
+        job.state = 'cancelled';
+        job.stoppedAt = performance.now();
+        const latency = job.cancel
+          ? ` (${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel)`
+          : '';
+        log.highlight(`#${extra.requestId} handler stopped after chunk ${job.chunksDone}/${chunks}${latency}`);
+      } finally {
+        await handle.close();
+        job.fileHandle = 'closed';
+        if (job.state === 'cancelled') log.highlight(`#${extra.requestId} file handle closed`);
+      }
+
+      const result = {
+        status: job.state === 'completed' ? ('completed' as const) : ('cancelled' as const),
+        chunksDone: job.chunksDone,
+        chunksTotal: chunks,
+        bytesRead,
+        ...(job.state === 'completed' && { sha256: hash.digest('hex') }),
+      };
+      const text =
+        job.state === 'completed'
+          ? `Processed ${path}: ${chunks} chunks, ${bytesRead} bytes, sha256 ${result.sha256}`
+          : `Cancelled after ${job.chunksDone} of ${chunks} chunks`;
+      const toolResult = { content: [{ type: 'text' as const, text }], structuredContent: result, isError: false };
+
+      if (job.state === 'completed') {
+        job.reply = 'result';
+        log.ok(`#${extra.requestId} completed: replying with the result`);
+        return toolResult;
+      }
+      await replyToCancelled(transport, job, toolResult);
+      // SDK 1.x drops whatever a handler returns once its request was cancelled
+      // (protocol.js: `if (abortController.signal.aborted) return`), so this return reaches no one.
+      return toolResult;
+    },
+  );
+
+  registerJobStatusTool(server, jobs);
+  return server;
+}
+
+/**
+ * The SDK sends nothing for a cancelled request. To send anything, the server writes the final
+ * message for that request id to the transport itself; this is also what lets SDK 1.x close
+ * the request's SSE stream, which it keeps open until every request on it has a response.
+ */
+async function replyToCancelled(transport: StreamableHTTPServerTransport, job: Job, toolResult: object) {
+  const id = job.requestId;
+  const reason = job.cancel?.reason;
+  try {
+    if (policy === 'error') {
+      const data = { reason, chunksDone: job.chunksDone, chunksTotal: job.chunksTotal };
+      await transport.send({
+        jsonrpc: '2.0',
+        id,
+        error: { code: REQUEST_CANCELLED, message: 'Request cancelled', data },
+      });
+      job.reply = `error ${REQUEST_CANCELLED}`;
+      log.highlight(`#${id} replied: error ${REQUEST_CANCELLED} "Request cancelled" (policy: error)`);
+    } else if (policy === 'result') {
+      await transport.send({ jsonrpc: '2.0', id, result: toolResult as never });
+      job.reply = 'clean-cancel result';
+      log.highlight(
+        `#${id} replied: clean-cancel result "Cancelled after ${job.chunksDone} of ${job.chunksTotal} chunks"`,
+      );
+    } else {
+      job.reply = 'nothing';
+      log.highlight(`#${id} replied: nothing (policy: none); the SDK keeps this request's SSE stream open`);
+    }
+  } catch (error) {
+    // The client may already be gone; there is nobody left to answer.
+    job.reply = `nothing (send failed: ${(error as Error).message})`;
+    log.warn(`#${id} could not send the reply: ${(error as Error).message}`);
+  }
+}
+
+/** Logs each cancel as it arrives, before the SDK acts on it, and says plainly when it matches nothing. */
+function noteClientMessage(session: McpSession, message: JSONRPCMessage) {
+  if (!('method' in message) || message.method !== 'notifications/cancelled') return;
+  const parsed = CancelledNotificationSchema.safeParse(message);
+  if (!parsed.success) {
+    log.warn(`notifications/cancelled with invalid params ${JSON.stringify(message.params)}: ignored`);
+    return;
+  }
+  const { requestId, reason } = parsed.data.params;
+  const jobs = jobBooks.get(session.transport);
+  const job = requestId === undefined ? undefined : jobs?.get(requestId);
+  const shownId = JSON.stringify(requestId);
+  if (job?.state === 'running') {
+    job.cancel = { receivedAt: performance.now(), reason, chunksDoneThen: job.chunksDone };
+    log.highlight(`notifications/cancelled for #${shownId} (reason: ${JSON.stringify(reason ?? '')})`);
+  } else if (job) {
+    log.warn(`notifications/cancelled for #${shownId}, which already ${job.state}: nothing to cancel, ignored`);
+  } else {
+    const other = requestId === undefined ? undefined : jobs?.getWithOtherType(requestId);
+    log.warn(
+      other
+        ? `notifications/cancelled for ${shownId} matches no request: the running one's id is ` +
+            `${JSON.stringify(other.requestId)}, and ids must match in JSON type. Ignored.`
+        : `notifications/cancelled for ${shownId} matches no request in this session: ignored`,
+    );
+  }
+}
+
+function noteStreamClosed(session: McpSession, requestId: RequestId) {
+  const job = jobBooks.get(session.transport)?.get(requestId);
+  if (job?.state === 'cancelled') log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
+}
+
+const running = await serveMcpOverHttp({
+  port,
+  timeline: log,
+  keepAliveMs,
+  createServer,
+  onClientMessage: noteClientMessage,
+  onResponseStreamClosed: noteStreamClosed,
+});
+closeOnSignals(running, log);
+log.ok(`listening on ${running.url}  (cancel policy: ${policy}; data folder: ${dataFolder})`);

@@ -1,0 +1,55 @@
+// A lesson's data folder: the only place its tools may read, and the sample file they read.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+
+/**
+ * Writes `name` into `folder` on first use (it is generated, not kept in git): deterministic
+ * text lines, so every reader's file hashes the same.
+ */
+export function ensureSampleFile(folder: string, name: string, bytes: number): string {
+  const path = join(folder, name);
+  if (existsSync(path)) return path;
+  mkdirSync(folder, { recursive: true });
+  const lines: string[] = [];
+  let size = 0;
+  for (let i = 0; size < bytes; i++) {
+    const digest = createHash('sha256').update(String(i)).digest('hex');
+    const line = `record ${String(i).padStart(7, '0')} ${digest}\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  writeFileSync(path, lines.join('').slice(0, bytes));
+  return path;
+}
+
+export class OutsideDataFolderError extends Error {
+  override name = 'OutsideDataFolderError';
+}
+
+/**
+ * Resolves `requested` (relative to `folder`) and returns its real path, or throws a message a
+ * person can act on when it names anything outside `folder`: `../../etc/passwd`, an absolute
+ * path, or a symlink that leads out.
+ */
+export function resolveInDataFolder(folder: string, requested: string): string {
+  const root = realpathSync(folder);
+  const inside = (path: string) => {
+    const rel = relative(root, path);
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  };
+  const outside = () =>
+    new OutsideDataFolderError(
+      `path "${requested}" is outside the data folder; name a file inside ${folder}, e.g. "sample.txt"`,
+    );
+  const candidate = resolve(root, requested);
+  if (!inside(candidate)) throw outside();
+  let real: string;
+  try {
+    real = realpathSync(candidate);
+  } catch {
+    throw new Error(`no such file: "${requested}" in the data folder ${folder}`);
+  }
+  if (!inside(real)) throw outside();
+  return real;
+}
