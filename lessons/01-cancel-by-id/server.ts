@@ -34,16 +34,24 @@ Usage: npx tsx lessons/01-cancel-by-id/server.ts [options]
                          result  a clean-cancel result: "Cancelled after N of M chunks", isError: false
                          none    nothing, as the spec recommends (SDK 1.x then holds the stream open)
   --keep-alive-ms N    interval of the SDK's SSE keep-alive comments (default: 15000)
+  --ignore-signal      a broken handler that never looks at extra.signal: see what a cancel
+                       does not do (the job runs to the end, and the SDK drops its result)
   -h, --help           show this help
 `;
 
 const flags = parseFlags(
-  { port: { type: 'string' }, 'on-cancel': { type: 'string' }, 'keep-alive-ms': { type: 'string' } },
+  {
+    port: { type: 'string' },
+    'on-cancel': { type: 'string' },
+    'keep-alive-ms': { type: 'string' },
+    'ignore-signal': { type: 'boolean' },
+  },
   HELP,
 );
 const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
 const policy = choiceFlag('on-cancel', flags['on-cancel'] ?? process.env.ON_CANCEL, CANCEL_POLICIES, 'error');
 const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
+const ignoreSignal = flags['ignore-signal'] ?? false;
 
 const log = createTimeline('server');
 const dataFolder = join(import.meta.dirname, 'data');
@@ -98,7 +106,7 @@ function createServer({ transport }: { transport: StreamableHTTPServerTransport 
           job.chunksDone++;
           log.detail(`#${extra.requestId} chunk ${job.chunksDone}/${chunks}`);
           // The wait itself is abortable: a cancel ends it at once, not after the delay.
-          await sleep(chunkDelayMs, undefined, { signal: extra.signal });
+          await sleep(chunkDelayMs, undefined, { signal: ignoreSignal ? undefined : extra.signal });
         }
         job.state = 'completed';
       } catch (error) {
@@ -129,8 +137,14 @@ function createServer({ transport }: { transport: StreamableHTTPServerTransport 
       const toolResult = { content: [{ type: 'text' as const, text }], structuredContent: result, isError: false };
 
       if (job.state === 'completed') {
-        job.reply = 'result';
-        log.ok(`#${extra.requestId} completed: replying with the result`);
+        if (extra.signal.aborted) {
+          // Only a handler that ignored its signal gets here: SDK 1.x drops this result.
+          job.reply = 'nothing (the SDK dropped the result: the request had been cancelled)';
+          log.warn(`#${extra.requestId} ran to the end despite the cancel; the SDK drops its result`);
+        } else {
+          job.reply = 'result';
+          log.ok(`#${extra.requestId} completed: replying with the result`);
+        }
         return toolResult;
       }
       await replyToCancelled(transport, job, toolResult);
@@ -222,3 +236,4 @@ const running = await serveMcpOverHttp({
 });
 closeOnSignals(running, log);
 log.ok(`listening on ${running.url}  (cancel policy: ${policy}; data folder: ${dataFolder})`);
+if (ignoreSignal) log.warn('--ignore-signal: process_large_file ignores cancels');

@@ -1,0 +1,89 @@
+// Starting lesson servers and clients as real child processes, for tests and the one-terminal
+// runner: output captured line by line, conditions waited for (never fixed sleeps), and no child
+// left behind when the parent exits.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { waitFor } from './wait.ts';
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+export interface StartedProcess {
+  child: ChildProcess;
+  /** Every line written to stdout or stderr so far, colour codes removed. */
+  lines: string[];
+  output(): string;
+  /** Waits until a line matches `pattern` and returns the match. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+const ANSI = /\x1b\[[0-9;]*m/g; // eslint-disable-line no-control-regex
+
+/** Runs a TypeScript file with node + tsx (one process: no wrapper that could outlive its child). */
+export function startTs(
+  file: string,
+  args: string[] = [],
+  { env = {}, onLine }: { env?: Record<string, string>; onLine?: (line: string) => void } = {},
+): StartedProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+    env: { ...process.env, FORCE_COLOR: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const lines: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream! }).on('line', (raw) => {
+      const line = raw.replace(ANSI, '');
+      lines.push(line);
+      onLine?.(raw);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve(code ?? (signal ? 128 : null));
+    }),
+  );
+  let code: number | null | undefined;
+  void exited.then((c) => (code = c));
+  return {
+    child,
+    lines,
+    output: () => lines.join('\n'),
+    waitForLine: (pattern, timeoutMs = 15_000) =>
+      waitFor(
+        `a line matching ${pattern}\n--- output so far ---\n${lines.join('\n')}`,
+        () => {
+          for (const line of lines) {
+            const match = line.match(pattern);
+            if (match) return match;
+          }
+          if (code !== undefined) throw new Error(`process exited (${code}) before printing ${pattern}:\n${lines.join('\n')}`);
+          return undefined;
+        },
+        { timeoutMs },
+      ),
+    exited,
+    async stop(graceMs = 3000) {
+      if (code !== undefined) return code;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+/** Starts a lesson server on a free port and returns its MCP URL once it is listening. */
+export async function startLessonServer(file: string, args: string[] = [], options: Parameters<typeof startTs>[2] = {}) {
+  const server = startTs(file, ['--port', '0', ...args], options);
+  const [, url] = await server.waitForLine(/listening on (http:\/\/\S+)/);
+  return { ...server, url: url! };
+}
