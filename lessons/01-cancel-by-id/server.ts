@@ -4,7 +4,7 @@
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -55,6 +55,7 @@ const ignoreSignal = flags['ignore-signal'] ?? false;
 
 const log = createTimeline('server');
 const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
 ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
 
 const jobBooks = new WeakMap<McpSession['transport'], JobBook>();
@@ -85,7 +86,7 @@ function createServer({ transport }: { transport: StreamableHTTPServerTransport 
       },
     },
     async ({ path, chunks, chunkDelayMs }, extra) => {
-      const file = resolveInDataFolder(dataFolder, path); // throws a clear message for ../../etc/passwd
+      const file = resolveInDataFolder(dataFolder, path, dataLabel); // throws a clear message for ../../etc/passwd
       const job = jobs.start(extra.requestId, { tool: 'process_large_file', file: path, chunksTotal: chunks });
       log.event(
         `tools/call #${extra.requestId}: process_large_file ${path}, ${chunks} chunks, ${chunkDelayMs} ms apart`,
@@ -235,5 +236,5 @@ const running = await serveMcpOverHttp({
   onResponseStreamClosed: noteStreamClosed,
 });
 closeOnSignals(running, log);
-log.ok(`listening on ${running.url}  (cancel policy: ${policy}; data folder: ${dataFolder})`);
+log.ok(`listening on ${running.url}  (cancel policy: ${policy}; data folder: ${dataLabel})`);
 if (ignoreSignal) log.warn('--ignore-signal: process_large_file ignores cancels');

@@ -29,10 +29,10 @@ export class OutsideDataFolderError extends Error {
 
 /**
  * Resolves `requested` (relative to `folder`) and returns its real path, or throws a message a
- * person can act on when it names anything outside `folder`: `../../etc/passwd`, an absolute
+ * person can act on (naming the folder as `label`) when it names anything outside `folder`: `../../etc/passwd`, an absolute
  * path, or a symlink that leads out.
  */
-export function resolveInDataFolder(folder: string, requested: string): string {
+export function resolveInDataFolder(folder: string, requested: string, label = folder): string {
   const root = realpathSync(folder);
   const inside = (path: string) => {
     const rel = relative(root, path);
@@ -40,7 +40,7 @@ export function resolveInDataFolder(folder: string, requested: string): string {
   };
   const outside = () =>
     new OutsideDataFolderError(
-      `path "${requested}" is outside the data folder; name a file inside ${folder}, e.g. "sample.txt"`,
+      `path "${requested}" is outside the data folder; name a file inside ${label}, e.g. "sample.txt"`,
     );
   const candidate = resolve(root, requested);
   if (!inside(candidate)) throw outside();
@@ -48,7 +48,7 @@ export function resolveInDataFolder(folder: string, requested: string): string {
   try {
     real = realpathSync(candidate);
   } catch {
-    throw new Error(`no such file: "${requested}" in the data folder ${folder}`);
+    throw new Error(`no such file: "${requested}" in the data folder ${label}`);
   }
   if (!inside(real)) throw outside();
   return real;

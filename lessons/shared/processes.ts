@@ -64,7 +64,8 @@ export function startTs(
             const match = line.match(pattern);
             if (match) return match;
           }
-          if (code !== undefined) throw new Error(`process exited (${code}) before printing ${pattern}:\n${lines.join('\n')}`);
+          if (code !== undefined)
+            throw new Error(`process exited (${code}) before printing ${pattern}:\n${lines.join('\n')}`);
           return undefined;
         },
         { timeoutMs },
@@ -82,7 +83,11 @@ export function startTs(
 }
 
 /** Starts a lesson server on a free port and returns its MCP URL once it is listening. */
-export async function startLessonServer(file: string, args: string[] = [], options: Parameters<typeof startTs>[2] = {}) {
+export async function startLessonServer(
+  file: string,
+  args: string[] = [],
+  options: Parameters<typeof startTs>[2] = {},
+) {
   const server = startTs(file, ['--port', '0', ...args], options);
   const [, url] = await server.waitForLine(/listening on (http:\/\/\S+)/);
   return { ...server, url: url! };

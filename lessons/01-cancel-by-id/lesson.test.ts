@@ -1,0 +1,363 @@
+// Lesson 01, end to end: the real server and client processes on ephemeral ports, plus the wire
+// seen with plain fetch. Every claim in this lesson's README is checked here.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ErrorCode, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { startLessonServer, startTs } from '../shared/processes.ts';
+import { openRawSession } from '../shared/raw-mcp.ts';
+import {
+  canSeeFileDescriptors,
+  connectRecordingClient,
+  jsonRpcErrorMessage,
+  openDescriptorsTo,
+  textOf,
+} from '../shared/testing.ts';
+import { waitFor } from '../shared/wait.ts';
+
+const SERVER = join(import.meta.dirname, 'server.ts');
+const CLIENT = join(import.meta.dirname, 'client.ts');
+const SAMPLE = join(import.meta.dirname, 'data', 'sample.txt');
+
+type Server = Awaited<ReturnType<typeof startLessonServer>>;
+
+async function withServer(args: string[], body: (server: Server) => Promise<void>) {
+  const server = await startLessonServer(SERVER, args);
+  try {
+    await body(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Index of the first line matching `pattern`, failing with the whole output when there is none. */
+function lineIndex(lines: string[], pattern: RegExp): number {
+  const index = lines.findIndex((line) => pattern.test(line));
+  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
+  return index;
+}
+
+const fileDescriptorsOpen = (server: Server) => openDescriptorsTo(server.child.pid!, '/data/sample.txt');
+
+describe('lesson 01: cancel a running tool call by its id', { timeout: 60_000 }, () => {
+  const expectations = {
+    error: { clientSays: /<- error -32800 "Request cancelled"/, stream: 'closed', reply: 'error -32800' },
+    result: {
+      clientSays: /<- result \(isError: false\): "Cancelled after \d+ of 20 chunks"/,
+      stream: 'closed',
+      reply: 'clean-cancel result',
+    },
+    none: { clientSays: /no response within 1000 ms of the cancel: stopped waiting/, stream: 'open', reply: 'nothing' },
+  } as const;
+
+  for (const [policy, expected] of Object.entries(expectations)) {
+    test(`--on-cancel ${policy}: the client sees it, and the server stopped within one chunk and freed the file`, async () => {
+      await withServer(['--on-cancel', policy], async (server) => {
+        const client = startTs(CLIENT, [
+          ...['--url', server.url, '--chunks', '20', '--chunk-delay', '100', '--cancel-after', '450'],
+          ...['--wait', '1000', '--expect', policy],
+        ]);
+        await client.waitForLine(/-> tools\/call #1 /);
+        if (canSeeFileDescriptors)
+          await waitFor('the server to open the file', () => fileDescriptorsOpen(server) === 1);
+
+        assert.equal(await client.exited, 0, client.output());
+        const out = client.lines;
+        lineIndex(out, expected.clientSays);
+        lineIndex(out, new RegExp(`observed: ${policy}, as expected`));
+
+        // The server's own record, read over MCP by the client before it ended the session.
+        const [, done, total, doneAtCancel] = out[lineIndex(out, /server reports #1: stopped after chunk/)]!.match(
+          /stopped after chunk (\d+)\/(\d+) \(cancel arrived after chunk (\d+);/,
+        )!;
+        assert.ok(Number(done) < Number(total), 'the job stopped before the end');
+        assert.ok(
+          Number(done) - Number(doneAtCancel) <= 1,
+          `stopped within one chunk of the cancel: ${done} vs ${doneAtCancel}`,
+        );
+        lineIndex(out, new RegExp(`file handle closed, response stream ${expected.stream}, replied ${expected.reply}`));
+
+        // The process really holds no descriptor for the file any more.
+        if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+
+        // The server's timeline, in order: cancel received, handler stopped, file closed, reply.
+        const log = server.lines;
+        const order = [
+          /notifications\/cancelled for #1 \(reason: "user changed their mind"\)/,
+          /#1 handler stopped after chunk \d+\/20/,
+          /#1 file handle closed/,
+          /#1 replied: /,
+        ].map((pattern) => lineIndex(log, pattern));
+        assert.deepEqual(
+          order,
+          [...order].sort((a, b) => a - b),
+          log.join('\n'),
+        );
+        await server.waitForLine(/#1 response stream closed/);
+        if (policy === 'none') {
+          // Held until the session ended: the stream closed only after the client's DELETE.
+          assert.ok(lineIndex(log, /#1 response stream closed/) > lineIndex(log, /session \S+ ended/), log.join('\n'));
+        } else {
+          assert.ok(lineIndex(log, /#1 response stream closed/) < lineIndex(log, /session \S+ ended/), log.join('\n'));
+        }
+      });
+    });
+  }
+
+  test('--no-cancel: the call completes and the hash matches the file', async () => {
+    await withServer([], async (server) => {
+      const client = startTs(CLIENT, ['--url', server.url, '--no-cancel', '--chunks', '5', '--chunk-delay', '10']);
+      assert.equal(await client.exited, 0, client.output());
+      const sha256 = createHash('sha256').update(readFileSync(SAMPLE)).digest('hex');
+      lineIndex(client.lines, new RegExp(`<- result: Processed sample.txt: 5 chunks, 1048576 bytes, sha256 ${sha256}`));
+      lineIndex(client.lines, /server reports #1: completed, 5\/5 chunks/);
+      lineIndex(client.lines, /file handle closed, response stream closed, replied result/);
+      lineIndex(client.lines, /observed: completed, as expected/);
+    });
+  });
+
+  test('the client exits 1 when the outcome is not the one expected', async () => {
+    await withServer(['--on-cancel', 'none'], async (server) => {
+      const client = startTs(CLIENT, [
+        ...['--url', server.url, '--chunks', '20', '--chunk-delay', '50', '--cancel-after', '100', '--wait', '300'],
+      ]);
+      assert.equal(await client.exited, 1, client.output());
+      lineIndex(client.lines, /observed: none, expected: error/);
+    });
+  });
+
+  test('-32800 is not an MCP error code: the SDK defines none for a cancel', () => {
+    assert.ok(!(Object.values(ErrorCode) as number[]).includes(-32800));
+    assert.equal(ErrorCode.RequestTimeout, -32001);
+  });
+});
+
+describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: 60_000 }, () => {
+  const call = (id: number, chunks: number, chunkDelayMs: number): JSONRPCMessage => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'process_large_file', arguments: { path: 'sample.txt', chunks, chunkDelayMs } },
+  });
+  const cancel = (requestId: number | string) => ({
+    jsonrpc: '2.0',
+    method: 'notifications/cancelled',
+    params: { requestId, reason: 'test' },
+  });
+  const responseTo = (messages: JSONRPCMessage[], id: number) => messages.find((m) => 'id' in m && m.id === id);
+
+  test('--on-cancel error: -32800 arrives on the call stream, which then ends', async () => {
+    await withServer([], async (server) => {
+      const session = await openRawSession(server.url);
+      const reading = await session.stream(call(7, 100, 50));
+      await server.waitForLine(/#7 chunk 2\/100/);
+      assert.equal((await session.post(cancel(7))).status, 202);
+      await reading.done;
+      assert.deepEqual(responseTo(reading.messages, 7), {
+        jsonrpc: '2.0',
+        id: 7,
+        error: {
+          code: -32800,
+          message: 'Request cancelled',
+          data: { reason: 'test', chunksDone: 2, chunksTotal: 100 },
+        },
+      });
+      await session.close();
+    });
+  });
+
+  test('--on-cancel none: no reply, and the stream and its keep-alive timer are held until the session ends', async () => {
+    await withServer(['--on-cancel', 'none', '--keep-alive-ms', '50'], async (server) => {
+      const session = await openRawSession(server.url);
+      const reading = await session.stream(call(7, 100, 50));
+      await server.waitForLine(/#7 chunk 2\/100/);
+      await session.post(cancel(7));
+      await server.waitForLine(/#7 replied: nothing/);
+      const keepAlivesAtCancel = reading.comments.length;
+      // The SDK keeps writing ": keepalive" on the stream of a request it will never answer.
+      await waitFor(
+        'three more keep-alives on the held stream',
+        () => reading.comments.length >= keepAlivesAtCancel + 3,
+      );
+      assert.equal(reading.comments.at(-1), 'keepalive');
+      assert.equal(reading.ended, false);
+      assert.equal(responseTo(reading.messages, 7), undefined);
+
+      await session.close(); // DELETE: the only thing that frees it
+      await waitFor('the held stream to end', () => reading.ended);
+      assert.equal(responseTo(reading.messages, 7), undefined);
+    });
+  });
+
+  test('a handler that ignores its signal runs to the end, and the SDK drops its result', async () => {
+    await withServer(['--ignore-signal'], async (server) => {
+      const client = await connectRecordingClient(server.url);
+      const session = await openRawSession(server.url);
+      const reading = await session.stream(call(7, 6, 50));
+      await server.waitForLine(/#7 chunk 1\/6/);
+      await session.post(cancel(7));
+      await server.waitForLine(/#7 ran to the end despite the cancel/);
+      // Reading the job from a second session fails: jobs belong to the session that ran them.
+      const other = await client.client.callTool({ name: 'get_job_status', arguments: { requestId: 7 } });
+      assert.equal(other.isError, true);
+      const status = await session.stream({
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/call',
+        params: { name: 'get_job_status', arguments: { requestId: 7 } },
+      });
+      await status.done;
+      const job = (
+        responseTo(status.messages, 8) as unknown as { result: { structuredContent: Record<string, unknown> } }
+      ).result.structuredContent;
+      assert.equal(job.state, 'completed');
+      assert.equal(job.chunksDone, 6);
+      assert.match(String(job.reply), /SDK dropped the result/);
+      assert.equal(responseTo(reading.messages, 7), undefined);
+      assert.equal(reading.ended, false);
+      await session.close();
+      await client.close();
+    });
+  });
+});
+
+describe('lesson 01: bad input gets a clear answer and the server keeps serving', { timeout: 60_000 }, () => {
+  test('tool arguments', async () => {
+    await withServer([], async (server) => {
+      const { client, close } = await connectRecordingClient(server.url);
+      const tryCall = async (args: Record<string, unknown>, name = 'process_large_file') => {
+        const result = await client.callTool({ name, arguments: args });
+        assert.equal(result.isError, true);
+        return textOf(result);
+      };
+      assert.match(
+        await tryCall({ path: '../../etc/passwd' }),
+        /path "..\/..\/etc\/passwd" is outside the data folder/,
+      );
+      assert.match(
+        await tryCall({ path: '/etc/passwd' }),
+        /is outside the data folder; name a file inside lessons\/01-cancel-by-id\/data/,
+      );
+      assert.match(await tryCall({ path: 'nope.txt' }), /no such file: "nope.txt"/);
+      // The zod message reaches the client.
+      assert.match(
+        await tryCall({ path: 'sample.txt', chunks: -5 }),
+        /Input validation error: .*Too small: expected number to be >=1 at chunks/,
+      );
+      assert.match(await tryCall({ path: 42 }), /Invalid input: expected string, received number at path/);
+      assert.match(await tryCall({}, 'no_such_tool'), /Tool no_such_tool not found/);
+      assert.match(await tryCall({ requestId: 99 }, 'get_job_status'), /No job with request id 99 in this session/);
+      // Nothing went wrong on the server: the next good call completes.
+      const ok = await client.callTool({
+        name: 'process_large_file',
+        arguments: { path: 'sample.txt', chunks: 2, chunkDelayMs: 0 },
+      });
+      assert.equal(ok.isError, false);
+      assert.match(textOf(ok), /Processed sample.txt: 2 chunks/);
+      await close();
+    });
+  });
+
+  test('cancels that match nothing are ignored, with a note in the server log', async () => {
+    await withServer([], async (server) => {
+      const session = await openRawSession(server.url);
+      assert.equal(
+        (await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 999 } })).status,
+        202,
+      );
+      await server.waitForLine(/notifications\/cancelled for 999 matches no request in this session: ignored/);
+
+      // "1" is not 1: the SDK matches ids by JSON type, so this cancel stops nothing.
+      const reading = await session.stream({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 100, chunkDelayMs: 50 } },
+      });
+      await server.waitForLine(/#1 chunk 1\/100/);
+      assert.equal(
+        (await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: '1' } })).status,
+        202,
+      );
+      await server.waitForLine(
+        /for "1" matches no request: the running one's id is 1, and ids must match in JSON type/,
+      );
+      const chunksThen = server.lines.filter((l) => /#1 chunk/.test(l)).length;
+      await waitFor(
+        'the job to go on past the wrong-type cancel',
+        () => server.lines.filter((l) => /#1 chunk/.test(l)).length >= chunksThen + 2,
+      );
+      assert.equal(reading.ended, false);
+
+      // The right id, with the right type, stops it.
+      await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } });
+      await reading.done;
+      assert.equal((reading.messages.at(-1) as { error?: { code: number } }).error?.code, -32800);
+      await session.close();
+    });
+  });
+
+  test('HTTP-level mistakes', async () => {
+    await withServer([], async (server) => {
+      const session = await openRawSession(server.url);
+      const malformed = await session.post('{"jsonrpc": "2.0", "id": 1, ');
+      assert.equal(malformed.status, 400);
+      assert.match(await jsonRpcErrorMessage(malformed), /^Parse error: the body is not valid JSON/);
+
+      const noSession = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      assert.equal(noSession.status, 400);
+      assert.match(await jsonRpcErrorMessage(noSession), /no Mcp-Session-Id header\. Send initialize first/);
+
+      const unknown = await session.post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { 'mcp-session-id': 'nope' });
+      assert.equal(unknown.status, 404);
+      assert.match(await jsonRpcErrorMessage(unknown), /Session not found: nope/);
+
+      const tooBig = await session.post({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/list',
+        params: { pad: 'x'.repeat(2_000_000) },
+      });
+      assert.equal(tooBig.status, 413);
+
+      // Still serving, same session.
+      const list = await session.stream({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+      await list.done;
+      const tools = (list.messages[0] as unknown as { result: { tools: { name: string }[] } }).result.tools.map(
+        (t) => t.name,
+      );
+      assert.deepEqual(tools.sort(), ['get_job_status', 'process_large_file']);
+      await session.close();
+    });
+  });
+});
+
+describe('what SDK 1.x does when the client cancels by hand and nothing is replied', { timeout: 30_000 }, () => {
+  test('callTool waits for its own timeout, rejects with -32001, and sends a second cancel', async () => {
+    await withServer(['--on-cancel', 'none'], async (server) => {
+      const { client, sent, close } = await connectRecordingClient(server.url);
+      const call = client.callTool(
+        { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 100, chunkDelayMs: 50 } },
+        undefined,
+        { timeout: 1000 },
+      );
+      const callMessage = await waitFor('the call to leave', () =>
+        sent.find((m) => 'method' in m && m.method === 'tools/call'),
+      );
+      const id = (callMessage as { id: number }).id;
+      await server.waitForLine(new RegExp(`#${id} chunk 1/100`));
+      await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason: 'by hand' } });
+      await assert.rejects(call, (error: { code?: number }) => error.code === ErrorCode.RequestTimeout);
+      const cancels = sent.filter((m) => 'method' in m && m.method === 'notifications/cancelled');
+      assert.equal(cancels.length, 2, 'ours, then the SDK timeout sends its own');
+      assert.deepEqual((cancels[1] as unknown as { params: { requestId: unknown } }).params.requestId, id);
+      await close();
+    });
+  });
+});

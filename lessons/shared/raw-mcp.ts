@@ -1,0 +1,108 @@
+// MCP over plain fetch, with no SDK in between: for tests that must see the wire itself
+// (an SSE stream that stays open, keep-alive comments, HTTP status codes).
+import { createParser } from 'eventsource-parser';
+import { LATEST_PROTOCOL_VERSION, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+
+/** Every POST must accept both: the server chooses JSON or an SSE stream per response. */
+const POST_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+export interface SseReading {
+  status: number;
+  /** JSON-RPC messages received so far, in order. */
+  messages: JSONRPCMessage[];
+  /** SSE comments received so far (the SDK's keep-alives are `: keepalive`). */
+  comments: string[];
+  /** True once the server ended the response. */
+  ended: boolean;
+  /** Resolves when the response ends (or is aborted). */
+  done: Promise<void>;
+  /** Drops the connection from the client side. */
+  abort(): void;
+}
+
+export interface RawSession {
+  sessionId: string;
+  protocolVersion: string;
+  headers(): Record<string, string>;
+  /** POSTs any body (a message, a batch, anything) with this session's headers. */
+  post(body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** POSTs a request and reads its SSE response as it arrives. */
+  stream(message: JSONRPCMessage): Promise<SseReading>;
+  /** Ends the session (HTTP DELETE). */
+  close(): Promise<Response>;
+}
+
+/** Reads an SSE response body in the background, collecting messages and comments. */
+export function readSse(response: Response, controller = new AbortController()): SseReading {
+  const reading: SseReading = {
+    status: response.status,
+    messages: [],
+    comments: [],
+    ended: false,
+    done: Promise.resolve(),
+    abort: () => controller.abort(),
+  };
+  const parser = createParser({
+    onEvent: (event) => reading.messages.push(JSON.parse(event.data) as JSONRPCMessage),
+    onComment: (comment) => reading.comments.push(comment.trim()),
+  });
+  reading.done = (async () => {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body ?? []) parser.feed(decoder.decode(chunk, { stream: true }));
+    } catch {
+      // aborted by us
+    } finally {
+      reading.ended = true;
+    }
+  })();
+  return reading;
+}
+
+/** initialize + notifications/initialized over plain HTTP. */
+export async function openRawSession(url: string): Promise<RawSession> {
+  const init = await fetch(url, {
+    method: 'POST',
+    headers: POST_HEADERS,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+    }),
+  });
+  const sessionId = init.headers.get('mcp-session-id');
+  if (!init.ok || !sessionId) throw new Error(`initialize failed: HTTP ${init.status} ${await init.text()}`);
+  const initReading = readSse(init);
+  await initReading.done;
+  const result = initReading.messages[0] as { result?: { protocolVersion: string } } | undefined;
+  const protocolVersion = result?.result?.protocolVersion ?? LATEST_PROTOCOL_VERSION;
+
+  const headers = () => ({ ...POST_HEADERS, 'mcp-session-id': sessionId, 'mcp-protocol-version': protocolVersion });
+  const post = (body: unknown, extra: Record<string, string> = {}) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { ...headers(), ...extra },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  const session: RawSession = {
+    sessionId,
+    protocolVersion,
+    headers,
+    post,
+    async stream(message) {
+      const controller = new AbortController();
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: headers(),
+        body: JSON.stringify(message),
+        signal: controller.signal,
+      });
+      return readSse(response, controller);
+    },
+    close: () => fetch(url, { method: 'DELETE', headers: headers() }),
+  };
+  const initialized = await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  if (initialized.status !== 202) throw new Error(`notifications/initialized: HTTP ${initialized.status}`);
+  return session;
+}

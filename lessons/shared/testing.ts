@@ -1,0 +1,68 @@
+// Helpers for lesson tests: an SDK client that records what it sends, and a look at the file
+// descriptors a server process really holds (Linux /proc), independent of the server's own bookkeeping.
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+
+export interface RecordingClient {
+  client: Client;
+  transport: StreamableHTTPClientTransport;
+  /** Every message the client has sent, in order. */
+  sent: JSONRPCMessage[];
+  /** Errors the SDK reported through `onerror`. */
+  errors: Error[];
+  /** Ends the session (DELETE) and closes the client. */
+  close(): Promise<void>;
+}
+
+export async function connectRecordingClient(url: string): Promise<RecordingClient> {
+  const transport = new StreamableHTTPClientTransport(new URL(url));
+  const sent: JSONRPCMessage[] = [];
+  const send = transport.send.bind(transport);
+  transport.send = (message, options) => {
+    sent.push(...(Array.isArray(message) ? message : [message]));
+    return send(message, options);
+  };
+  const client = new Client({ name: 'lesson-test', version: '1.0.0' });
+  const errors: Error[] = [];
+  client.onerror = (error) => errors.push(error);
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    sent,
+    errors,
+    async close() {
+      await transport.terminateSession().catch(() => {});
+      await client.close();
+    },
+  };
+}
+
+/** The text of a tool result's content, joined. */
+export const textOf = (result: object) =>
+  (((result as { content?: unknown }).content ?? []) as CallToolResult['content'])
+    .map((c) => (c.type === 'text' ? c.text : ''))
+    .join('\n');
+
+export const canSeeFileDescriptors = existsSync('/proc/self/fd');
+
+/** How many file descriptors of process `pid` point at a path ending in `suffix` (Linux only). */
+export function openDescriptorsTo(pid: number, suffix: string): number {
+  let count = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).endsWith(suffix)) count++;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return count;
+}
+
+/** The `error.message` of a JSON-RPC error response body. */
+export async function jsonRpcErrorMessage(response: Response): Promise<string> {
+  const body = (await response.json()) as { error?: { message?: string } };
+  return body.error?.message ?? `(no JSON-RPC error in ${JSON.stringify(body)})`;
+}
