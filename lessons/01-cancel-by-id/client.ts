@@ -189,8 +189,8 @@ if (!cancel) {
     log.warn('the call finished before the cancel was due');
     outcome = first;
   } else {
-    await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason } });
     log.highlight(`-> notifications/cancelled { requestId: ${JSON.stringify(id)}, reason: "${reason}" } (${first})`);
+    await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason } });
     let timer: NodeJS.Timeout | undefined;
     const silence = new Promise<Settled>((resolve) => (timer = setTimeout(() => resolve({ silent: true }), waitMs)));
     outcome = await Promise.race([settled, silence]);

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import * as spec from '@modelcontextprotocol/sdk/spec.types.js';
 import { ErrorCode, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
@@ -88,7 +89,7 @@ describe('lesson 01: cancel a running tool call by its id', { timeout: 60_000 },
           /notifications\/cancelled for #1 \(reason: "user changed their mind"\)/,
           /#1 handler stopped after chunk \d+\/20/,
           /#1 file handle closed/,
-          /#1 replied: /,
+          /#1 replying: /,
         ].map((pattern) => lineIndex(log, pattern));
         assert.deepEqual(
           order,
@@ -128,7 +129,12 @@ describe('lesson 01: cancel a running tool call by its id', { timeout: 60_000 },
     });
   });
 
-  test('-32800 is not an MCP error code: the SDK defines none for a cancel', () => {
+  test('-32800 is not an MCP error code: neither the schema nor the SDK defines one for a cancel', () => {
+    // spec.types.js is the MCP schema as the SDK ships it (generated from the spec repo).
+    const schemaCodes = (Object.values(spec) as unknown[]).filter(
+      (value): value is number => typeof value === 'number',
+    );
+    assert.ok(schemaCodes.includes(-32602) && !schemaCodes.includes(-32800), String(schemaCodes));
     assert.ok(!(Object.values(ErrorCode) as number[]).includes(-32800));
     assert.equal(ErrorCode.RequestTimeout, -32001);
   });
@@ -174,7 +180,7 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: 60_000 
       const reading = await session.stream(call(7, 100, 50));
       await server.waitForLine(/#7 chunk 2\/100/);
       await session.post(cancel(7));
-      await server.waitForLine(/#7 replied: nothing/);
+      await server.waitForLine(/#7 replying: nothing/);
       const keepAlivesAtCancel = reading.comments.length;
       // The SDK keeps writing ": keepalive" on the stream of a request it will never answer.
       await waitFor(

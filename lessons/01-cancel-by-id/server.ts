@@ -169,23 +169,20 @@ async function replyToCancelled(transport: StreamableHTTPServerTransport, job: J
   const reason = job.cancel?.reason;
   try {
     if (policy === 'error') {
+      log.highlight(`#${id} replying: error ${REQUEST_CANCELLED} "Request cancelled" (policy: error)`);
       const data = { reason, chunksDone: job.chunksDone, chunksTotal: job.chunksTotal };
-      await transport.send({
-        jsonrpc: '2.0',
-        id,
-        error: { code: REQUEST_CANCELLED, message: 'Request cancelled', data },
-      });
+      const error = { code: REQUEST_CANCELLED, message: 'Request cancelled', data };
+      await transport.send({ jsonrpc: '2.0', id, error });
       job.reply = `error ${REQUEST_CANCELLED}`;
-      log.highlight(`#${id} replied: error ${REQUEST_CANCELLED} "Request cancelled" (policy: error)`);
     } else if (policy === 'result') {
+      log.highlight(
+        `#${id} replying: "Cancelled after ${job.chunksDone} of ${job.chunksTotal} chunks" (policy: result)`,
+      );
       await transport.send({ jsonrpc: '2.0', id, result: toolResult as never });
       job.reply = 'clean-cancel result';
-      log.highlight(
-        `#${id} replied: clean-cancel result "Cancelled after ${job.chunksDone} of ${job.chunksTotal} chunks"`,
-      );
     } else {
+      log.highlight(`#${id} replying: nothing (policy: none); the SDK keeps this request's SSE stream open`);
       job.reply = 'nothing';
-      log.highlight(`#${id} replied: nothing (policy: none); the SDK keeps this request's SSE stream open`);
     }
   } catch (error) {
     // The client may already be gone; there is nobody left to answer.

@@ -29,11 +29,21 @@ const ANSI = /\x1b\[[0-9;]*m/g; // eslint-disable-line no-control-regex
 export function startTs(
   file: string,
   args: string[] = [],
-  { env = {}, onLine }: { env?: Record<string, string>; onLine?: (line: string) => void } = {},
+  {
+    env = {},
+    onLine,
+    stdin = 'ignore',
+  }: {
+    env?: Record<string, string>;
+    /** Called with each raw line (colours kept) as it arrives. */
+    onLine?: (line: string) => void;
+    /** 'inherit' lets the child read this terminal's keys. */
+    stdin?: 'ignore' | 'inherit';
+  } = {},
 ): StartedProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
     env: { ...process.env, FORCE_COLOR: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin, 'pipe', 'pipe'],
   });
   children.add(child);
   const lines: string[] = [];
