@@ -39,6 +39,7 @@ Usage: npx tsx lessons/01-cancel-by-id/client.ts [options]
                          none       no reply at all, the spec's default
                          completed  the full result
   --reason TEXT        the reason sent with the cancel (default: "user changed their mind")
+  --path FILE          the file to process, inside the lesson's data folder (default: sample.txt)
   -h, --help           show this help
 `;
 

@@ -1,13 +1,17 @@
 // Lesson 01, end to end: the real server and client processes on ephemeral ports, plus the wire
 // seen with plain fetch. Every claim in this lesson's README is checked here.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as spec from '@modelcontextprotocol/sdk/spec.types.js';
 import { ErrorCode, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { DEFAULT_SSE_KEEP_ALIVE_MS } from '@modelcontextprotocol/sdk/server/sseKeepAlive.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
+import { checkReadmeOutput } from '../shared/readme-output.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import {
   canSeeFileDescriptors,
@@ -21,6 +25,7 @@ import { waitFor } from '../shared/wait.ts';
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const SAMPLE = join(import.meta.dirname, 'data', 'sample.txt');
+const README = join(import.meta.dirname, 'README.md');
 
 type Server = Awaited<ReturnType<typeof startLessonServer>>;
 
@@ -191,7 +196,8 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: 60_000 
       assert.equal(reading.ended, false);
       assert.equal(responseTo(reading.messages, 7), undefined);
 
-      await session.close(); // DELETE: the only thing that frees it
+      assert.equal(DEFAULT_SSE_KEEP_ALIVE_MS, 15_000, 'the keep-alive interval without --keep-alive-ms');
+      await session.close(); // DELETE frees it
       await waitFor('the held stream to end', () => reading.ended);
       assert.equal(responseTo(reading.messages, 7), undefined);
     });
@@ -357,13 +363,79 @@ describe('what SDK 1.x does when the client cancels by hand and nothing is repli
         sent.find((m) => 'method' in m && m.method === 'tools/call'),
       );
       const id = (callMessage as { id: number }).id;
+      // The SDK numbers a connection's requests from 0: initialize was 0, so this call is 1.
+      const requests = sent.filter((m) => 'id' in m && 'method' in m) as { id: number; method: string }[];
+      assert.deepEqual(
+        requests.map((m) => [m.method, m.id]),
+        [
+          ['initialize', 0],
+          ['tools/call', 1],
+        ],
+      );
       await server.waitForLine(new RegExp(`#${id} chunk 1/100`));
       await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason: 'by hand' } });
       await assert.rejects(call, (error: { code?: number }) => error.code === ErrorCode.RequestTimeout);
       const cancels = sent.filter((m) => 'method' in m && m.method === 'notifications/cancelled');
       assert.equal(cancels.length, 2, 'ours, then the SDK timeout sends its own');
+      assert.equal(DEFAULT_REQUEST_TIMEOUT_MSEC, 60_000, 'the timeout callTool uses when given none');
       assert.deepEqual((cancels[1] as unknown as { params: { requestId: unknown } }).params.requestId, id);
       await close();
     });
   });
+});
+
+describe('lesson 01 README shows what the code prints', { timeout: 60_000 }, () => {
+  // The README shows the default port a reader will see, not the free port the test used.
+  const asDocumented = (lines: string[], url: string) =>
+    lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3101/mcp'));
+
+  test('the default run, in both terminals', async () => {
+    await withServer([], async (server) => {
+      const client = startTs(CLIENT, ['--url', server.url]);
+      assert.equal(await client.exited, 0, client.output());
+      await server.waitForLine(/session \S+ ended/);
+      const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
+      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url));
+      checkReadmeOutput(README, 'client', asDocumented(client.lines, server.url));
+    });
+  });
+
+  test('the client with --on-cancel none', async () => {
+    await withServer(['--on-cancel', 'none'], async (server) => {
+      const client = startTs(CLIENT, ['--url', server.url, '--expect', 'none']);
+      assert.equal(await client.exited, 0, client.output());
+      const from = lineIndex(client.lines, /-> notifications\/cancelled/);
+      checkReadmeOutput(README, 'client, --on-cancel none', asDocumented(client.lines.slice(from), server.url));
+    });
+  });
+});
+
+describe('lesson 01 in a terminal', { timeout: 30_000 }, () => {
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  test(
+    'pressing c cancels at once',
+    { skip: !hasScript && 'needs script(1) from util-linux for a pseudo-terminal' },
+    async () => {
+      await withServer([], async (server) => {
+        // script(1) gives the client a real terminal, so it reads keys instead of waiting 60 s.
+        const command = [process.execPath, '--import', 'tsx', CLIENT, '--url', server.url, '--cancel-after', '60000']
+          .map((word) => `'${word}'`)
+          .join(' ');
+        const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, FORCE_COLOR: '0' } });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        try {
+          await waitFor('the key prompt', () => output.includes('press c or Esc to cancel now'));
+          await server.waitForLine(/#1 chunk 1\/20/);
+          child.stdin.write('c');
+          assert.equal(await exited, 0, output);
+          assert.match(output, /-> notifications\/cancelled \{ requestId: 1, .* \(on a key press\)/);
+          assert.match(output, /observed: error, as expected/);
+        } finally {
+          child.kill('SIGKILL');
+        }
+      });
+    },
+  );
 });
