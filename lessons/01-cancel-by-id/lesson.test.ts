@@ -203,6 +203,20 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: 60_000 
     });
   });
 
+  test('ending the session (DELETE) mid-call stops the handler and frees the file', async () => {
+    await withServer([], async (server) => {
+      const session = await openRawSession(server.url);
+      const reading = await session.stream(call(7, 100, 50));
+      await server.waitForLine(/#7 chunk 2\/100/);
+      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 1);
+      assert.equal((await session.close()).status, 200);
+      await server.waitForLine(/#7 handler stopped after chunk \d+\/100 \(the session ended\)/);
+      await server.waitForLine(/#7 file handle closed/);
+      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+      await waitFor('the call stream to end', () => reading.ended);
+    });
+  });
+
   test('a handler that ignores its signal runs to the end, and the SDK drops its result', async () => {
     await withServer(['--ignore-signal'], async (server) => {
       const client = await connectRecordingClient(server.url);

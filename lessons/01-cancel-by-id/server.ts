@@ -114,10 +114,11 @@ function createServer({ transport }: { transport: StreamableHTTPServerTransport 
         if (!extra.signal.aborted) throw error;
         job.state = 'cancelled';
         job.stoppedAt = performance.now();
-        const latency = job.cancel
-          ? ` (${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel)`
-          : '';
-        log.highlight(`#${extra.requestId} handler stopped after chunk ${job.chunksDone}/${chunks}${latency}`);
+        // No cancel arrived: the SDK aborts running handlers when their session ends.
+        const why = job.cancel
+          ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel`
+          : 'the session ended';
+        log.highlight(`#${extra.requestId} handler stopped after chunk ${job.chunksDone}/${chunks} (${why})`);
       } finally {
         await handle.close();
         job.fileHandle = 'closed';
@@ -148,7 +149,11 @@ function createServer({ transport }: { transport: StreamableHTTPServerTransport 
         }
         return toolResult;
       }
-      await replyToCancelled(transport, job, toolResult);
+      if (job.cancel) {
+        await replyToCancelled(transport, job, toolResult);
+      } else {
+        job.reply = 'nothing (the session ended)';
+      }
       // SDK 1.x drops whatever a handler returns once its request was cancelled
       // (protocol.js: `if (abortController.signal.aborted) return`), so this return reaches no one.
       return toolResult;
