@@ -1,0 +1,53 @@
+// The Postman collection, run headless by newman, against real lesson 01 servers: it passes when
+// the handler honours the cancel, and fails, on the server's own record, when it does not.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startLessonServer } from '../lessons/shared/processes.ts';
+import { checkReadmeOutput } from '../lessons/shared/readme-output.ts';
+import { COLLECTION_FILE, formatReport, LESSON_SERVER, runPostmanFlow } from './postman.ts';
+
+test('the collection cancels a running call, the server confirms it stopped, and the README shows the run', async (t) => {
+  const server = await startLessonServer(LESSON_SERVER);
+  t.after(() => server.stop());
+
+  const result = await runPostmanFlow(server.url);
+  const { failures, steps } = result;
+
+  assert.deepEqual(failures, [], server.output());
+  checkReadmeOutput(join(import.meta.dirname, '../postman/README.md'), 'newman', formatReport(result));
+  assert.deepEqual(
+    steps.map((step) => `${step.lane} ${step.name.split(' ')[0]} ${step.status}`),
+    [
+      'setup 1. 200 OK',
+      'setup 2. 202 Accepted',
+      'setup 3. 200 OK',
+      'A 4. 200 OK',
+      'B 5. 202 Accepted',
+      'B 6. 200 OK',
+      'B 7. 200 OK',
+    ],
+  );
+});
+
+test('the collection fails against a handler that ignores the cancel', async (t) => {
+  const server = await startLessonServer(LESSON_SERVER, ['--ignore-signal']);
+  t.after(() => server.stop());
+
+  const { failures } = await runPostmanFlow(server.url);
+
+  const failed = failures.join('\n');
+  assert.match(failed, /"state is "cancelled"": expected '(running|completed)' to equal 'cancelled'/);
+  assert.match(failed, /"stopped within one chunk of the cancel arriving": expected \d+ to be at most 1/);
+  assert.match(failed, /"the reply is error -32800 "Request cancelled""/);
+});
+
+test("the collection's pre-request script is postman/mcp-helpers.js, where eslint checks it", () => {
+  const collection = JSON.parse(readFileSync(COLLECTION_FILE, 'utf8')) as {
+    event: { listen: string; script: { exec: string[] } }[];
+  };
+  const script = collection.event.find((event) => event.listen === 'prerequest')?.script.exec.join('\n');
+  const file = readFileSync(join(import.meta.dirname, '../postman/mcp-helpers.js'), 'utf8');
+  assert.equal(script?.trim(), file.trim(), 'copy one into the other: they must stay identical');
+});
