@@ -9,8 +9,8 @@
 //
 // A test runs the code, then calls `checkReadmeOutput`, which compares the block with the real
 // output after normalising what changes from run to run (clock times, ports, session ids,
-// latencies, how many chunks fit before the cancel). With UPDATE_README=1 it rewrites the block
-// instead: `npm run docs:update`.
+// latencies, how many chunks fit before the cancel). With UPDATE_README=1 it rewrites a block
+// that differs instead: `npm run docs:update`.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
