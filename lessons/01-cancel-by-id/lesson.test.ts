@@ -364,6 +364,36 @@ describe('lesson 01: bad input gets a clear answer and the server keeps serving'
   });
 });
 
+describe('lesson 01: mistakes when starting it', { timeout: 30_000 }, () => {
+  test('a port already in use is named, with what to do', async () => {
+    await withServer([], async (server) => {
+      const port = new URL(server.url).port;
+      const second = startTs(SERVER, ['--port', port]);
+      assert.equal(await second.exited, 1);
+      assert.match(
+        second.output(),
+        new RegExp(`port ${port} on 127.0.0.1 is in use: stop what holds it, or pass --port N`),
+      );
+    });
+  });
+
+  test('a bad flag value is named, with the help text', async () => {
+    const server = startTs(SERVER, ['--on-cancel', 'maybe']);
+    assert.equal(await server.exited, 2);
+    assert.match(server.output(), /--on-cancel must be one of error, result, none; got "maybe"/);
+  });
+
+  test('the client says when no server is listening', async () => {
+    await withServer([], async (server) => {
+      const url = server.url;
+      await server.stop();
+      const client = startTs(CLIENT, ['--url', url]);
+      assert.equal(await client.exited, 1);
+      assert.match(client.output(), /cannot connect to .*: fetch failed\n.*is the server running\?/);
+    });
+  });
+});
+
 describe('what SDK 1.x does when the client cancels by hand and nothing is replied', { timeout: 30_000 }, () => {
   test('callTool waits for its own timeout, rejects with -32001, and sends a second cancel', async () => {
     await withServer(['--on-cancel', 'none'], async (server) => {

@@ -236,6 +236,9 @@ const running = await serveMcpOverHttp({
   createServer,
   onClientMessage: noteClientMessage,
   onResponseStreamClosed: noteStreamClosed,
+}).catch((error: Error) => {
+  log.fail(error.message);
+  process.exit(1);
 });
 closeOnSignals(running, log);
 log.ok(`listening on ${running.url}  (cancel policy: ${policy}; data folder: ${dataLabel})`);

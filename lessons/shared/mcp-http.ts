@@ -4,7 +4,7 @@
 //
 // The lesson's own point lives in the lesson's server.ts; nothing here knows about cancelling.
 import { randomUUID } from 'node:crypto';
-import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -166,8 +166,18 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
     }
   });
 
-  const httpServer: HttpServer = await new Promise((resolve, reject) => {
-    const listening = app.listen(options.port, host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+  const httpServer = createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(
+              `port ${options.port} on ${host} is in use: stop what holds it, or pass --port N (0 picks a free port)`,
+            )
+          : error,
+      ),
+    );
+    httpServer.listen(options.port, host, resolve);
   });
   const { port } = httpServer.address() as AddressInfo;
 
