@@ -114,6 +114,9 @@ function cancelTrigger(): { fired: Promise<string>; dispose(): void } {
   };
 }
 
+const textOf = (result: CallToolResult) =>
+  result.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join(' ');
+
 type Settled = { result: CallToolResult } | { error: unknown } | { silent: true };
 
 function describe(settled: Settled): Outcome {
@@ -133,7 +136,7 @@ function describe(settled: Settled): Outcome {
     return 'failed';
   }
   const { result } = settled;
-  const text = result.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join(' ');
+  const text = textOf(result);
   const status = (result.structuredContent as { status?: string } | undefined)?.status;
   if (result.isError) {
     log.fail(`<- tool error: ${text}`);
@@ -214,7 +217,7 @@ if (job) {
     `server reports #${id}: file handle ${job.fileHandle}, response stream ${job.responseStream}, replied ${job.reply}`,
   );
 } else {
-  log.fail(`get_job_status failed: ${JSON.stringify(status.content)}`);
+  log.warn(`server has no record of #${id}: ${textOf(status as CallToolResult)}`);
 }
 
 // DELETE ends the session. With SDK 1.x that is the only thing that frees a stream held open by
