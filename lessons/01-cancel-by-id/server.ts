@@ -111,7 +111,10 @@ function createServer({ transport }: { transport: StreamableHTTPServerTransport 
         }
         job.state = 'completed';
       } catch (error) {
-        if (!extra.signal.aborted) throw error;
+        if (!extra.signal.aborted) {
+          job.state = 'failed';
+          throw error; // McpServer turns it into a tool error result
+        }
         job.state = 'cancelled';
         job.stoppedAt = performance.now();
         // No cancel arrived: the SDK aborts running handlers when their session ends.
@@ -140,7 +143,7 @@ function createServer({ transport }: { transport: StreamableHTTPServerTransport 
 
       if (job.state === 'completed') {
         if (extra.signal.aborted) {
-          // Only a handler that ignored its signal gets here: SDK 1.x drops this result.
+          // The handler ignored its signal, or the cancel came after the last wait: SDK 1.x drops this result.
           job.reply = 'nothing (the SDK dropped the result: the request had been cancelled)';
           log.warn(`#${extra.requestId} ran to the end despite the cancel; the SDK drops its result`);
         } else {
