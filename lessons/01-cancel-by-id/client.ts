@@ -214,14 +214,14 @@ if (job) {
       : `${job.state}, ${job.chunksDone}/${job.chunksTotal} chunks`;
   log.event(`server reports #${id}: ${stopped}`);
   log.event(
-    `server reports #${id}: file handle ${job.fileHandle}, response stream ${job.responseStream}, replied ${job.reply}`,
+    `server reports #${id}: file handle ${job.fileHandle}, response stream ${job.responseStream}, replied ${job.reply ?? 'nothing yet'}`,
   );
 } else {
   log.warn(`server has no record of #${id}: ${textOf(status as CallToolResult)}`);
 }
 
-// DELETE ends the session. With SDK 1.x that is the only thing that frees a stream held open by
-// a request the server never answered.
+// DELETE ends the session. With SDK 1.x that is how a client frees a stream held open by a
+// request the server never answered.
 await transport.terminateSession();
 await client.close();
 log.detail('session ended (DELETE)');
