@@ -295,6 +295,21 @@ describe('lesson 01: bad input gets a clear answer and the server keeps serving'
       );
       await server.waitForLine(/notifications\/cancelled for 999 matches no request in this session: ignored/);
 
+      // Too late: the call already completed. Nothing to cancel; the cancel is ignored.
+      const done = await session.stream({
+        jsonrpc: '2.0',
+        id: 5,
+        method: 'tools/call',
+        params: { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 2, chunkDelayMs: 0 } },
+      });
+      await done.done;
+      assert.match(JSON.stringify(done.messages), /Processed sample.txt: 2 chunks/);
+      assert.equal(
+        (await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5 } })).status,
+        202,
+      );
+      await server.waitForLine(/notifications\/cancelled for #5, which already completed: nothing to cancel, ignored/);
+
       // "1" is not 1: the SDK matches ids by JSON type, so this cancel stops nothing.
       const reading = await session.stream({
         jsonrpc: '2.0',
