@@ -58,7 +58,7 @@ const dataFolder = join(import.meta.dirname, 'data');
 const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
 ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
 
-const jobBooks = new WeakMap<McpSession['transport'], JobBook>();
+const jobBooks = new WeakMap<StreamableHTTPServerTransport, JobBook>();
 
 function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
   const server = new McpServer({ name: 'lesson-01-cancel-by-id', version: '1.0.0' });

@@ -29,8 +29,8 @@ export class OutsideDataFolderError extends Error {
 
 /**
  * Resolves `requested` (relative to `folder`) and returns its real path, or throws a message a
- * person can act on (naming the folder as `label`) when it names anything outside `folder`: `../../etc/passwd`, an absolute
- * path, or a symlink that leads out.
+ * person can act on (naming the folder as `label`) when it names anything outside `folder`:
+ * `../../etc/passwd`, an absolute path, or a symlink that leads out.
  */
 export function resolveInDataFolder(folder: string, requested: string, label = folder): string {
   const root = realpathSync(folder);

@@ -93,8 +93,6 @@ export class JobBook {
   }
 }
 
-export type JobReport = ReturnType<JobBook['report']>;
-
 export const jobReportSchema = {
   requestId: z.union([z.string(), z.number()]),
   tool: z.string(),

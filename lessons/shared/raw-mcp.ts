@@ -7,23 +7,19 @@ import { LATEST_PROTOCOL_VERSION, type JSONRPCMessage } from '@modelcontextproto
 const POST_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 export interface SseReading {
-  status: number;
   /** JSON-RPC messages received so far, in order. */
   messages: JSONRPCMessage[];
   /** SSE comments received so far (the SDK's keep-alives are `: keepalive`). */
   comments: string[];
   /** True once the server ended the response. */
   ended: boolean;
-  /** Resolves when the response ends (or is aborted). */
+  /** Resolves when the response ends. */
   done: Promise<void>;
-  /** Drops the connection from the client side. */
-  abort(): void;
 }
 
 export interface RawSession {
   sessionId: string;
   protocolVersion: string;
-  headers(): Record<string, string>;
   /** POSTs any body (a message, a batch, anything) with this session's headers. */
   post(body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** POSTs a request and reads its SSE response as it arrives. */
@@ -33,15 +29,8 @@ export interface RawSession {
 }
 
 /** Reads an SSE response body in the background, collecting messages and comments. */
-export function readSse(response: Response, controller = new AbortController()): SseReading {
-  const reading: SseReading = {
-    status: response.status,
-    messages: [],
-    comments: [],
-    ended: false,
-    done: Promise.resolve(),
-    abort: () => controller.abort(),
-  };
+function readSse(response: Response): SseReading {
+  const reading: SseReading = { messages: [], comments: [], ended: false, done: Promise.resolve() };
   const parser = createParser({
     onEvent: (event) => reading.messages.push(JSON.parse(event.data) as JSONRPCMessage),
     onComment: (comment) => reading.comments.push(comment.trim()),
@@ -50,8 +39,6 @@ export function readSse(response: Response, controller = new AbortController()):
     const decoder = new TextDecoder();
     try {
       for await (const chunk of response.body ?? []) parser.feed(decoder.decode(chunk, { stream: true }));
-    } catch {
-      // aborted by us
     } finally {
       reading.ended = true;
     }
@@ -88,18 +75,8 @@ export async function openRawSession(url: string): Promise<RawSession> {
   const session: RawSession = {
     sessionId,
     protocolVersion,
-    headers,
     post,
-    async stream(message) {
-      const controller = new AbortController();
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: headers(),
-        body: JSON.stringify(message),
-        signal: controller.signal,
-      });
-      return readSse(response, controller);
-    },
+    stream: async (message) => readSse(await post(message)),
     close: () => fetch(url, { method: 'DELETE', headers: headers() }),
   };
   const initialized = await post({ jsonrpc: '2.0', method: 'notifications/initialized' });

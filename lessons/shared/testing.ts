@@ -10,8 +10,6 @@ export interface RecordingClient {
   transport: StreamableHTTPClientTransport;
   /** Every message the client has sent, in order. */
   sent: JSONRPCMessage[];
-  /** Errors the SDK reported through `onerror`. */
-  errors: Error[];
   /** Ends the session (DELETE) and closes the client. */
   close(): Promise<void>;
 }
@@ -25,14 +23,11 @@ export async function connectRecordingClient(url: string): Promise<RecordingClie
     return send(message, options);
   };
   const client = new Client({ name: 'lesson-test', version: '1.0.0' });
-  const errors: Error[] = [];
-  client.onerror = (error) => errors.push(error);
   await client.connect(transport);
   return {
     client,
     transport,
     sent,
-    errors,
     async close() {
       await transport.terminateSession().catch(() => {});
       await client.close();

@@ -25,8 +25,6 @@ export interface Timeline {
   fail(message: string): void;
   /** Secondary detail, dimmed. */
   detail(message: string): void;
-  /** Milliseconds since this timeline started. */
-  elapsedMs(): number;
 }
 
 function clock(date: Date): string {
@@ -49,6 +47,5 @@ export function createTimeline(side: Side, write: (line: string) => void = (line
     warn: (message) => line(chalk.yellowBright, message),
     fail: (message) => line(chalk.red, message),
     detail: (message) => line(chalk.dim, message),
-    elapsedMs: () => performance.now() - started,
   };
 }
