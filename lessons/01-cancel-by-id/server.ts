@@ -8,8 +8,9 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CancelledNotificationSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
@@ -19,9 +20,6 @@ import { createTimeline } from '../shared/timeline.ts';
 export const DEFAULT_PORT = 3101;
 export const CANCEL_POLICIES = ['error', 'result', 'none'] as const;
 export type CancelPolicy = (typeof CANCEL_POLICIES)[number];
-
-/** LSP's RequestCancelled. Not an MCP error code: the MCP schema defines none for cancellation. */
-export const REQUEST_CANCELLED = -32800;
 
 const HELP = `
 Lesson 01 server: process_large_file over Streamable HTTP, cancellable by request id.
@@ -174,56 +172,20 @@ function createServer({ transport }: { transport: StreamableHTTPServerTransport 
  */
 async function replyToCancelled(transport: StreamableHTTPServerTransport, job: Job, toolResult: object) {
   const id = job.requestId;
-  const reason = job.cancel?.reason;
-  try {
-    if (policy === 'error') {
-      log.highlight(`#${id} replying: error ${REQUEST_CANCELLED} "Request cancelled" (policy: error)`);
-      const data = { reason, chunksDone: job.chunksDone, chunksTotal: job.chunksTotal };
-      const error = { code: REQUEST_CANCELLED, message: 'Request cancelled', data };
-      await transport.send({ jsonrpc: '2.0', id, error });
-      job.reply = `error ${REQUEST_CANCELLED}`;
-    } else if (policy === 'result') {
-      log.highlight(
-        `#${id} replying: "Cancelled after ${job.chunksDone} of ${job.chunksTotal} chunks" (policy: result)`,
-      );
+  if (policy === 'error') {
+    await answerCancelled(transport, job, log); // error -32800, shared with the later lessons
+  } else if (policy === 'result') {
+    log.highlight(`#${id} replying: "Cancelled after ${job.chunksDone} of ${job.chunksTotal} chunks" (policy: result)`);
+    try {
       await transport.send({ jsonrpc: '2.0', id, result: toolResult as never });
       job.reply = 'clean-cancel result';
-    } else {
-      log.highlight(`#${id} replying: nothing (policy: none); the SDK keeps this request's SSE stream open`);
-      job.reply = 'nothing';
+    } catch (error) {
+      job.reply = `nothing (send failed: ${(error as Error).message})`;
+      log.warn(`#${id} could not send the reply: ${(error as Error).message}`);
     }
-  } catch (error) {
-    // The client may already be gone; there is nobody left to answer.
-    job.reply = `nothing (send failed: ${(error as Error).message})`;
-    log.warn(`#${id} could not send the reply: ${(error as Error).message}`);
-  }
-}
-
-/** Logs each cancel as it arrives, before the SDK acts on it, and says plainly when it matches nothing. */
-function noteClientMessage(session: McpSession, message: JSONRPCMessage) {
-  if (!('method' in message) || message.method !== 'notifications/cancelled') return;
-  const parsed = CancelledNotificationSchema.safeParse(message);
-  if (!parsed.success) {
-    log.warn(`notifications/cancelled with invalid params ${JSON.stringify(message.params)}: ignored`);
-    return;
-  }
-  const { requestId, reason } = parsed.data.params;
-  const jobs = jobBooks.get(session.transport);
-  const job = requestId === undefined ? undefined : jobs?.get(requestId);
-  const shownId = JSON.stringify(requestId);
-  if (job?.state === 'running') {
-    job.cancel = { receivedAt: performance.now(), reason, chunksDoneThen: job.chunksDone };
-    log.highlight(`notifications/cancelled for #${shownId} (reason: ${JSON.stringify(reason ?? '')})`);
-  } else if (job) {
-    log.warn(`notifications/cancelled for #${shownId}, which already ${job.state}: nothing to cancel, ignored`);
   } else {
-    const other = requestId === undefined ? undefined : jobs?.getWithOtherType(requestId);
-    log.warn(
-      other
-        ? `notifications/cancelled for ${shownId} matches no request: the running one's id is ` +
-            `${JSON.stringify(other.requestId)}, and ids must match in JSON type. Ignored.`
-        : `notifications/cancelled for ${shownId} matches no request in this session: ignored`,
-    );
+    log.highlight(`#${id} replying: nothing (policy: none); the SDK keeps this request's SSE stream open`);
+    job.reply = 'nothing';
   }
 }
 
@@ -237,7 +199,7 @@ const running = await serveMcpOverHttp({
   timeline: log,
   keepAliveMs,
   createServer,
-  onClientMessage: noteClientMessage,
+  onClientMessage: (session, message) => noteCancel(jobBooks.get(session.transport), message, log),
   onResponseStreamClosed: noteStreamClosed,
 }).catch((error: Error) => {
   log.fail(error.message);

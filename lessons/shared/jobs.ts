@@ -22,6 +22,11 @@ export interface Job {
   cancel?: { receivedAt: number; reason?: string; chunksDoneThen: number };
   stoppedAt?: number;
   fileHandle: 'not opened' | 'open' | 'closed';
+  /**
+   * Anything else the job holds, by name, and its state now: e.g. `{ 'child process 4711': 'killed' }`,
+   * `{ lock: 'released' }`. Lessons write here what they must prove was released.
+   */
+  resources: Record<string, string>;
   /** What the server sent back for this request, once it has. */
   reply?: string;
 }
@@ -42,6 +47,7 @@ export class JobBook {
       chunksDone: 0,
       startedAt: performance.now(),
       fileHandle: 'not opened',
+      resources: {},
     };
     this.#jobs.set(keyOf(requestId), job);
     return job;
@@ -88,6 +94,7 @@ export class JobBook {
       cancelToStopMs: cancelToStop,
       fileHandle: job.fileHandle,
       responseStream: this.responseStream(job.requestId),
+      ...(Object.keys(job.resources).length > 0 && { resources: { ...job.resources } }),
       reply: job.reply,
     };
   }
@@ -109,6 +116,10 @@ export const jobReportSchema = {
   responseStream: z
     .enum(['open', 'closed', 'unknown'])
     .describe("the HTTP response (SSE stream) that carries this request's reply"),
+  resources: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('other resources the job holds or held, by name, and their state now'),
   reply: z.string().optional().describe('what the server sent back for this request'),
 };
 

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 
-const normalisers: [RegExp, string][] = [
+const normalisers: Normaliser[] = [
   [/^\d\d:\d\d:\d\d\.\d{3} \+\s*\d+\.\d{3}s /, 'HH:MM:SS.mmm +S.SSSs '],
   [/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<session-id>'],
   [/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT'],
@@ -27,11 +27,14 @@ const normalisers: [RegExp, string][] = [
   [/after \d+ of (\d+) chunks/g, 'after N of $1 chunks'],
 ];
 
+/** A pattern that changes from run to run, and what to show instead. */
+export type Normaliser = [RegExp, string];
+
 /** Output with run-to-run differences replaced, and repeated lines (the chunk ticks) collapsed. */
-export function normaliseOutput(lines: string[]): string[] {
+export function normaliseOutput(lines: string[], extra: Normaliser[] = []): string[] {
   const out: string[] = [];
   for (const line of lines) {
-    const normal = normalisers.reduce(
+    const normal = [...normalisers, ...extra].reduce(
       (text, [pattern, replacement]) => text.replace(pattern, replacement),
       line.trimEnd(),
     );
@@ -62,10 +65,11 @@ function findBlock(readme: string, name: string) {
   return { start, end: close, indent, lines };
 }
 
-export function checkReadmeOutput(readmePath: string, name: string, actual: string[]) {
+/** `extra` adds the lesson's own run-to-run differences to the shared ones. */
+export function checkReadmeOutput(readmePath: string, name: string, actual: string[], extra: Normaliser[] = []) {
   const readme = readFileSync(readmePath, 'utf8');
   const block = findBlock(readme, name);
-  const [shown, real] = [normaliseOutput(block.lines), normaliseOutput(actual)];
+  const [shown, real] = [normaliseOutput(block.lines, extra), normaliseOutput(actual, extra)];
   if (process.env.UPDATE_README) {
     if (isDeepStrictEqual(shown, real)) return; // keep the README as it is: only timings moved
     const body = actual.map((line) => `${block.indent}${line}\n`).join('');

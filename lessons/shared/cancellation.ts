@@ -1,0 +1,72 @@
+// What a lesson server does with a cancel, the way lesson 01 teaches it:
+//
+// - `noteCancel` sees each `notifications/cancelled` before the SDK acts on it, records when it
+//   arrived on the job it names (so the job can report cancel-to-stop), and says plainly when it
+//   names no running request.
+// - `answerCancelled` sends the cancelled request's final message itself, once the handler has
+//   stopped. SDK 1.x sends nothing for a cancelled request and so keeps its SSE stream, socket and
+//   keep-alive timer until the session ends; a final message for that id lets it release them.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CancelledNotificationSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Job, JobBook } from './jobs.ts';
+import type { Timeline } from './timeline.ts';
+
+/** LSP's RequestCancelled. Not an MCP error code: the MCP schema defines none for cancellation. */
+export const REQUEST_CANCELLED = -32800;
+
+/** Records a `notifications/cancelled` on the job it names, and logs what it matched. Other messages pass by. */
+export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, log: Timeline): void {
+  if (!('method' in message) || message.method !== 'notifications/cancelled') return;
+  const parsed = CancelledNotificationSchema.safeParse(message);
+  if (!parsed.success) {
+    log.warn(`notifications/cancelled with invalid params ${JSON.stringify(message.params)}: ignored`);
+    return;
+  }
+  const { requestId, reason } = parsed.data.params;
+  const job = requestId === undefined ? undefined : jobs?.get(requestId);
+  const shownId = JSON.stringify(requestId);
+  if (job?.state === 'running') {
+    job.cancel = { receivedAt: performance.now(), reason, chunksDoneThen: job.chunksDone };
+    log.highlight(`notifications/cancelled for #${shownId} (reason: ${JSON.stringify(reason ?? '')})`);
+  } else if (job) {
+    log.warn(`notifications/cancelled for #${shownId}, which already ${job.state}: nothing to cancel, ignored`);
+  } else {
+    const other = requestId === undefined ? undefined : jobs?.getWithOtherType(requestId);
+    log.warn(
+      other
+        ? `notifications/cancelled for ${shownId} matches no request: the running one's id is ` +
+            `${JSON.stringify(other.requestId)}, and ids must match in JSON type. Ignored.`
+        : `notifications/cancelled for ${shownId} matches no request in this session: ignored`,
+    );
+  }
+}
+
+/**
+ * Answers a cancelled request with error -32800 "Request cancelled" (its `data` says how far the job
+ * got), which releases the request's response stream in SDK 1.x. Call it after the handler stopped.
+ * A client that already gave up on the request ignores the answer, as the spec asks.
+ */
+export async function answerCancelled(
+  transport: StreamableHTTPServerTransport,
+  job: Job,
+  log: Timeline,
+  data: Record<string, unknown> = {},
+): Promise<void> {
+  const id = job.requestId;
+  log.highlight(`#${id} replying: error ${REQUEST_CANCELLED} "Request cancelled"`);
+  try {
+    const error = {
+      code: REQUEST_CANCELLED,
+      message: 'Request cancelled',
+      data: { reason: job.cancel?.reason, chunksDone: job.chunksDone, chunksTotal: job.chunksTotal, ...data },
+    };
+    await transport.send({ jsonrpc: '2.0', id, error });
+    job.reply = `error ${REQUEST_CANCELLED}`;
+  } catch (error) {
+    // The client may already be gone; there is nobody left to answer.
+    job.reply = `nothing (send failed: ${(error as Error).message})`;
+    log.warn(`#${id} could not send the reply: ${(error as Error).message}`);
+  }
+}
