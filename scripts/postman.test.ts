@@ -1,22 +1,24 @@
-// The Postman collection, run headless by newman, against real lesson 01 servers: it passes when
-// the handler honours the cancel, and fails, on the server's own record, when it does not.
+// The Postman collection, run headless by newman, against real lesson servers: lesson 01's folder
+// passes when the handler honours the cancel, and fails, on the server's own record, when it does not.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startLessonServer } from '../lessons/shared/processes.ts';
 import { checkReadmeOutput } from '../lessons/shared/readme-output.ts';
-import { COLLECTION_FILE, formatReport, LESSON_SERVER, runPostmanFlow } from './postman.ts';
+import { COLLECTION_FILE, FLOWS, formatReport, runPostmanFlow } from './postman.ts';
 
-test('the collection cancels a running call, the server confirms it stopped, and the README shows the run', async (t) => {
-  const server = await startLessonServer(LESSON_SERVER);
+const lesson01 = FLOWS['01']!;
+
+test('folder 01 cancels a running call, the server confirms it stopped, and the README shows the run', async (t) => {
+  const server = await startLessonServer(lesson01.server);
   t.after(() => server.stop());
 
-  const result = await runPostmanFlow(server.url);
+  const result = await runPostmanFlow(lesson01, server.url);
   const { failures, steps } = result;
 
   assert.deepEqual(failures, [], server.output());
-  checkReadmeOutput(join(import.meta.dirname, '../postman/README.md'), 'newman', formatReport(result));
+  checkReadmeOutput(join(import.meta.dirname, '../postman/README.md'), 'newman-01', formatReport(result));
   assert.deepEqual(
     steps.map((step) => `${step.lane} ${step.name.split(' ')[0]} ${step.status}`),
     [
@@ -31,11 +33,11 @@ test('the collection cancels a running call, the server confirms it stopped, and
   );
 });
 
-test('the collection fails against a handler that ignores the cancel', async (t) => {
-  const server = await startLessonServer(LESSON_SERVER, ['--ignore-signal']);
+test('folder 01 fails against a handler that ignores the cancel', async (t) => {
+  const server = await startLessonServer(lesson01.server, ['--ignore-signal']);
   t.after(() => server.stop());
 
-  const { failures } = await runPostmanFlow(server.url);
+  const { failures } = await runPostmanFlow(lesson01, server.url);
 
   const failed = failures.join('\n');
   assert.match(failed, /"state is "cancelled"": expected '(running|completed)' to equal 'cancelled'/);

@@ -1,4 +1,5 @@
-// Runs the Postman collection headless with newman, in three lanes:
+// Runs the Postman collection headless with newman, one lesson folder at a time, in lanes. For
+// lesson 01:
 //
 //   setup  1. initialize, 2. notifications/initialized, 3. tools/list  -> session id, protocol version
 //   then both at once, in that session:
@@ -10,8 +11,8 @@
 // runs side by side, as two tabs do in the Postman app. Lane B needs no delay: the cancel's
 // pre-request script waits until the server reports the job has started.
 //
-// Usage: npx tsx scripts/postman.ts            starts a lesson 01 server on a free port
-//        npx tsx scripts/postman.ts --url URL  uses a server you started
+// Usage: npx tsx scripts/postman.ts                       every folder, each against a lesson server on a free port
+//        npx tsx scripts/postman.ts --lesson 01 --url URL  one folder, against a server you started
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -19,12 +20,35 @@ import { parseFlags } from '../lessons/shared/cli.ts';
 import { startLessonServer } from '../lessons/shared/processes.ts';
 
 export const COLLECTION_FILE = join(import.meta.dirname, '../postman/mcp-cancellation.postman_collection.json');
-export const LESSON_SERVER = join(import.meta.dirname, '../lessons/01-cancel-by-id/server.ts');
 
-const LANES = {
-  setup: ['1. initialize', '2. notifications/initialized', '3. tools/list'],
-  A: ['4. tools/call process_large_file (lane A)'],
-  B: ['5. notifications/cancelled (lane B)', '6. get_job_status (lane B)', '7. DELETE session'],
+/** Requests run one after another, in one newman run. */
+type Lane = string[];
+/** Lanes that run side by side; a phase starts when the one before it has ended. */
+type Phase = Record<string, Lane>;
+
+export interface FolderFlow {
+  /** The folder's name in the collection. */
+  folder: string;
+  /** The lesson server the folder drives. */
+  server: string;
+  /** The collection variable holding that server's MCP endpoint. */
+  urlVariable: string;
+  phases: Phase[];
+}
+
+export const FLOWS: Record<string, FolderFlow> = {
+  '01': {
+    folder: '01 Cancel a call by its id',
+    server: join(import.meta.dirname, '../lessons/01-cancel-by-id/server.ts'),
+    urlVariable: 'lesson01Url',
+    phases: [
+      { setup: ['1. initialize', '2. notifications/initialized', '3. tools/list'] },
+      {
+        A: ['4. tools/call process_large_file (lane A)'],
+        B: ['5. notifications/cancelled (lane B)', '6. get_job_status (lane B)', '7. DELETE session'],
+      },
+    ],
+  },
 };
 
 /** The call lasts about 5 s; this only keeps a stream that never ends from hanging the run. */
@@ -86,20 +110,27 @@ export interface PostmanFlowResult {
   durationMs: number;
 }
 
+interface Item {
+  name: string;
+  item?: Item[];
+}
 interface Collection {
-  item: { name: string }[];
+  item: Item[];
 }
 
-/** The collection with only the named requests, in that order; its scripts and variables come along. */
-function subCollection(collection: Collection, names: string[]): Collection {
-  return {
-    ...collection,
-    item: names.map((name) => {
-      const item = collection.item.find((i) => i.name === name);
-      if (!item) throw new Error(`no request named "${name}" in ${COLLECTION_FILE}`);
-      return item;
-    }),
-  };
+/**
+ * The collection with only the named requests of one folder, in that order. The folder stays
+ * around them, so its scripts run as in the app; the collection's scripts and variables come along.
+ */
+function subCollection(collection: Collection, folderName: string, names: string[]): Collection {
+  const folder = collection.item.find((i) => i.name === folderName && i.item);
+  if (!folder) throw new Error(`no folder named "${folderName}" in ${COLLECTION_FILE}`);
+  const item = names.map((name) => {
+    const request = folder.item!.find((i) => i.name === name);
+    if (!request) throw new Error(`no request named "${name}" in folder "${folderName}" of ${COLLECTION_FILE}`);
+    return request;
+  });
+  return { ...collection, item: [{ ...folder, item }] };
 }
 
 interface LaneResult {
@@ -158,28 +189,32 @@ function runLane(lane: string, collection: Collection, variables: Record<string,
   });
 }
 
-/** Runs the collection against the MCP endpoint `baseUrl`: setup, then lanes A and B side by side. */
-export async function runPostmanFlow(baseUrl: string): Promise<PostmanFlowResult> {
+/**
+ * Runs one folder of the collection against the MCP endpoint `url`, phase by phase. Each phase's
+ * lanes run side by side and start with the variables the previous phase's lanes left (the
+ * session id, the protocol version); a failed phase ends the flow.
+ */
+export async function runPostmanFlow(flow: FolderFlow, url: string): Promise<PostmanFlowResult> {
   const started = performance.now();
   const collection = JSON.parse(readFileSync(COLLECTION_FILE, 'utf8')) as Collection;
+  const failures: string[] = [];
+  const steps: Step[] = [];
+  let variables: Record<string, string> = { [flow.urlVariable]: url };
 
-  const setup = await runLane('setup', subCollection(collection, LANES.setup), { baseUrl });
-  const { sessionId, protocolVersion } = setup.variables;
-  if (setup.failures.length > 0 || !sessionId || !protocolVersion) {
-    const failures = setup.failures.length > 0 ? setup.failures : ['lane setup: no session id or protocol version'];
-    return { failures, steps: setup.steps, durationMs: performance.now() - started };
+  for (const phase of flow.phases) {
+    const lanes = await Promise.all(
+      Object.entries(phase).map(([lane, names]) =>
+        runLane(lane, subCollection(collection, flow.folder, names), variables),
+      ),
+    );
+    for (const lane of lanes) {
+      failures.push(...lane.failures);
+      steps.push(...lane.steps);
+      variables = { ...variables, ...lane.variables, [flow.urlVariable]: url };
+    }
+    if (failures.length > 0) break;
   }
-
-  const session = { baseUrl, sessionId, protocolVersion };
-  const [a, b] = await Promise.all([
-    runLane('A', subCollection(collection, LANES.A), session),
-    runLane('B', subCollection(collection, LANES.B), session),
-  ]);
-  return {
-    failures: [...setup.failures, ...a.failures, ...b.failures],
-    steps: [...setup.steps, ...a.steps, ...b.steps],
-    durationMs: performance.now() - started,
-  };
+  return { failures, steps, durationMs: performance.now() - started };
 }
 
 /** The run as lines of text: each request, what its scripts printed, each assertion, and a summary. */
@@ -204,26 +239,37 @@ export function formatReport({ steps, failures, durationMs }: PostmanFlowResult)
 
 if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
   const flags = parseFlags(
-    { url: { type: 'string' } },
+    { lesson: { type: 'string' }, url: { type: 'string' } },
     `
-Runs postman/mcp-cancellation.postman_collection.json headless with newman.
+Runs postman/mcp-cancellation.postman_collection.json headless with newman, folder by folder.
 
-Usage: npx tsx scripts/postman.ts [--url URL]
+Usage: npx tsx scripts/postman.ts [--lesson NN] [--url URL]
 
-  --url URL   the MCP endpoint of a lesson 01 server you started
-              (default: start one on a free port, and stop it afterwards)
-  -h, --help  show this help
+  --lesson NN  only the folder of lesson NN (folders: ${Object.keys(FLOWS).join(', ')})
+  --url URL    the MCP endpoint of a server you started for that lesson
+               (default: start one on a free port, and stop it afterwards)
+  -h, --help   show this help
 `,
   );
-  const server = flags.url ? undefined : await startLessonServer(LESSON_SERVER);
-  const url = flags.url ?? server!.url;
-  console.log(`newman against ${url}\n`);
-  try {
-    const result = await runPostmanFlow(url);
-    console.log(formatReport(result).join('\n'));
-    if (result.failures.length > 0 && server) console.log(`\nserver log:\n${server.output()}`);
-    process.exitCode = result.failures.length > 0 ? 1 : 0;
-  } finally {
-    await server?.stop();
+  const lessons = flags.lesson ? [flags.lesson.padStart(2, '0')] : Object.keys(FLOWS);
+  if (lessons.some((lesson) => !FLOWS[lesson]) || (flags.url && lessons.length !== 1)) {
+    console.error(
+      flags.url ? '--url needs --lesson: a server serves one lesson' : `no folder for lesson ${flags.lesson}`,
+    );
+    process.exit(2);
+  }
+  for (const lesson of lessons) {
+    const flow = FLOWS[lesson]!;
+    const server = flags.url ? undefined : await startLessonServer(flow.server);
+    const url = flags.url ?? server!.url;
+    console.log(`\n${flow.folder}: newman against ${url}\n`);
+    try {
+      const result = await runPostmanFlow(flow, url);
+      console.log(formatReport(result).join('\n'));
+      if (result.failures.length > 0 && server) console.log(`\nserver log:\n${server.output()}`);
+      if (result.failures.length > 0) process.exitCode = 1;
+    } finally {
+      await server?.stop();
+    }
   }
 }
