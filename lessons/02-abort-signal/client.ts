@@ -1,0 +1,166 @@
+// Lesson 02 client: cancel a tools/call the SDK way, with an AbortSignal, and tell a user's cancel
+// from a timeout and from a lost connection, which SDK 1.x does not do for you.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { isJSONRPCNotification, isJSONRPCRequest, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { createTimeline } from '../shared/timeline.ts';
+import { deferred } from '../shared/wait.ts';
+import { classifyCallFailure, closeWhenServerGone, holdCancelsUntilSent, type CallFailure } from './call-failures.ts';
+
+const SCENARIOS = ['cancel', 'timeout', 'lost-connection'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+const EXPECTED: Record<Scenario, CallFailure> = {
+  cancel: 'cancelled',
+  timeout: 'timed out',
+  'lost-connection': 'connection lost',
+};
+
+const HELP = `
+Lesson 02 client: call process_large_file with an AbortSignal, make it fail one way, and say which way.
+
+Usage: npx tsx lessons/02-abort-signal/client.ts [options]
+
+  --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3102/mcp)
+  --scenario NAME      how the call should end (default: cancel)
+                         cancel           the user cancels: controller.abort(reason) after --cancel-after
+                         timeout          the SDK's own timeout fires after --timeout
+                         lost-connection  the server dies mid-call (start it with --crash-at-chunk N)
+  --cancel-after MS    with cancel: abort this long after the call (default: 1200)
+  --timeout MS         with timeout: the call's timeout option (default: 1200)
+  --ping-every MS      while the call runs, ping the server this often to notice it is gone (default: 1000)
+  --chunks N           chunks to split the file into (default: 20)
+  --chunk-delay MS     the server's pause after each chunk (default: 250)
+  --reason TEXT        the abort reason (default: "user pressed cancel")
+  -h, --help           show this help
+
+Exits 0 only when the call failed the way the scenario expects.
+`;
+
+const flags = parseFlags(
+  {
+    url: { type: 'string' },
+    scenario: { type: 'string' },
+    'cancel-after': { type: 'string' },
+    timeout: { type: 'string' },
+    'ping-every': { type: 'string' },
+    chunks: { type: 'string' },
+    'chunk-delay': { type: 'string' },
+    reason: { type: 'string' },
+  },
+  HELP,
+);
+const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3102/mcp';
+const scenario = choiceFlag('scenario', flags.scenario, SCENARIOS, 'cancel');
+const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1200);
+const timeoutMs = intFlag('timeout', flags.timeout, 1200, 1);
+const pingEveryMs = intFlag('ping-every', flags['ping-every'], 1000, 10);
+const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
+const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
+const reason = flags.reason ?? 'user pressed cancel';
+
+const log = createTimeline('client');
+
+const transport = new StreamableHTTPClientTransport(new URL(url));
+holdCancelsUntilSent(transport);
+// Show what the SDK sends, as it leaves: the call's id, and the cancel the SDK sends for us.
+const callId = deferred<RequestId>();
+const send = transport.send.bind(transport);
+transport.send = (message, options) => {
+  if (isJSONRPCRequest(message) && message.method === 'tools/call') callId.resolve(message.id);
+  if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled')
+    log.highlight(`-> notifications/cancelled ${JSON.stringify(message.params)} (sent by the SDK)`);
+  return send(message, options);
+};
+const client = new Client({ name: 'lesson-02-client', version: '1.0.0' });
+
+log.event(`connecting to ${url}`);
+try {
+  await client.connect(transport);
+} catch (error) {
+  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
+  log.detail('is the server running? npx tsx lessons/02-abort-signal/server.ts');
+  process.exit(1);
+}
+log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
+
+const watch = closeWhenServerGone(client, {
+  everyMs: pingEveryMs,
+  onLost: (why) => log.highlight(`ping failed (${(why as Error).message}): server gone, closing the client`),
+});
+const controller = new AbortController(); // one per call: never share a signal between calls
+const call = client.callTool(
+  { name: 'process_large_file', arguments: { path: 'sample.txt', chunks, chunkDelayMs } },
+  undefined,
+  { signal: controller.signal, timeout: scenario === 'timeout' ? timeoutMs : chunks * chunkDelayMs + 60_000 },
+);
+const id = await callId.promise;
+log.event(
+  `-> tools/call #${JSON.stringify(id)} process_large_file (${chunks} chunks, ${chunkDelayMs} ms apart)` +
+    (scenario === 'timeout' ? `, timeout ${timeoutMs} ms` : ''),
+);
+let cancelTimer: NodeJS.Timeout | undefined;
+if (scenario === 'cancel') {
+  cancelTimer = setTimeout(() => {
+    log.highlight(`controller.abort("${reason}") after ${cancelAfterMs} ms`);
+    controller.abort(reason);
+  }, cancelAfterMs);
+}
+
+let observed: CallFailure | 'completed';
+try {
+  await call;
+  log.warn('<- the call completed');
+  observed = 'completed';
+} catch (error) {
+  observed = classifyCallFailure(error, controller.signal);
+  const code = (error as { code?: unknown }).code;
+  log.event(`<- rejected: ${(error as Error).constructor.name} code ${String(code)}: "${(error as Error).message}"`);
+  log.highlight(
+    `classifyCallFailure: ${observed} (signal.aborted: ${controller.signal.aborted}` +
+      (controller.signal.aborted ? `, reason: ${JSON.stringify(String(controller.signal.reason))}` : '') +
+      ')',
+  );
+} finally {
+  clearTimeout(cancelTimer);
+  watch.stop();
+}
+
+/**
+ * The job as the server reports it, once the handler has finished: the SDK rejects the call the
+ * moment we abort, before the server has even received the cancel, so the first look may be early.
+ */
+async function settledJob(requestId: RequestId): Promise<Record<string, unknown>> {
+  for (let attempt = 0; ; attempt++) {
+    const status = await client.callTool({ name: 'get_job_status', arguments: { requestId } });
+    const job = (status.structuredContent ?? {}) as Record<string, unknown>;
+    if ((job.state !== 'running' && job.fileHandle !== 'open') || attempt === 100) return job;
+    await sleep(20);
+  }
+}
+
+// The proof is on the server's side: ask it what it did with the call.
+if (observed === 'connection lost') {
+  log.event('no server to ask: the session went with it');
+} else {
+  const job = await settledJob(id);
+  log.event(
+    `server reports #${JSON.stringify(id)}: ${String(job.state)} after chunk ${String(job.chunksDone)}/${String(job.chunksTotal)}, ` +
+      `reason ${JSON.stringify(job.cancelReason ?? null)}, file handle ${String(job.fileHandle)}`,
+  );
+  await transport.terminateSession();
+  log.detail('session ended (DELETE)');
+}
+await client.close();
+
+const expected = EXPECTED[scenario];
+if (observed === expected) {
+  log.ok(`observed: ${observed}, as the ${scenario} scenario expects`);
+} else {
+  log.fail(`observed: ${observed}, but the ${scenario} scenario expects: ${expected}`);
+  if (scenario === 'lost-connection') log.detail('start the server with --crash-at-chunk 3 for this scenario');
+  process.exitCode = 1;
+}

@@ -1,0 +1,737 @@
+// Lesson 02, end to end: the real server and client processes on ephemeral ports, SDK clients in
+// this process, and the wire seen with plain fetch. Every claim in this lesson's README is checked here.
+import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { ErrorCode, McpError, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { startLessonServer, startTs } from '../shared/processes.ts';
+import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
+import { canSeeFileDescriptors, connectRecordingClient, openDescriptorsTo, textOf } from '../shared/testing.ts';
+import { deferred, waitFor } from '../shared/wait.ts';
+import { classifyCallFailure, closeWhenServerGone, holdCancelsUntilSent, withCallSignal } from './call-failures.ts';
+
+const SERVER = join(import.meta.dirname, 'server.ts');
+const CLIENT = join(import.meta.dirname, 'client.ts');
+const README = join(import.meta.dirname, 'README.md');
+
+type Server = Awaited<ReturnType<typeof startLessonServer>>;
+
+async function withServer(args: string[], body: (server: Server) => Promise<void>) {
+  const server = await startLessonServer(SERVER, args);
+  try {
+    await body(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+function lineIndex(lines: string[], pattern: RegExp): number {
+  const index = lines.findIndex((line) => pattern.test(line));
+  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
+  return index;
+}
+
+// One stock server for every test that needs no flags; each test sees only the lines it caused.
+let stock: Server | undefined;
+before(async () => (stock = await startLessonServer(SERVER)));
+after(() => stock?.stop());
+
+function stockView(): Server {
+  const shared = stock!;
+  const from = shared.lines.length;
+  const mine = () => shared.lines.slice(from);
+  const view: Server = {
+    ...shared,
+    get lines() {
+      return mine();
+    },
+    output: () => mine().join('\n'),
+    waitForLine: (pattern, timeoutMs = 15_000) =>
+      waitFor(
+        `a server line matching ${pattern}\n--- since this test started ---\n${mine().join('\n')}`,
+        () =>
+          mine().reduce<RegExpMatchArray | undefined>(
+            (found, line) => found ?? line.match(pattern) ?? undefined,
+            undefined,
+          ),
+        { timeoutMs },
+      ),
+  };
+  return view;
+}
+const withStockServer = (body: (server: Server) => Promise<void>) => body(stockView());
+
+const fileDescriptorsOpen = (server: Server) => openDescriptorsTo(server.child.pid!, '/data/sample.txt');
+/** The server process holds no descriptor for the file (read from /proc, not from the server's own record). */
+async function assertFileReleased(server: Server) {
+  if (canSeeFileDescriptors)
+    await waitFor('the server to hold no descriptor for sample.txt', () => fileDescriptorsOpen(server) === 0);
+}
+
+const fileArgs = (chunks: number, chunkDelayMs: number) => ({
+  name: 'process_large_file',
+  arguments: { path: 'sample.txt', chunks, chunkDelayMs },
+});
+const callMessage = (id: number | string, chunks: number, chunkDelayMs: number): JSONRPCMessage => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: fileArgs(chunks, chunkDelayMs),
+});
+const cancelMessage = (requestId: number | string, reason = 'test'): JSONRPCMessage => ({
+  jsonrpc: '2.0',
+  method: 'notifications/cancelled',
+  params: { requestId, reason },
+});
+const cancelsIn = (sent: JSONRPCMessage[]) =>
+  sent.filter((m) => 'method' in m && m.method === 'notifications/cancelled') as unknown as {
+    params: { requestId: number; reason: string };
+  }[];
+type JobReport = Record<string, unknown>;
+/** The id of the latest process_large_file call the client has sent, once it has left. */
+const latestCallId = (sent: JSONRPCMessage[], after = 0) =>
+  waitFor('a process_large_file call to leave', () => {
+    const calls = sent.filter(
+      (m) => 'method' in m && m.method === 'tools/call' && m.params?.name === 'process_large_file',
+    ) as { id: number }[];
+    return calls.length > after && calls.at(-1)!.id;
+  });
+const callsIn = (sent: JSONRPCMessage[]) =>
+  sent.filter((m) => 'method' in m && m.method === 'tools/call' && m.params?.name === 'process_large_file').length;
+
+async function jobStatus(client: Client, requestId: number): Promise<JobReport> {
+  const status = await client.callTool({ name: 'get_job_status', arguments: { requestId } });
+  return status.structuredContent as JobReport;
+}
+/** The job once its handler has finished (the SDK rejects an aborted call before the server even hears of it). */
+const settledJob = (client: Client, requestId: number) =>
+  waitFor(`job #${requestId} to settle`, async () => {
+    const job = await jobStatus(client, requestId);
+    return job.state !== 'running' && job.fileHandle === 'closed' && job;
+  });
+
+/** The job of a raw session, read through that session. */
+async function rawJobStatus(session: RawSession, id: number, requestId: number | string): Promise<JobReport> {
+  const reading = await session.stream({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'get_job_status', arguments: { requestId } },
+  });
+  await reading.done;
+  return (reading.messages[0] as unknown as { result: { structuredContent: JobReport } }).result.structuredContent;
+}
+
+describe('lesson 02: the client, scenario by scenario', { timeout: 60_000 }, () => {
+  test('--scenario cancel: -32001 for the caller, one cancel on the wire, and the server stopped and freed the file', async () => {
+    await withStockServer(async (server) => {
+      const client = startTs(CLIENT, ['--url', server.url, '--chunk-delay', '100', '--cancel-after', '450']);
+      await client.waitForLine(/-> tools\/call #1 /);
+      if (canSeeFileDescriptors) await waitFor('the server to open the file', () => fileDescriptorsOpen(server) === 1);
+      assert.equal(await client.exited, 0, client.output());
+      const out = client.lines;
+      const aborted = lineIndex(out, /controller\.abort\("user pressed cancel"\)/);
+      const sent = lineIndex(
+        out,
+        /-> notifications\/cancelled \{"requestId":1,"reason":"user pressed cancel"\} \(sent by the SDK\)/,
+      );
+      const rejected = lineIndex(out, /<- rejected: McpError code -32001: "MCP error -32001: user pressed cancel"/);
+      assert.ok(aborted < sent && sent < rejected, out.join('\n'));
+      lineIndex(out, /classifyCallFailure: cancelled \(signal\.aborted: true, reason: "user pressed cancel"\)/);
+      const [, done] = out[lineIndex(out, /server reports #1: cancelled after chunk/)]!.match(
+        /cancelled after chunk (\d+)\/20, reason "user pressed cancel", file handle closed/,
+      )!;
+      assert.ok(Number(done) < 20);
+      lineIndex(out, /observed: cancelled, as the cancel scenario expects/);
+      await assertFileReleased(server);
+      const [, stoppedAfter] = await server.waitForLine(/#1 handler stopped after chunk (\d+)\/20 \([\d.]+ ms after/);
+      const chunkLines = server.lines.filter((l) => /#1 chunk \d+\/20/.test(l)).length;
+      assert.equal(Number(stoppedAfter), chunkLines, 'no chunk started after the handler stopped');
+    });
+  });
+
+  test('--scenario timeout: the SDK timeout cancels on the wire, is classified "timed out", and the server stopped', async () => {
+    await withStockServer(async (server) => {
+      const client = startTs(CLIENT, [
+        ...['--url', server.url, '--scenario', 'timeout', '--timeout', '400', '--chunk-delay', '100'],
+      ]);
+      assert.equal(await client.exited, 0, client.output());
+      const out = client.lines;
+      lineIndex(
+        out,
+        /-> notifications\/cancelled \{"requestId":1,"reason":"McpError: MCP error -32001: Request timed out"\}/,
+      );
+      lineIndex(out, /<- rejected: McpError code -32001: "MCP error -32001: Request timed out"/);
+      lineIndex(out, /classifyCallFailure: timed out \(signal\.aborted: false\)/);
+      lineIndex(
+        out,
+        /server reports #1: cancelled after chunk \d+\/20, reason "McpError: .*Request timed out", file handle closed/,
+      );
+      lineIndex(out, /observed: timed out, as the timeout scenario expects/);
+      await assertFileReleased(server);
+    });
+  });
+
+  test('--scenario lost-connection: the server dies mid-call; pings notice, and the call ends as "connection lost"', async () => {
+    await withServer(['--crash-at-chunk', '3'], async (server) => {
+      const client = startTs(CLIENT, ['--url', server.url, '--scenario', 'lost-connection', '--chunk-delay', '100']);
+      assert.equal(await client.exited, 0, client.output());
+      assert.equal(await server.exited, 128, 'the server process was killed');
+      assert.throws(() => process.kill(server.child.pid!, 0), /ESRCH/, 'no such process: it took its file with it');
+      const out = client.lines;
+      lineIndex(out, /ping failed \(fetch failed\): server gone, closing the client/);
+      lineIndex(out, /<- rejected: McpError code -32000: "MCP error -32000: Connection closed"/);
+      lineIndex(out, /classifyCallFailure: connection lost \(signal\.aborted: false\)/);
+      assert.equal(
+        out.some((l) => /notifications\/cancelled/.test(l)),
+        false,
+        'nothing to cancel: no cancel sent',
+      );
+    });
+  });
+
+  test('the client exits 1 when the call does not fail the way the scenario expects', async () => {
+    await withStockServer(async (server) => {
+      const client = startTs(CLIENT, [
+        ...['--url', server.url, '--scenario', 'lost-connection', '--chunks', '2', '--chunk-delay', '10'],
+      ]);
+      assert.equal(await client.exited, 1, client.output());
+      lineIndex(client.lines, /observed: completed, but the lost-connection scenario expects: connection lost/);
+    });
+  });
+});
+
+describe(
+  'lesson 02: what SDK 1.x gives the caller (pinned: a change in the SDK fails here)',
+  { timeout: 60_000 },
+  () => {
+    let server: Server;
+    beforeEach(() => (server = stockView()));
+
+    test('abort: McpError -32001 (RequestTimeout) carrying the reason; a timeout has the same code', async () => {
+      const { client, sent, close } = await connectRecordingClient(server.url);
+      const errors: string[] = [];
+      client.onerror = (error) => errors.push(error.message);
+      const controller = new AbortController();
+      const call = client.callTool(fileArgs(50, 50), undefined, { signal: controller.signal });
+      await server.waitForLine(/#1 chunk 2\/50/);
+      controller.abort('user pressed cancel');
+      const aborted = await call.then(
+        () => assert.fail('resolved'),
+        (error: unknown) => error,
+      );
+      assert.ok(aborted instanceof McpError);
+      assert.equal(aborted.code, ErrorCode.RequestTimeout);
+      assert.equal(ErrorCode.RequestTimeout, -32001);
+      assert.equal(aborted.message, 'MCP error -32001: user pressed cancel');
+      assert.equal(aborted.data, undefined);
+      assert.equal(classifyCallFailure(aborted, controller.signal), 'cancelled');
+      assert.equal(
+        classifyCallFailure(aborted, undefined),
+        'failed',
+        'without the signal, the error alone says nothing',
+      );
+      assert.deepEqual(cancelsIn(sent), [
+        { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, reason: 'user pressed cancel' } },
+      ]);
+      // The server stopped and freed the file.
+      const job = await settledJob(client, 1);
+      assert.equal(job.state, 'cancelled');
+      assert.equal(job.cancelReason, 'user pressed cancel');
+      assert.ok((job.chunksDone as number) - (job.chunksDoneWhenCancelArrived as number) <= 1);
+      await assertFileReleased(server);
+      // The server's -32800 reaches the client, which had already given up on the call: onerror, nothing else.
+      await waitFor('the late -32800 to arrive', () =>
+        errors.find((e) => e.startsWith('Received a response for an unknown message ID') && e.includes('-32800')),
+      );
+
+      // abort() without a reason: the reason is a DOMException, and its text is what the server sees.
+      const noReason = new AbortController();
+      const callsBefore = callsIn(sent);
+      const second = client.callTool(fileArgs(50, 50), undefined, { signal: noReason.signal });
+      const secondId = await latestCallId(sent, callsBefore);
+      await server.waitForLine(new RegExp(`#${secondId} chunk 1/50`));
+      noReason.abort();
+      await assert.rejects(second, {
+        code: -32001,
+        message: 'MCP error -32001: AbortError: This operation was aborted',
+      });
+      assert.equal(cancelsIn(sent).at(-1)?.params.reason, 'AbortError: This operation was aborted');
+
+      // The SDK's timeout option: same code, the limit in data.
+      const timeout = await client.callTool(fileArgs(50, 50), undefined, { timeout: 300 }).then(
+        () => assert.fail('resolved'),
+        (error: unknown) => error,
+      );
+      assert.ok(timeout instanceof McpError);
+      assert.equal(timeout.code, -32001);
+      assert.equal(timeout.message, 'MCP error -32001: Request timed out');
+      assert.deepEqual(timeout.data, { timeout: 300 });
+      assert.equal(classifyCallFailure(timeout, new AbortController().signal), 'timed out');
+      assert.equal(cancelsIn(sent).at(-1)?.params.reason, 'McpError: MCP error -32001: Request timed out');
+
+      // AbortSignal.timeout(): an abort whose reason is a TimeoutError.
+      const signal = AbortSignal.timeout(300);
+      const timedOut = await client.callTool(fileArgs(50, 50), undefined, { signal }).then(
+        () => assert.fail('resolved'),
+        (error: unknown) => error,
+      );
+      assert.equal((timedOut as McpError).code, -32001);
+      assert.equal(
+        (timedOut as McpError).message,
+        'MCP error -32001: TimeoutError: The operation was aborted due to timeout',
+      );
+      assert.equal(classifyCallFailure(timedOut, signal), 'timed out');
+      assert.equal(cancelsIn(sent).at(-1)?.params.reason, 'TimeoutError: The operation was aborted due to timeout');
+      await close();
+    });
+
+    test('a lost connection, without help: the call waits for its own timeout, and only onerror hears of it', async () => {
+      await withServer([], async (doomed) => {
+        const { client, close } = await connectRecordingClient(doomed.url);
+        const errors: string[] = [];
+        client.onerror = (error) => errors.push(error.message);
+        const call = client.callTool(fileArgs(100, 50), undefined, { timeout: 1000 });
+        await doomed.waitForLine(/#1 chunk 2\/100/);
+        doomed.child.kill('SIGKILL');
+        await waitFor('the transport to report the broken stream', () =>
+          errors.includes('SSE stream disconnected: TypeError: terminated'),
+        );
+        const error = await call.then(
+          () => assert.fail('resolved'),
+          (e: unknown) => e,
+        );
+        assert.equal(DEFAULT_REQUEST_TIMEOUT_MSEC, 60_000, 'the timeout a call gets when given none');
+        // Not a connection error: the SDK's own timeout, as if the server were merely slow.
+        assert.deepEqual([(error as McpError).code, (error as McpError).data], [-32001, { timeout: 1000 }]);
+        assert.equal(classifyCallFailure(error, undefined), 'timed out');
+        // The next request cannot even be sent.
+        const next = await client.ping().then(
+          () => assert.fail('resolved'),
+          (e: unknown) => e,
+        );
+        assert.ok(next instanceof TypeError && next.message === 'fetch failed');
+        assert.equal(classifyCallFailure(next, undefined), 'connection lost');
+        await close();
+      });
+    });
+
+    test('closeWhenServerGone: a failed ping closes the client, and the pending call rejects with -32000', async () => {
+      await withServer([], async (doomed) => {
+        const { client, close } = await connectRecordingClient(doomed.url);
+        const lost = deferred<unknown>();
+        const watch = closeWhenServerGone(client, { everyMs: 100, onLost: lost.resolve });
+        const call = client.callTool(fileArgs(100, 50), undefined, { timeout: 60_000 });
+        await doomed.waitForLine(/#1 chunk 2\/100/);
+        doomed.child.kill('SIGKILL');
+        const error = await call.then(
+          () => assert.fail('resolved'),
+          (e: unknown) => e,
+        );
+        assert.ok(error instanceof McpError);
+        assert.deepEqual(
+          [error.code, error.message],
+          [ErrorCode.ConnectionClosed, 'MCP error -32000: Connection closed'],
+        );
+        assert.equal(classifyCallFailure(error, undefined), 'connection lost');
+        assert.match(String(await lost.promise), /fetch failed/);
+        watch.stop();
+        await close();
+      });
+    });
+
+    test('closing the client mid-call rejects with -32000 and sends no cancel; a call after DELETE gets HTTP 404', async () => {
+      const { client, sent, close } = await connectRecordingClient(server.url);
+      const call = client.callTool(fileArgs(100, 50), undefined, { timeout: 60_000 });
+      const id = await latestCallId(sent);
+      await server.waitForLine(new RegExp(`#${id} chunk 1/100`));
+      const { sessionId } = client.transport as StreamableHTTPClientTransport;
+      await client.close();
+      const error = await call.then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+      assert.deepEqual(
+        [(error as McpError).code, (error as McpError).message],
+        [-32000, 'MCP error -32000: Connection closed'],
+      );
+      assert.equal(classifyCallFailure(error, undefined), 'connection lost');
+      assert.equal(cancelsIn(sent).length, 0);
+      await close();
+
+      // A session that ended (DELETE, or a server restart) answers 404.
+      const ended = await fetch(server.url, { method: 'DELETE', headers: { 'mcp-session-id': sessionId! } });
+      assert.equal(ended.status, 200);
+      const stale = new StreamableHTTPClientTransport(new URL(server.url), { sessionId });
+      await stale.start();
+      const gone = await stale.send(callMessage(9, 1, 0)).then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+      assert.ok(gone instanceof StreamableHTTPError && gone.code === 404, String(gone));
+      assert.equal(classifyCallFailure(gone, undefined), 'connection lost');
+      await stale.close();
+    });
+  },
+);
+
+describe('lesson 02 pitfall: one AbortSignal for many calls', { timeout: 60_000 }, () => {
+  let server: Server;
+  beforeEach(() => (server = stockView()));
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning);
+  before(() => process.on('warning', onWarning));
+  after(() => process.off('warning', onWarning));
+
+  test('listeners pile up (a warning at the 11th), and a late abort sends a cancel for every completed call', async () => {
+    const { client, sent, close } = await connectRecordingClient(server.url);
+    const shared = new AbortController();
+    for (let i = 0; i < 11; i++) await client.callTool(fileArgs(1, 0), undefined, { signal: shared.signal });
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 11, 'one listener per call, never removed');
+    const leak = warnings.filter((w) => w.name === 'MaxListenersExceededWarning');
+    assert.equal(leak.length, 1);
+    assert.match(leak[0]!.message, /11 abort listeners added to \[AbortSignal\]/);
+
+    shared.abort('leaving the page');
+    const cancels = cancelsIn(sent);
+    assert.deepEqual(
+      cancels.map((c) => c.params.requestId),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+      'a cancel for each call, all of them long completed',
+    );
+    await server.waitForLine(/notifications\/cancelled for #11, which already completed: nothing to cancel, ignored/);
+    await close();
+  });
+
+  test('AbortSignal.any([perCall, parent]) does not fix it: the late abort still reaches every completed call', async () => {
+    const { client, sent, close } = await connectRecordingClient(server.url);
+    const parent = new AbortController();
+    for (let i = 0; i < 3; i++) {
+      const signal = AbortSignal.any([new AbortController().signal, parent.signal]);
+      await client.callTool(fileArgs(1, 0), undefined, { signal });
+    }
+    assert.equal(getEventListeners(parent.signal, 'abort').length, 0, 'nothing shows on the parent');
+    parent.abort('leaving the page');
+    assert.deepEqual(
+      cancelsIn(sent).map((c) => c.params.requestId),
+      [1, 2, 3],
+    );
+    await close();
+  });
+
+  test('the fix, withCallSignal: a signal per call, linked to the parent only while the call runs', async () => {
+    const { client, sent, close } = await connectRecordingClient(server.url);
+    const parent = new AbortController();
+    for (let i = 0; i < 11; i++)
+      await withCallSignal(parent.signal, (signal) => client.callTool(fileArgs(1, 0), undefined, { signal }));
+    assert.equal(getEventListeners(parent.signal, 'abort').length, 0);
+
+    // A call still running when the parent aborts is cancelled, and only that one.
+    const running = withCallSignal(parent.signal, (signal) =>
+      client.callTool(fileArgs(100, 50), undefined, { signal }),
+    );
+    await server.waitForLine(/#12 chunk 1\/100/);
+    parent.abort('leaving the page');
+    await assert.rejects(running, { code: -32001, message: 'MCP error -32001: leaving the page' });
+    assert.deepEqual(
+      cancelsIn(sent).map((c) => c.params),
+      [{ requestId: 12, reason: 'leaving the page' }],
+    );
+    const job = await settledJob(client, 12);
+    assert.equal(job.state, 'cancelled');
+    await assertFileReleased(server);
+    assert.equal(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').length, 1, 'no new warning');
+    await close();
+  });
+});
+
+describe('lesson 02 pitfall: aborting in the same tick as the call', { timeout: 60_000 }, () => {
+  test('an already-aborted signal: the call rejects with the raw reason, not an McpError, and sends nothing', async () => {
+    await withStockServer(async (server) => {
+      const { client, sent, close } = await connectRecordingClient(server.url);
+      const before = sent.length;
+      const controller = new AbortController();
+      controller.abort();
+      const error = await client.callTool(fileArgs(1, 0), undefined, { signal: controller.signal }).then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof DOMException && error.name === 'AbortError', String(error));
+      assert.equal(classifyCallFailure(error, controller.signal), 'cancelled');
+      // With a reason, the reason itself is thrown: here a plain string.
+      const signal = AbortSignal.abort('too soon');
+      await assert.rejects(client.callTool(fileArgs(1, 0), undefined, { signal }), (e: unknown) => e === 'too soon');
+      assert.equal(sent.length, before, 'nothing left the client');
+      await close();
+    });
+  });
+
+  test('worst case on the wire: a cancel that overtakes its request is ignored, and the request runs to the end', async () => {
+    await withStockServer(async (server) => {
+      const session = await openRawSession(server.url);
+      assert.equal((await session.post(cancelMessage(7))).status, 202);
+      await server.waitForLine(/notifications\/cancelled for 7 matches no request in this session: ignored/);
+      const reading = await session.stream(callMessage(7, 5, 20));
+      await reading.done;
+      assert.match(JSON.stringify(reading.messages), /Processed sample.txt: 5 chunks/);
+      const job = await rawJobStatus(session, 8, 7);
+      assert.deepEqual([job.state, job.chunksDone, job.reply], ['completed', 5, 'result']);
+      await session.close();
+    });
+  });
+
+  test('server-side fix, --remember-early-cancels: the early cancel stops its request as it arrives', async () => {
+    await withServer(['--remember-early-cancels', '5000'], async (server) => {
+      const session = await openRawSession(server.url);
+      await session.post(cancelMessage(7, 'changed my mind'));
+      await server.waitForLine(/notifications\/cancelled for 7, a request not seen yet: remembered for 5000 ms/);
+      const reading = await session.stream(callMessage(7, 5, 20));
+      await reading.done;
+      const reply = reading.messages[0] as unknown as { result: { isError: boolean; content: { text: string }[] } };
+      assert.equal(reply.result.isError, true);
+      assert.equal(reply.result.content[0]!.text, 'Cancelled after 0 of 5 chunks (reason: changed my mind)');
+      const job = await rawJobStatus(session, 8, 7);
+      assert.deepEqual(
+        [job.state, job.chunksDone, job.fileHandle, job.cancelReason],
+        ['cancelled', 0, 'closed', 'changed my mind'],
+      );
+      await assertFileReleased(server);
+      // A cancel for an id that never comes is forgotten; unrelated requests are untouched.
+      const other = await session.stream(callMessage(9, 2, 0));
+      await other.done;
+      assert.match(JSON.stringify(other.messages), /Processed sample.txt: 2 chunks/);
+      await session.close();
+    });
+  });
+
+  /**
+   * The SDK client with a fetch that holds back the tools/call POST until told: the cancel POST
+   * (sent on abort) then deterministically reaches the server first, as it does when the race is lost.
+   */
+  async function clientWithSlowCallPost(url: string, fix: boolean) {
+    const release = deferred<void>();
+    const wire: string[] = [];
+    const slowFetch = async (input: string | URL, init?: RequestInit) => {
+      const body = typeof init?.body === 'string' ? init.body : '';
+      const what = body.includes('"tools/call"') ? 'call' : body.includes('notifications/cancelled') ? 'cancel' : '';
+      if (what === 'call' && body.includes('process_large_file')) await release.promise;
+      if (what) wire.push(`${what} POST sent`);
+      const response = await fetch(input, init);
+      if (what) wire.push(`${what} POST answered ${response.status}`);
+      return response;
+    };
+    const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: slowFetch });
+    const handed: string[] = [];
+    if (fix) holdCancelsUntilSent(transport);
+    const send = transport.send.bind(transport);
+    transport.send = (message, options) => {
+      if ('method' in message) handed.push(message.method);
+      return send(message, options);
+    };
+    const client = new Client({ name: 'race', version: '1.0.0' });
+    await client.connect(transport);
+    return { client, transport, wire, handed, release: () => release.resolve() };
+  }
+
+  for (const fix of [false, true]) {
+    test(
+      fix
+        ? 'client-side fix, holdCancelsUntilSent: the cancel waits for its request, and the server stops it'
+        : 'the same race with the SDK client: the cancel arrives first, and the handler runs to completion',
+      async () => {
+        await withStockServer(async (server) => {
+          const { client, transport, wire, handed, release } = await clientWithSlowCallPost(server.url, fix);
+          const controller = new AbortController();
+          const call = client.callTool(fileArgs(5, 50), undefined, { signal: controller.signal });
+          await waitFor('the SDK to hand the call to the transport', () => handed.includes('tools/call'));
+          controller.abort('too late?');
+          await assert.rejects(call, { code: -32001 });
+          await waitFor('the SDK to hand the cancel to the transport', () =>
+            handed.includes('notifications/cancelled'),
+          );
+          if (fix) {
+            assert.equal(wire.length, 0, 'the cancel is held while its request is on the way');
+            release();
+            await server.waitForLine(/#1 handler stopped after chunk \d+\/5/);
+            await waitFor('the cancel to be answered', () => wire.includes('cancel POST answered 202'));
+            assert.deepEqual(wire, [
+              'call POST sent',
+              'call POST answered 200',
+              'cancel POST sent',
+              'cancel POST answered 202',
+            ]);
+            const job = await settledJob(client, 1);
+            assert.deepEqual([job.state, job.cancelReason], ['cancelled', 'too late?']);
+          } else {
+            await waitFor('the cancel to be answered', () => wire.includes('cancel POST answered 202'));
+            await server.waitForLine(/notifications\/cancelled for 1 matches no request in this session: ignored/);
+            release();
+            await server.waitForLine(/#1 completed: replying with the result/);
+            const job = await jobStatus(client, 1);
+            assert.deepEqual([job.state, job.chunksDone], ['completed', 5]);
+          }
+          await assertFileReleased(server);
+          await transport.terminateSession();
+          await client.close();
+        });
+      },
+    );
+  }
+});
+
+describe('lesson 02 pitfall: request id 0', { timeout: 60_000 }, () => {
+  test('the SDK client never uses id 0 for a call: initialize takes it', async () => {
+    await withStockServer(async (server) => {
+      const { client, sent, close } = await connectRecordingClient(server.url);
+      await client.callTool(fileArgs(1, 0));
+      const requests = sent.filter((m) => 'id' in m && 'method' in m) as { id: number; method: string }[];
+      assert.deepEqual(
+        requests.map((m) => [m.method, m.id]),
+        [
+          ['initialize', 0],
+          ['tools/call', 1],
+        ],
+      );
+      await close();
+
+      // Raw clients can use any id. A stock SDK 1.x server ignores cancels for the falsy ones.
+      for (const id of [0, '']) {
+        const session = await openRawSession(server.url);
+        const shown = JSON.stringify(id);
+        const reading = await session.stream(callMessage(id, 5, 50));
+        await server.waitForLine(new RegExp(`#${shown} chunk 1/5`));
+        await session.post(cancelMessage(id));
+        await server.waitForLine(
+          new RegExp(`#${shown}: SDK 1\\.x ignores cancels for a falsy id \\(0 or ""\\); it runs on`),
+        );
+        await reading.done;
+        assert.match(JSON.stringify(reading.messages), /Processed sample.txt: 5 chunks/, `id ${shown}`);
+        await server.waitForLine(new RegExp(`#${shown} completed although a cancel for it arrived`));
+        const job = await rawJobStatus(session, 100, id);
+        assert.deepEqual([job.state, job.chunksDone], ['completed', 5]);
+        await session.close();
+      }
+
+      // The robust client: ids from 1. The same cancel works.
+      const session = await openRawSession(server.url);
+      const one = await session.stream(callMessage(1, 50, 50));
+      await server.waitForLine(/#1 chunk 1\/50/);
+      await session.post(cancelMessage(1));
+      await one.done;
+      assert.equal((one.messages.at(-1) as { error?: { code: number } }).error?.code, -32800);
+      await assertFileReleased(server);
+      await session.close();
+    });
+  });
+
+  test('server-side workaround, --honour-falsy-ids: its own AbortController stops id 0', async () => {
+    await withServer(['--honour-falsy-ids'], async (server) => {
+      const session = await openRawSession(server.url);
+      const reading = await session.stream(callMessage(0, 50, 50));
+      await server.waitForLine(/#0 chunk 2\/50/);
+      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 1);
+      await session.post(cancelMessage(0, 'stop zero'));
+      await server.waitForLine(/#0: SDK 1\.x ignores cancels for a falsy id; stopping it ourselves/);
+      await reading.done;
+      const reply = reading.messages[0] as unknown as { result: { isError: boolean; content: { text: string }[] } };
+      assert.equal(reply.result.isError, true);
+      assert.match(reply.result.content[0]!.text, /^Cancelled after \d+ of 50 chunks \(reason: stop zero\)$/);
+      const job = await rawJobStatus(session, 100, 0);
+      assert.equal(job.state, 'cancelled');
+      assert.ok((job.chunksDone as number) - (job.chunksDoneWhenCancelArrived as number) <= 1);
+      assert.equal(job.fileHandle, 'closed');
+      await assertFileReleased(server);
+      await session.close();
+    });
+  });
+});
+
+describe('lesson 02: closing the HTTP request is not a cancel (2025-11-25)', { timeout: 30_000 }, () => {
+  test('a tools/call POST aborted mid-stream leaves the handler running to the end', async () => {
+    await withStockServer(async (server) => {
+      const session = await openRawSession(server.url);
+      const controller = new AbortController();
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': session.sessionId,
+          'mcp-protocol-version': session.protocolVersion,
+        },
+        body: JSON.stringify(callMessage(7, 6, 50)),
+        signal: controller.signal,
+      });
+      assert.equal(response.status, 200);
+      await server.waitForLine(/#7 chunk 1\/6/);
+      controller.abort(); // what an HTTP client's Cancel button does to an open request
+      await server.waitForLine(/#7 completed: replying with the result/);
+      const job = await rawJobStatus(session, 8, 7);
+      assert.deepEqual([job.state, job.chunksDone], ['completed', 6]);
+      assert.equal(job.cancelReason, undefined);
+      await session.close();
+    });
+  });
+});
+
+describe('lesson 02: bad input gets a clear answer and the server keeps serving', { timeout: 30_000 }, () => {
+  test('bad flags and bad tool arguments', async () => {
+    const bad = startTs(SERVER, ['--remember-early-cancels', 'soon']);
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.output(), /--remember-early-cancels must be a whole number from 0 to 60000; got "soon"/);
+    const badClient = startTs(CLIENT, ['--scenario', 'maybe']);
+    assert.equal(await badClient.exited, 2);
+    assert.match(badClient.output(), /--scenario must be one of cancel, timeout, lost-connection; got "maybe"/);
+
+    await withStockServer(async (server) => {
+      const { client, close } = await connectRecordingClient(server.url);
+      const outside = await client.callTool({ name: 'process_large_file', arguments: { path: '../../etc/passwd' } });
+      assert.equal(outside.isError, true);
+      assert.match(textOf(outside), /is outside the data folder/);
+      const negative = await client.callTool({
+        name: 'process_large_file',
+        arguments: { path: 'sample.txt', chunks: -5 },
+      });
+      assert.match(textOf(negative), /Too small: expected number to be >=1 at chunks/);
+      const ok = await client.callTool(fileArgs(2, 0));
+      assert.match(textOf(ok), /Processed sample.txt: 2 chunks/);
+      await close();
+    });
+  });
+});
+
+describe('lesson 02 README shows what the code prints', { timeout: 60_000 }, () => {
+  const asDocumented = (lines: string[], url: string) =>
+    lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3102/mcp'));
+
+  test('the default run (cancel), in both terminals', async () => {
+    await withServer([], async (server) => {
+      const client = startTs(CLIENT, ['--url', server.url]);
+      assert.equal(await client.exited, 0, client.output());
+      await server.waitForLine(/session \S+ ended/);
+      const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
+      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url));
+      checkReadmeOutput(README, 'client', asDocumented(client.lines, server.url));
+    });
+  });
+
+  test('the client, --scenario timeout and --scenario lost-connection', async () => {
+    await withServer([], async (server) => {
+      const client = startTs(CLIENT, ['--url', server.url, '--scenario', 'timeout']);
+      assert.equal(await client.exited, 0, client.output());
+      const from = lineIndex(client.lines, /-> tools\/call/);
+      checkReadmeOutput(README, 'client, --scenario timeout', client.lines.slice(from));
+    });
+    await withServer(['--crash-at-chunk', '3'], async (server) => {
+      const client = startTs(CLIENT, ['--url', server.url, '--scenario', 'lost-connection']);
+      assert.equal(await client.exited, 0, client.output());
+      const from = lineIndex(client.lines, /-> tools\/call/);
+      checkReadmeOutput(README, 'client, --scenario lost-connection', client.lines.slice(from));
+    });
+  });
+});
