@@ -9,6 +9,7 @@ import { checkReadmeOutput } from '../lessons/shared/readme-output.ts';
 import { COLLECTION_FILE, FLOWS, formatReport, runPostmanFlow } from './postman.ts';
 
 const lesson01 = FLOWS['01']!;
+const lesson06 = FLOWS['06']!;
 
 test('folder 01 cancels a running call, the server confirms it stopped, and the README shows the run', async (t) => {
   const server = await startLessonServer(lesson01.server);
@@ -43,6 +44,31 @@ test('folder 01 fails against a handler that ignores the cancel', async (t) => {
   assert.match(failed, /"state is "cancelled"": expected '(running|completed)' to equal 'cancelled'/);
   assert.match(failed, /"stopped within one chunk of the cancel arriving": expected \d+ to be at most 1/);
   assert.match(failed, /"the reply is error -32800 "Request cancelled""/);
+});
+
+test('folder 06: the server stops the call at its deadline, says so, and the README shows the run', async (t) => {
+  const server = await startLessonServer(lesson06.server);
+  t.after(() => server.stop());
+
+  const result = await runPostmanFlow(lesson06, server.url);
+
+  assert.deepEqual(result.failures, [], server.output());
+  checkReadmeOutput(join(import.meta.dirname, '../postman/README.md'), 'newman-06', formatReport(result));
+  assert.deepEqual(
+    result.steps.map((step) => `${step.lane} ${step.name.split(' ')[0]} ${step.status}`),
+    ['run 1. 200 OK', 'run 2. 202 Accepted', 'run 3. 200 OK', 'run 4. 200 OK', 'run 5. 200 OK'],
+  );
+});
+
+test('folder 06 fails when the server caps the deadline below what the call asked for', async (t) => {
+  const server = await startLessonServer(lesson06.server, ['--deadline-ms', '200']);
+  t.after(() => server.stop());
+
+  const { failures } = await runPostmanFlow(lesson06, server.url);
+
+  const failed = failures.join('\n');
+  assert.match(failed, /"its text names the deadline and how far the job got": expected 'Deadline of 200 ms passed/);
+  assert.match(failed, /"stopped by the deadline, not by a cancel": expected 'deadline \(200 ms\)'/);
 });
 
 test("the collection's pre-request script is postman/mcp-helpers.js, where eslint checks it", () => {

@@ -49,6 +49,23 @@ export const FLOWS: Record<string, FolderFlow> = {
       },
     ],
   },
+  '06': {
+    folder: '06 Timeouts',
+    server: join(import.meta.dirname, '../lessons/06-timeouts/server.ts'),
+    urlVariable: 'lesson06Url',
+    // No cancel, so no second lane: the server's own deadline ends the call.
+    phases: [
+      {
+        run: [
+          '1. initialize',
+          '2. notifications/initialized',
+          '3. tools/call with a 300 ms deadline',
+          '4. get_job_status',
+          '5. DELETE session',
+        ],
+      },
+    ],
+  },
 };
 
 /** The call lasts about 5 s; this only keeps a stream that never ends from hanging the run. */

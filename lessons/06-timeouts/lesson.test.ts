@@ -1,0 +1,535 @@
+// Lesson 06, end to end: the real server process on an ephemeral port, the real client process,
+// and SDK clients in the test that record every message they send. Every claim in the README is
+// checked here, on the server's side: what stopped the job, after how many chunks, file closed.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { ErrorCode, McpError, type JSONRPCMessage, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { startLessonServer, startTs } from '../shared/processes.ts';
+import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { openRawSession } from '../shared/raw-mcp.ts';
+import { canSeeFileDescriptors, connectRecordingClient, openDescriptorsTo, textOf } from '../shared/testing.ts';
+import { waitFor } from '../shared/wait.ts';
+import { CallStoppedError, callToolWithTotalCap } from './total-cap.ts';
+
+const SERVER = join(import.meta.dirname, 'server.ts');
+const CLIENT = join(import.meta.dirname, 'client.ts');
+const README = join(import.meta.dirname, 'README.md');
+
+type Server = Awaited<ReturnType<typeof startLessonServer>>;
+type Recording = Awaited<ReturnType<typeof connectRecordingClient>>;
+
+interface JobReport {
+  state: string;
+  chunksDone: number;
+  chunksTotal: number;
+  cancelReason?: string;
+  fileHandle: string;
+  responseStream: string;
+  resources?: Record<string, string>;
+  reply?: string;
+}
+
+const SDK_TIMEOUT_REASON = 'McpError: MCP error -32001: Request timed out';
+const TIMEOUT_SIGNAL_REASON = 'TimeoutError: The operation was aborted due to timeout';
+
+const fileDescriptorsOpen = (server: Server) => openDescriptorsTo(server.child.pid!, '06-timeouts/data/sample.txt');
+
+const lineIndex = (lines: string[], pattern: RegExp) => {
+  const index = lines.findIndex((line) => pattern.test(line));
+  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
+  return index;
+};
+
+/**
+ * The server's output from now on. The server of a describe block serves several tests, and
+ * request ids repeat across sessions, so each test reads only the lines printed since it began.
+ */
+function outputFrom(server: Server) {
+  const from = server.lines.length;
+  const lines = () => server.lines.slice(from);
+  return {
+    lines,
+    waitForLine: (pattern: RegExp) =>
+      waitFor(
+        `a server line matching ${pattern}`,
+        () =>
+          lines()
+            .map((l) => l.match(pattern))
+            .find(Boolean) ?? undefined,
+      ),
+  };
+}
+
+/** The lines match `patterns` in this order. */
+function assertInOrder(lines: string[], patterns: RegExp[]) {
+  const at = patterns.map((pattern) => lineIndex(lines, pattern));
+  assert.deepEqual(
+    at,
+    [...at].sort((a, b) => a - b),
+    lines.join('\n'),
+  );
+}
+
+const callArgs = (args: Record<string, unknown>) => ({
+  name: 'process_large_file',
+  arguments: { path: 'sample.txt', chunks: 40, chunkDelayMs: 100, ...args },
+});
+
+const cancelsIn = (sent: JSONRPCMessage[]) =>
+  sent.flatMap((m) =>
+    'method' in m && m.method === 'notifications/cancelled'
+      ? [m.params as { requestId: unknown; reason?: string }]
+      : [],
+  );
+
+/** The id of the last process_large_file call sent, once one has been. */
+const sentCallId = (sent: JSONRPCMessage[]) => {
+  const calls = sent.filter(
+    (m) => 'method' in m && m.method === 'tools/call' && m.params?.name === 'process_large_file',
+  );
+  return (calls.at(-1) as { id: number } | undefined)?.id;
+};
+const lastCallId = (sent: JSONRPCMessage[]) => {
+  const id = sentCallId(sent);
+  assert.ok(id !== undefined, 'no process_large_file call was sent');
+  return id;
+};
+
+async function jobStatus({ client }: Recording, requestId: number): Promise<JobReport> {
+  const result = await client.callTool({ name: 'get_job_status', arguments: { requestId } });
+  return result.structuredContent as unknown as JobReport;
+}
+
+/** Waits until the job has stopped and the server has replied, and returns the server's record. */
+const jobEnded = (recording: Recording, id: number) =>
+  waitFor(`job #${id} to end`, async () => {
+    const job = await jobStatus(recording, id);
+    return job.state !== 'running' && job.reply !== undefined && job;
+  });
+
+async function withRecordingClient(server: Server, body: (recording: Recording, errors: string[]) => Promise<void>) {
+  const recording = await connectRecordingClient(server.url);
+  const errors: string[] = [];
+  recording.client.onerror = (error) => errors.push(error.message);
+  try {
+    await body(recording, errors);
+  } finally {
+    await recording.close();
+  }
+}
+
+// The servers the tests share, started side by side. Each test opens its own session, and reads
+// only the server output printed since it began (outputFrom).
+let server: Server; // defaults
+let silent: Server; // sends no progress at all
+let slow: Server; // at most one progress notification a second
+let capped: Server; // --deadline-ms 200
+before(async () => {
+  [server, silent, slow, capped] = await Promise.all([
+    startLessonServer(SERVER),
+    startLessonServer(SERVER, ['--progress-every-ms', '3600000']),
+    startLessonServer(SERVER, ['--progress-every-ms', '1000']),
+    startLessonServer(SERVER, ['--deadline-ms', '200']),
+  ]);
+});
+after(async () => Promise.all([server, silent, slow, capped].map((s) => s?.stop())));
+
+describe('lesson 06: timeouts', { timeout: 60_000 }, () => {
+  test('a server-side deadline ends the call with a tool error naming it; the signal says it was the deadline', async () => {
+    const output = outputFrom(server);
+    await withRecordingClient(server, async (recording) => {
+      const result = await recording.client.callTool(callArgs({ deadlineMs: 300 }));
+      const id = lastCallId(recording.sent);
+      assert.equal(result.isError, true);
+      const [, done] = textOf(result).match(/^Deadline of 300 ms passed after (\d+) of 40 chunks$/) ?? [];
+      assert.ok(done, textOf(result));
+      assert.equal(cancelsIn(recording.sent).length, 0, 'a deadline is not a cancel: nothing was cancelled');
+
+      const job = await jobStatus(recording, id);
+      assert.equal(job.state, 'failed');
+      assert.equal(job.chunksDone, Number(done));
+      assert.ok(job.chunksDone < job.chunksTotal);
+      assert.equal(job.resources?.['stopped by'], 'deadline (300 ms)');
+      assert.equal(
+        job.resources?.['signal.reason'],
+        'DOMException TimeoutError: "The operation was aborted due to timeout"',
+      );
+      assert.equal(job.fileHandle, 'closed');
+      assert.equal(job.cancelReason, undefined);
+      assert.match(String(job.reply), /^tool error "Deadline of 300 ms passed/);
+      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+      assertInOrder(output.lines(), [
+        new RegExp(`#${id} stopped after chunk \\d+/40 by the deadline \\(signal.reason: DOMException TimeoutError`),
+        new RegExp(`#${id} file handle closed`),
+        new RegExp(
+          `#${id} replying: tool error "Deadline of 300 ms passed after \\d+ of 40 chunks" \\(isError: true\\)`,
+        ),
+      ]);
+    });
+  });
+
+  test("a client cancel: signal.reason is the notification's reason string; the server answers -32800", async () => {
+    const output = outputFrom(server);
+    await withRecordingClient(server, async (recording, errors) => {
+      const controller = new AbortController();
+      const call = recording.client.callTool(callArgs({}), undefined, { signal: controller.signal });
+      await waitFor('the call to leave', () => sentCallId(recording.sent));
+      const id = lastCallId(recording.sent);
+      await output.waitForLine(new RegExp(`#${id} chunk 2/40`));
+      controller.abort('user changed their mind');
+      await assert.rejects(call, (error: McpError) => {
+        // SDK 1.x rejects an abort with the timeout code (-32001), the reason as its message.
+        assert.equal(error.code, ErrorCode.RequestTimeout);
+        assert.equal(error.message, 'MCP error -32001: user changed their mind');
+        return true;
+      });
+      assert.deepEqual(cancelsIn(recording.sent), [{ requestId: id, reason: 'user changed their mind' }]);
+
+      const job = await jobEnded(recording, id);
+      assert.equal(job.state, 'cancelled');
+      assert.equal(job.resources?.['stopped by'], 'client cancel');
+      assert.equal(job.resources?.['signal.reason'], '"user changed their mind"');
+      assert.equal(job.cancelReason, 'user changed their mind');
+      assert.equal(job.fileHandle, 'closed');
+      assert.equal(job.reply, 'error -32800');
+      await waitFor(
+        "the call's response stream to close",
+        async () => (await jobStatus(recording, id)).responseStream === 'closed',
+      );
+      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+      assertInOrder(output.lines(), [
+        new RegExp(`notifications/cancelled for #${id} \\(reason: "user changed their mind"\\)`),
+        new RegExp(
+          `#${id} stopped after chunk \\d+/40 by the client cancel \\(signal.reason: "user changed their mind"\\)`,
+        ),
+        new RegExp(`#${id} file handle closed`),
+        new RegExp(`#${id} replying: error -32800 "Request cancelled"`),
+      ]);
+      // The -32800 reaches the client after the SDK gave up on the request: it goes to onerror.
+      await waitFor('the late -32800', () =>
+        errors.find((e) => e.startsWith('Received a response for an unknown message ID') && e.includes('-32800')),
+      );
+    });
+  });
+
+  test('a cancel without a reason and a session end both abort with an AbortError; the cancel notification tells them apart', async () => {
+    const output = outputFrom(server);
+    const session = await openRawSession(server.url);
+    const call = (id: number) => ({ jsonrpc: '2.0' as const, id, method: 'tools/call', params: callArgs({}) });
+    const cancelled = await session.stream(call(7));
+    await output.waitForLine(/#7 chunk 1\/40/);
+    assert.equal(
+      (await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7 } })).status,
+      202,
+    );
+    await cancelled.done;
+    const [, chunks] = await output.waitForLine(
+      /#7 stopped after chunk (\d+)\/40 by the client cancel \(signal.reason: DOMException AbortError: "This operation was aborted"\)/,
+    );
+    assert.deepEqual(cancelled.messages.at(-1), {
+      jsonrpc: '2.0',
+      id: 7,
+      error: { code: -32800, message: 'Request cancelled', data: { chunksDone: Number(chunks), chunksTotal: 40 } },
+    });
+
+    const ended = await session.stream(call(8));
+    await output.waitForLine(/#8 chunk 1\/40/);
+    assert.equal((await session.close()).status, 200);
+    await output.waitForLine(
+      /#8 stopped after chunk \d+\/40 by the session end \(signal.reason: DOMException AbortError/,
+    );
+    await output.waitForLine(/#8 file handle closed/);
+    await ended.done;
+    if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+  });
+
+  test('callTool\'s timeout: McpError -32001 "Request timed out", the SDK cancels, the handler stops', async () => {
+    await withRecordingClient(server, async (recording, errors) => {
+      await assert.rejects(recording.client.callTool(callArgs({}), undefined, { timeout: 300 }), (error: McpError) => {
+        assert.equal(error.code, ErrorCode.RequestTimeout);
+        assert.equal(error.message, 'MCP error -32001: Request timed out');
+        assert.deepEqual(error.data, { timeout: 300 });
+        return true;
+      });
+      const id = lastCallId(recording.sent);
+      assert.deepEqual(cancelsIn(recording.sent), [{ requestId: id, reason: SDK_TIMEOUT_REASON }]);
+      // Without onprogress the SDK asks for no progress: the request carries no progressToken.
+      const sentCall = recording.sent.find((m) => 'id' in m && m.id === id) as { params: { _meta?: object } };
+      assert.equal(sentCall.params._meta, undefined);
+      const job = await jobEnded(recording, id);
+      assert.equal(job.state, 'cancelled');
+      assert.equal(job.cancelReason, SDK_TIMEOUT_REASON);
+      assert.equal(job.resources?.['stopped by'], 'client cancel');
+      assert.equal(job.resources?.['signal.reason'], JSON.stringify(SDK_TIMEOUT_REASON));
+      assert.ok(job.chunksDone < job.chunksTotal);
+      assert.equal(job.fileHandle, 'closed');
+      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+      await waitFor('the late -32800 to reach onerror', () =>
+        errors.some((e) => e.startsWith('Received a response for an unknown message ID') && e.includes('-32800')),
+      );
+    });
+  });
+
+  test('resetTimeoutOnProgress without onprogress: no progressToken, no progress, the call times out', async () => {
+    await withRecordingClient(server, async (recording) => {
+      const call = recording.client.callTool(callArgs({}), undefined, { timeout: 500, resetTimeoutOnProgress: true });
+      await assert.rejects(call, /MCP error -32001: Request timed out/);
+      const job = await jobEnded(recording, lastCallId(recording.sent));
+      assert.equal(job.cancelReason, SDK_TIMEOUT_REASON);
+      assert.equal(job.resources?.['progress notifications'], undefined, 'the server sent none');
+    });
+  });
+
+  test('resetTimeoutOnProgress: rate-limited progress keeps a call longer than its timeout alive', async () => {
+    await withRecordingClient(server, async (recording) => {
+      const progress: Progress[] = [];
+      // 20 chunks with a 100 ms wait after each: the call lasts at least 2000 ms, twice the timeout.
+      const result = await recording.client.callTool(callArgs({ chunks: 20 }), undefined, {
+        timeout: 1000,
+        resetTimeoutOnProgress: true,
+        onprogress: (p) => progress.push(p),
+      });
+      assert.equal(result.isError, undefined);
+      assert.match(textOf(result), /^Processed sample.txt: 20 chunks$/);
+      const id = lastCallId(recording.sent);
+      // The SDK asked for progress with the request id as the token.
+      const sentCall = recording.sent.find((m) => 'id' in m && m.id === id) as { params: { _meta?: object } };
+      assert.deepEqual(sentCall.params._meta, { progressToken: id });
+      assert.ok(progress.length > 0);
+      assert.ok(progress.length < 20, `rate-limited: fewer notifications than chunks (${progress.length})`);
+      progress.forEach((p, i) => {
+        assert.equal(p.total, 20);
+        if (i > 0) assert.ok(p.progress > progress[i - 1]!.progress, 'progress MUST increase');
+      });
+      const job = await jobStatus(recording, id);
+      assert.equal(job.state, 'completed');
+      assert.equal(job.resources?.['progress notifications'], `${progress.length} sent`);
+      assert.equal(cancelsIn(recording.sent).length, 0);
+    });
+  });
+});
+
+describe('maxTotalTimeout, pinned: SDK 1.x today (upstream #2695)', { timeout: 60_000 }, () => {
+  test('SDK 1.x today (#2695): maxTotalTimeout is ignored without resetTimeoutOnProgress, even as progress arrives', async () => {
+    await withRecordingClient(server, async (recording) => {
+      let progress = 0;
+      const result = await recording.client.callTool(callArgs({ chunks: 5 }), undefined, {
+        maxTotalTimeout: 1,
+        onprogress: () => progress++,
+      });
+      assert.match(textOf(result), /^Processed sample.txt: 5 chunks$/);
+      assert.ok(progress > 0, 'progress arrived, and still nothing checked the 1 ms total');
+      assert.equal(cancelsIn(recording.sent).length, 0);
+    });
+  });
+
+  test('SDK 1.x today (#2695): with resetTimeoutOnProgress, maxTotalTimeout is checked only when progress arrives', async () => {
+    await withRecordingClient(silent, async (recording) => {
+      let progress = 0;
+      const result = await recording.client.callTool(callArgs({ chunks: 5 }), undefined, {
+        timeout: 30_000,
+        maxTotalTimeout: 1,
+        resetTimeoutOnProgress: true,
+        onprogress: () => progress++,
+      });
+      assert.match(textOf(result), /^Processed sample.txt: 5 chunks$/);
+      assert.equal(progress, 0, 'no progress arrived, so the 1 ms total was never checked');
+    });
+  });
+
+  test('resetTimeoutOnProgress cannot help when progress comes less often than the timeout', async () => {
+    const client = startTs(CLIENT, ['--url', slow.url, '--scenario', 'reset-on-progress']);
+    assert.equal(await client.exited, 1, client.output());
+    lineIndex(
+      client.lines,
+      /<- McpError -32001 "MCP error -32001: Request timed out" .* after 0 progress notifications/,
+    );
+    lineIndex(
+      client.lines,
+      /reset-on-progress: NOT as expected: the call completed; progress arrived; the server completed/,
+    );
+    lineIndex(
+      client.lines,
+      /server reports #1: cancelled after chunk \d+\/20, stopped by the client cancel; file handle closed/,
+    );
+  });
+
+  test('SDK 1.x today (#2695): when it fires it sends no cancel; the handler runs on until a stale timer cancels it', async () => {
+    await withRecordingClient(server, async (recording, errors) => {
+      const call = recording.client.callTool(callArgs({ chunks: 60 }), undefined, {
+        timeout: 1000,
+        maxTotalTimeout: 600,
+        resetTimeoutOnProgress: true,
+        onprogress: () => {},
+      });
+      await assert.rejects(call, (error: McpError) => {
+        assert.equal(error.code, ErrorCode.RequestTimeout);
+        assert.equal(error.message, 'MCP error -32001: Maximum total timeout exceeded');
+        const data = error.data as { maxTotalTimeout: number; totalElapsed: number };
+        assert.equal(data.maxTotalTimeout, 600);
+        assert.ok(data.totalElapsed >= 600);
+        return true;
+      });
+      const id = lastCallId(recording.sent);
+      // At the moment it rejects: no cancel sent, and the server works on.
+      assert.equal(cancelsIn(recording.sent).length, 0);
+      const then = await jobStatus(recording, id);
+      assert.equal(then.state, 'running');
+
+      // The per-request timer was not cleared; when it fires it cancels the request after all.
+      const job = await jobEnded(recording, id);
+      assert.deepEqual(cancelsIn(recording.sent), [{ requestId: id, reason: SDK_TIMEOUT_REASON }]);
+      assert.equal(job.state, 'cancelled');
+      assert.equal(job.cancelReason, SDK_TIMEOUT_REASON);
+      assert.ok(job.chunksDone > then.chunksDone, 'the handler did work after the SDK had given up on it');
+      assert.ok(job.chunksDone < job.chunksTotal);
+      assert.equal(job.fileHandle, 'closed');
+      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+      // Meanwhile progress kept coming for a request the SDK had forgotten, then the -32800.
+      assert.ok(errors.some((e) => e.startsWith('Received a progress notification for an unknown token')));
+      await waitFor('the late -32800', () =>
+        errors.some((e) => e.startsWith('Received a response for an unknown message ID')),
+      );
+    });
+  });
+});
+
+describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, () => {
+  test('the cap ends the call while progress keeps resetting the idle timeout: one cancel, the handler stops', async () => {
+    await withRecordingClient(server, async (recording) => {
+      let progress = 0;
+      const idleMs = 1000;
+      const call = callToolWithTotalCap(recording.client, callArgs({}), {
+        totalMs: 600,
+        idleMs,
+        onprogress: () => progress++,
+      });
+      await assert.rejects(call, (error: CallStoppedError) => {
+        assert.ok(error instanceof CallStoppedError);
+        assert.deepEqual(error.stop, { kind: 'total cap', totalMs: 600 });
+        assert.equal((error.cause as McpError).message, `MCP error -32001: ${TIMEOUT_SIGNAL_REASON}`);
+        return true;
+      });
+      assert.ok(progress > 0);
+      const id = lastCallId(recording.sent);
+      assert.deepEqual(cancelsIn(recording.sent), [{ requestId: id, reason: TIMEOUT_SIGNAL_REASON }]);
+
+      const job = await jobEnded(recording, id);
+      assert.equal(job.state, 'cancelled');
+      assert.equal(job.cancelReason, TIMEOUT_SIGNAL_REASON);
+      // The client's TimeoutError reaches the server as a string: the server tells it from its own
+      // deadline (a DOMException), and reports a client cancel.
+      assert.equal(job.resources?.['stopped by'], 'client cancel');
+      assert.equal(job.resources?.['signal.reason'], JSON.stringify(TIMEOUT_SIGNAL_REASON));
+      assert.equal(job.fileHandle, 'closed');
+      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+
+      // No stale timer: wait past the moment the SDK's idle timer would fire (Node runs timers in
+      // order of expiry, so a leftover timer set earlier for idleMs would run before this one).
+      await sleep(idleMs);
+      assert.equal(cancelsIn(recording.sent).length, 1);
+    });
+  });
+
+  test('it tells a caller cancel and an idle timeout from the cap', async () => {
+    await withRecordingClient(server, async (recording) => {
+      const controller = new AbortController();
+      const byCaller = callToolWithTotalCap(recording.client, callArgs({}), {
+        totalMs: 60_000,
+        idleMs: 60_000,
+        signal: controller.signal,
+      });
+      await waitFor('the call to leave', () => sentCallId(recording.sent));
+      controller.abort('stop button');
+      await assert.rejects(byCaller, (error: CallStoppedError) => {
+        assert.deepEqual(error.stop, { kind: 'caller cancel', reason: 'stop button' });
+        return true;
+      });
+      assert.equal((await jobEnded(recording, lastCallId(recording.sent))).cancelReason, 'stop button');
+
+      // A 2 s wait before the first chunk's progress: nothing arrives within the 300 ms idle timeout.
+      const idle = callToolWithTotalCap(recording.client, callArgs({ chunkDelayMs: 2000 }), {
+        totalMs: 60_000,
+        idleMs: 300,
+      });
+      await assert.rejects(idle, (error: CallStoppedError) => {
+        assert.deepEqual(error.stop, { kind: 'idle timeout', idleMs: 300 });
+        return true;
+      });
+      const job = await jobEnded(recording, lastCallId(recording.sent));
+      assert.equal(job.cancelReason, SDK_TIMEOUT_REASON);
+      assert.equal(job.fileHandle, 'closed');
+    });
+  });
+});
+
+describe('lesson 06: bad input and flags', { timeout: 60_000 }, () => {
+  test('the deadline flag caps every call; bad arguments get a clear tool error; the server keeps serving', async () => {
+    await withRecordingClient(capped, async ({ client }) => {
+      for (const deadlineMs of [undefined, 60_000]) {
+        const result = await client.callTool(callArgs(deadlineMs ? { deadlineMs } : {}));
+        assert.equal(result.isError, true);
+        assert.match(textOf(result), /^Deadline of 200 ms passed after \d+ of 40 chunks$/);
+      }
+      const bad = async (args: Record<string, unknown>) => {
+        const result = await client.callTool(callArgs(args));
+        assert.equal(result.isError, true);
+        return textOf(result);
+      };
+      assert.match(await bad({ deadlineMs: 0 }), /Too small: expected number to be >=1 at deadlineMs/);
+      assert.match(await bad({ deadlineMs: 'soon' }), /expected number, received string at deadlineMs/);
+      assert.match(await bad({ path: '../../etc/passwd' }), /is outside the data folder/);
+      const ok = await client.callTool(callArgs({ chunks: 2, chunkDelayMs: 0 }));
+      assert.match(textOf(ok), /^Processed sample.txt: 2 chunks$/);
+    });
+  });
+
+  test('bad flags are named', async () => {
+    const [badServer, badClient] = [startTs(SERVER, ['--deadline-ms', '0']), startTs(CLIENT, ['--scenario', 'nope'])];
+    assert.equal(await badServer.exited, 2);
+    assert.match(badServer.output(), /--deadline-ms must be a whole number from 1 to 3600000; got "0"/);
+    assert.equal(await badClient.exited, 2);
+    assert.match(
+      badClient.output(),
+      /--scenario must be one of deadline, cancel, timeout, reset-on-progress, max-total, total-cap/,
+    );
+  });
+
+  test('the client exits 1 when what it sees is not what it expects', async () => {
+    const client = startTs(CLIENT, ['--url', capped.url, '--scenario', 'deadline']);
+    assert.equal(await client.exited, 1, client.output());
+    lineIndex(client.lines, /deadline: NOT as expected: stopped by the deadline/);
+  });
+});
+
+describe('lesson 06 README shows what the code prints', { timeout: 60_000 }, () => {
+  const extra: [RegExp, string][] = [
+    [/\d+ progress notifications/g, 'N progress notifications'],
+    [/"totalElapsed":\d+/g, '"totalElapsed":N'],
+  ];
+  const asDocumented = (lines: string[], url: string) =>
+    lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3106/mcp'));
+
+  test('the default story, in both terminals, and what the server freed', async () => {
+    const server = await startLessonServer(SERVER);
+    try {
+      const client = startTs(CLIENT, ['--url', server.url]);
+      assert.equal(await client.exited, 0, client.output());
+      await server.waitForLine(/session \S+ ended/);
+      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+      const shown = (lines: string[], from: RegExp, to: RegExp) =>
+        asDocumented(lines.slice(lineIndex(lines, from), lineIndex(lines, to) + 1), server.url);
+      const [serverOut, clientOut] = [server.lines, client.lines];
+      checkReadmeOutput(README, 'server', shown(serverOut, /listening on/, /#3 replying/), extra);
+      checkReadmeOutput(README, 'client', shown(clientOut, /connecting to/, /cancel: as expected/), extra);
+      for (const scenario of ['timeout', 'reset-on-progress', 'max-total', 'total-cap']) {
+        const block = shown(clientOut, new RegExp(`== ${scenario}:`), new RegExp(`${scenario}: as expected`));
+        checkReadmeOutput(README, `client: ${scenario}`, block, extra);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,227 @@
+// Lesson 06 server: a `process_large_file` tool that works under two signals at once, the client's
+// cancel (extra.signal) and its own deadline (AbortSignal.timeout), tells from `signal.reason`
+// which one fired, and answers each the way the caller needs. It sends rate-limited
+// notifications/progress when the request carries a progressToken.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/lifecycle#timeouts
+//       https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/progress
+//       https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { open } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { intFlag, parseFlags } from '../shared/cli.ts';
+import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
+import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
+import { closeOnSignals, serveMcpOverHttp } from '../shared/mcp-http.ts';
+import { createTimeline } from '../shared/timeline.ts';
+
+export const DEFAULT_PORT = 3106;
+
+const HELP = `
+Lesson 06 server: process_large_file with a server-side deadline, progress, and cancel.
+
+Usage: npx tsx lessons/06-timeouts/server.ts [options]
+
+  --port N               port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --deadline-ms N        the longest any call may run here; a call's own deadlineMs can only
+                         shorten it (default: 30000)
+  --progress-every-ms N  at most one notifications/progress per this many ms, per call (default: 200)
+  -h, --help             show this help
+`;
+
+const flags = parseFlags(
+  { port: { type: 'string' }, 'deadline-ms': { type: 'string' }, 'progress-every-ms': { type: 'string' } },
+  HELP,
+);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const serverDeadlineMs = intFlag('deadline-ms', flags['deadline-ms'], 30_000, 1, 3_600_000);
+const progressEveryMs = intFlag('progress-every-ms', flags['progress-every-ms'], 200, 1);
+
+const log = createTimeline('server');
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+/** Why a job stopped before its last chunk. */
+type StopCause = 'deadline' | 'client cancel' | 'session end';
+
+/**
+ * `AbortSignal.any` takes the reason of the signal that fired first. `AbortSignal.timeout` aborts
+ * with a DOMException named TimeoutError; the SDK aborts `extra.signal` with the cancel's `reason`
+ * string (a DOMException named AbortError when the cancel has none, or when the session ends), so a
+ * TimeoutError can only be the deadline. A cancel and a session end differ in whether a
+ * `notifications/cancelled` for this job arrived (`noteCancel` records it).
+ */
+function stopCause(reason: unknown, job: Job): StopCause {
+  if (reason instanceof DOMException && reason.name === 'TimeoutError') return 'deadline';
+  return job.cancel ? 'client cancel' : 'session end';
+}
+
+const describeReason = (reason: unknown) =>
+  reason instanceof DOMException ? `DOMException ${reason.name}: "${reason.message}"` : JSON.stringify(reason);
+
+/**
+ * Sends notifications/progress for this request when the client asked for it (a progressToken in
+ * `_meta`; the SDK client adds one when you pass `onprogress`), at most one per `progressEveryMs`:
+ * the spec asks senders to rate-limit progress. `sent` counts them. Progress is best effort: a
+ * notification that cannot be delivered is logged, and the job goes on.
+ */
+function progressReporter(extra: Extra, total: number) {
+  const progressToken = extra._meta?.progressToken;
+  let lastSentAt = performance.now();
+  let sent = 0;
+  return {
+    get sent() {
+      return sent;
+    },
+    async report(progress: number) {
+      if (progressToken === undefined || performance.now() - lastSentAt < progressEveryMs) return;
+      lastSentAt = performance.now();
+      sent++;
+      const message = `${progress} of ${total} chunks`;
+      await extra
+        .sendNotification({ method: 'notifications/progress', params: { progressToken, progress, total, message } })
+        .catch((error: Error) => log.warn(`#${extra.requestId} progress not delivered: ${error.message}`));
+    },
+  };
+}
+
+const jobBooks = new WeakMap<StreamableHTTPServerTransport, JobBook>();
+
+function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
+  const server = new McpServer({ name: 'lesson-06-timeouts', version: '1.0.0' });
+  const jobs = new JobBook(() => running.sessions.get(transport.sessionId ?? '')?.responseStreams);
+  jobBooks.set(transport, jobs);
+
+  server.registerTool(
+    'process_large_file',
+    {
+      title: 'Process a large file, within a deadline',
+      description:
+        'Reads a file from the lesson data folder in `chunks` chunks, waiting `chunkDelayMs` after each. ' +
+        `Stops at its deadline: \`deadlineMs\` if given, and never later than the server's ${serverDeadlineMs} ms; ` +
+        'then it answers with a tool error naming the deadline. Sends notifications/progress when asked to.',
+      inputSchema: {
+        path: z.string().min(1).describe('a file inside the lesson data folder, e.g. "sample.txt"'),
+        chunks: z.number().int().min(1).max(10_000).default(20).describe('how many chunks to split the file into'),
+        chunkDelayMs: z.number().int().min(0).max(60_000).default(100).describe('pause after each chunk, in ms'),
+        deadlineMs: z
+          .number()
+          .int()
+          .min(1)
+          .max(3_600_000)
+          .optional()
+          .describe("stop after this many ms (the server's own deadline applies if it is shorter)"),
+      },
+      outputSchema: {
+        status: z.enum(['completed', 'deadline passed', 'cancelled']),
+        chunksDone: z.number(),
+        chunksTotal: z.number(),
+        deadlineMs: z.number(),
+      },
+    },
+    async ({ path, chunks, chunkDelayMs, deadlineMs: askedMs }, extra) => {
+      const file = resolveInDataFolder(dataFolder, path, dataLabel);
+      const id = extra.requestId;
+      const job = jobs.start(id, { tool: 'process_large_file', file: path, chunksTotal: chunks });
+      const deadlineMs = Math.min(askedMs ?? serverDeadlineMs, serverDeadlineMs);
+      log.event(
+        `tools/call #${id}: process_large_file ${path}, ${chunks} chunks, ${chunkDelayMs} ms apart, ` +
+          `deadline ${deadlineMs} ms${askedMs === undefined ? " (the server's)" : ''}`,
+      );
+      // One signal for everything that can stop this job: the client's cancel or the deadline.
+      const signal = AbortSignal.any([extra.signal, AbortSignal.timeout(deadlineMs)]);
+      const progress = progressReporter(extra, chunks);
+
+      const handle = await open(file, 'r');
+      job.fileHandle = 'open';
+      let cause: StopCause | undefined;
+      try {
+        const { size } = await handle.stat();
+        const chunkSize = Math.ceil(size / chunks);
+        const buffer = Buffer.alloc(chunkSize);
+        for (let i = 0; i < chunks; i++) {
+          signal.throwIfAborted();
+          await handle.read(buffer, 0, chunkSize, i * chunkSize);
+          job.chunksDone++;
+          log.detail(`#${id} chunk ${job.chunksDone}/${chunks}`);
+          await progress.report(job.chunksDone);
+          await sleep(chunkDelayMs, undefined, { signal });
+        }
+        job.state = 'completed';
+      } catch (error) {
+        if (!signal.aborted) {
+          job.state = 'failed';
+          throw error; // McpServer turns it into a tool error result
+        }
+        cause = stopCause(signal.reason, job);
+        job.state = cause === 'deadline' ? 'failed' : 'cancelled';
+        job.stoppedAt = performance.now();
+        job.resources['stopped by'] = cause === 'deadline' ? `deadline (${deadlineMs} ms)` : cause;
+        job.resources['signal.reason'] = describeReason(signal.reason);
+        log.highlight(
+          `#${id} stopped after chunk ${job.chunksDone}/${chunks} by the ${cause} ` +
+            `(signal.reason: ${describeReason(signal.reason)})`,
+        );
+      } finally {
+        await handle.close();
+        job.fileHandle = 'closed';
+        if (cause) log.highlight(`#${id} file handle closed`);
+      }
+      if (progress.sent > 0) job.resources['progress notifications'] = `${progress.sent} sent`;
+
+      const result = { chunksDone: job.chunksDone, chunksTotal: chunks, deadlineMs };
+      if (job.state === 'completed') {
+        job.reply = 'result';
+        log.ok(`#${id} completed: replying with the result (${progress.sent} progress notifications sent)`);
+        const text = `Processed ${path}: ${chunks} chunks`;
+        return { content: [{ type: 'text', text }], structuredContent: { status: 'completed', ...result } };
+      }
+      if (cause === 'deadline') {
+        // Not a cancel: the client is still waiting for an answer, so it gets one. A tool error
+        // (isError: true), not a JSON-RPC error: the call was valid, the work ran out of time, and
+        // the spec reports tool execution errors in the result, where the model can read them.
+        const text = `Deadline of ${deadlineMs} ms passed after ${job.chunksDone} of ${chunks} chunks`;
+        job.reply = `tool error "${text}"`;
+        log.highlight(`#${id} replying: tool error "${text}" (isError: true)`);
+        return {
+          content: [{ type: 'text', text }],
+          structuredContent: { status: 'deadline passed', ...result },
+          isError: true,
+        };
+      }
+      if (cause === 'client cancel') {
+        await answerCancelled(transport, job, log); // -32800, which releases the stream in SDK 1.x
+      } else {
+        job.reply = 'nothing (the session ended)';
+      }
+      // SDK 1.x drops whatever a handler returns once its request was cancelled.
+      const text = `Cancelled after ${job.chunksDone} of ${chunks} chunks`;
+      return { content: [{ type: 'text', text }], structuredContent: { status: 'cancelled', ...result } };
+    },
+  );
+
+  registerJobStatusTool(server, jobs);
+  return server;
+}
+
+const running = await serveMcpOverHttp({
+  port,
+  timeline: log,
+  createServer,
+  onClientMessage: (session, message) => noteCancel(jobBooks.get(session.transport), message, log),
+}).catch((error: Error) => {
+  log.fail(error.message);
+  process.exit(1);
+});
+closeOnSignals(running, log);
+log.ok(
+  `listening on ${running.url}  (deadline cap: ${serverDeadlineMs} ms; progress at most every ${progressEveryMs} ms)`,
+);
