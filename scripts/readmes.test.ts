@@ -1,0 +1,60 @@
+// The READMEs as a reader meets them: every lesson has its parts and a place in the index, every
+// link and every command's file exists, and every sequence diagram parses the way it reads.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { test } from 'node:test';
+
+const root = join(import.meta.dirname, '..');
+const lessons = readdirSync(join(root, 'lessons')).filter((name) => /^\d\d-/.test(name));
+const readmes = ['README.md', 'postman/README.md', ...lessons.map((lesson) => `lessons/${lesson}/README.md`)].map(
+  (path) => ({ path, text: readFileSync(join(root, path), 'utf8') }),
+);
+
+test('every lesson has a README, a server, a client and a test, and a row in the index', () => {
+  const index = readFileSync(join(root, 'README.md'), 'utf8');
+  for (const lesson of lessons) {
+    for (const part of ['README.md', 'server.ts', 'client.ts', 'lesson.test.ts']) {
+      assert.ok(existsSync(join(root, 'lessons', lesson, part)), `lessons/${lesson}/${part} is missing`);
+    }
+    assert.match(index, new RegExp(`\\]\\(lessons/${lesson}/README\\.md\\)`), `the index has no row for ${lesson}`);
+  }
+});
+
+test('every relative link points at a file that exists', () => {
+  for (const { path, text } of readmes) {
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/i.test(target!) || target!.startsWith('#')) continue;
+      const file = resolve(root, dirname(path), target!.split('#')[0]!);
+      assert.ok(existsSync(file), `${path} links to ${target}, which does not exist`);
+    }
+  }
+});
+
+test('every file a README tells you to run exists, and every lesson number it names', () => {
+  for (const { path, text } of readmes) {
+    for (const [, file] of text.matchAll(/npx tsx ((?:lessons|scripts)\/\S+\.ts)/g)) {
+      assert.ok(existsSync(join(root, file!)), `${path} runs ${file}, which does not exist`);
+    }
+    for (const [, number] of text.matchAll(/npm run lesson -- (\d+)/g)) {
+      assert.ok(
+        lessons.some((lesson) => lesson.startsWith(number!.padStart(2, '0'))),
+        `${path} runs lesson ${number}, which does not exist`,
+      );
+    }
+  }
+});
+
+test('every lesson README has a sequence diagram whose messages hold no ";" or "#"', () => {
+  for (const { path, text } of readmes.filter((readme) => readme.path.startsWith('lessons/'))) {
+    const diagrams = [...text.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    assert.ok(
+      diagrams.some((diagram) => diagram.trimStart().startsWith('sequenceDiagram')),
+      `${path} has no sequenceDiagram`,
+    );
+    // Mermaid's sequence grammar ends message text at ";" (a statement end) and at "#".
+    for (const line of diagrams.flatMap((diagram) => diagram.split('\n'))) {
+      assert.doesNotMatch(line, /[;#]/, `${path}: a diagram line Mermaid will cut short: ${line.trim()}`);
+    }
+  }
+});
