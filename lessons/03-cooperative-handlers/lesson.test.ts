@@ -1,0 +1,331 @@
+// Lesson 03, end to end: the real server (and client) processes on ephemeral ports, the wire seen
+// with plain fetch, and the server's own record of each job. No test asserts how many milliseconds
+// anything took: they assert what the handler did (chunks, order of events, threads, descriptors).
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, test } from 'node:test';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { jobReportSchema } from '../shared/jobs.ts';
+import { startLessonServer, startTs } from '../shared/processes.ts';
+import { openRawSession, type RawSession, type SseReading } from '../shared/raw-mcp.ts';
+import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
+import { canSeeFileDescriptors, openDescriptorsTo } from '../shared/testing.ts';
+import { waitFor } from '../shared/wait.ts';
+import type { z } from 'zod';
+import type { Strategy } from './strategies.ts';
+
+const SERVER = join(import.meta.dirname, 'server.ts');
+const CLIENT = join(import.meta.dirname, 'client.ts');
+const README = join(import.meta.dirname, 'README.md');
+
+type Server = Awaited<ReturnType<typeof startLessonServer>>;
+type JobReport = z.infer<z.ZodObject<typeof jobReportSchema>>;
+
+async function withServer(body: (server: Server, session: RawSession) => Promise<void>) {
+  const server = await startLessonServer(SERVER);
+  try {
+    const session = await openRawSession(server.url);
+    await body(server, session);
+    await session.close();
+  } finally {
+    await server.stop();
+  }
+}
+
+let nextId = 1000;
+async function jobStatus(session: RawSession, requestId: number): Promise<JobReport> {
+  const reading = await session.stream({
+    jsonrpc: '2.0',
+    id: nextId++,
+    method: 'tools/call',
+    params: { name: 'get_job_status', arguments: { requestId } },
+  });
+  await reading.done;
+  const answer = reading.messages[0] as { result?: { structuredContent?: JobReport } };
+  assert.ok(answer.result?.structuredContent, JSON.stringify(reading.messages));
+  return answer.result.structuredContent;
+}
+
+const startJob = (session: RawSession, id: number, strategy: Strategy, chunks = 200, chunkMs = 20) =>
+  session.stream({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'process_large_file', arguments: { strategy, chunks, chunkMs } },
+  });
+
+const cancel = (session: RawSession, requestId: number) =>
+  session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'test' } });
+
+/** Starts a job, waits (by asking the server) until it has done a few chunks, cancels it, and reads what came back. */
+async function cancelMidJob(session: RawSession, id: number, strategy: Strategy) {
+  const reading = await startJob(session, id, strategy);
+  await waitFor(`#${id} to do 2 chunks`, async () => (await jobStatus(session, id)).chunksDone >= 2);
+  assert.equal((await cancel(session, id)).status, 202);
+  await reading.done;
+  const job = await jobStatus(session, id);
+  return { reading, job, answer: answerTo(reading, id) };
+}
+
+function answerTo(reading: SseReading, id: number) {
+  return reading.messages.find((m) => 'id' in m && m.id === id) as
+    | (JSONRPCMessage & { error?: { code: number; data: Record<string, unknown> }; result?: Record<string, unknown> })
+    | undefined;
+}
+
+/** Index of the first line matching `pattern`, failing with the whole output when there is none. */
+function lineIndex(lines: string[], pattern: RegExp): number {
+  const index = lines.findIndex((line) => pattern.test(line));
+  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
+  return index;
+}
+
+function assertInOrder(lines: string[], patterns: RegExp[]) {
+  const order = patterns.map((pattern) => lineIndex(lines, pattern));
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+    `not in the order ${patterns.join(', ')}:\n${lines.join('\n')}`,
+  );
+}
+
+const threadsOf = (pid: number) => readdirSync(`/proc/${pid}/task`).length;
+
+describe('lesson 03: waiting on the signal vs polling it', { timeout: 60_000 }, () => {
+  test('abortable: stops before starting another chunk, closes the file, then answers -32800', async () => {
+    await withServer(async (server, session) => {
+      for (const id of [1, 2]) {
+        const { job, answer } = await cancelMidJob(session, id, 'abortable');
+        assert.equal(job.state, 'cancelled');
+        assert.equal(job.chunksDone, job.chunksDoneWhenCancelArrived, 'no chunk finished after the cancel arrived');
+        assert.equal(job.fileHandle, 'closed');
+        assert.equal(answer?.error?.code, -32800);
+        assert.equal(answer?.error?.data.strategy, 'abortable');
+        assertInOrder(server.lines, [
+          new RegExp(`notifications/cancelled for #${id} `),
+          new RegExp(`#${id} the wait ended at once`),
+          new RegExp(`#${id} file handle closed`),
+          new RegExp(`#${id} stopped after chunk`),
+          new RegExp(`#${id} replying: error -32800`),
+        ]);
+      }
+      if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '/data/sample.txt'), 0);
+    });
+  });
+
+  test('poll-100ms and poll-1s: the chunk in hand, and more, still get done after the cancel arrived', async () => {
+    await withServer(async (server, session) => {
+      for (const [id, strategy, pollMs] of [
+        [1, 'poll-100ms', 100],
+        [2, 'poll-1s', 1000],
+      ] as const) {
+        const { job, answer } = await cancelMidJob(session, id, strategy);
+        assert.equal(job.state, 'cancelled');
+        assert.ok(
+          job.chunksDone > job.chunksDoneWhenCancelArrived!,
+          `${strategy} did ${job.chunksDone - job.chunksDoneWhenCancelArrived!} chunks after the cancel arrived`,
+        );
+        assert.equal(job.fileHandle, 'closed');
+        assert.equal(answer?.error?.code, -32800);
+        // Noticed by a poll, not when it arrived: the line names the poll and the chunks done meanwhile.
+        const extra = job.chunksDone - job.chunksDoneWhenCancelArrived!;
+        assertInOrder(server.lines, [
+          new RegExp(`notifications/cancelled for #${id} `),
+          new RegExp(
+            `#${id} the ${pollMs} ms poll saw signal.aborted after chunk ${job.chunksDone} \\(${extra} chunks? after the cancel arrived\\)`,
+          ),
+          new RegExp(`#${id} file handle closed`),
+          new RegExp(`#${id} replying: error -32800`),
+        ]);
+      }
+    });
+  });
+});
+
+describe('lesson 03: CPU-bound work', { timeout: 60_000 }, () => {
+  test('cpu-blocking: the loop runs to the end, the result is sent, and the server reads the cancel only afterwards', async () => {
+    await withServer(async (server, session) => {
+      const reading = await startJob(session, 1, 'cpu-blocking', 20, 50);
+      await server.waitForLine(/#1 starting a loop that never yields/);
+      const resultBeforeCancel = answerTo(reading, 1);
+      const cancelPost = cancel(session, 1); // its 202 cannot come until the loop ends
+      await reading.done;
+      assert.equal(resultBeforeCancel, undefined, 'the cancel left before the result arrived');
+      assert.equal((await cancelPost).status, 202);
+
+      const answer = answerTo(reading, 1);
+      assert.deepEqual(answer?.result?.structuredContent, {
+        status: 'completed',
+        strategy: 'cpu-blocking',
+        chunksDone: 20,
+        chunksTotal: 20,
+        digest: (answer?.result?.structuredContent as { digest: string }).digest,
+      });
+      const job = await jobStatus(session, 1);
+      assert.equal(job.state, 'completed');
+      assert.equal(job.cancelReason, undefined, 'the job never saw the cancel');
+      assert.equal(job.reply, 'result');
+      assertInOrder(server.lines, [
+        /#1 starting a loop that never yields: 20 chunks/,
+        /#1 loop done: signal.aborted was false at all 20 checks/,
+        /#1 completed all 20 chunks: replying with the result/,
+        /notifications\/cancelled for #1, which already completed: nothing to cancel, ignored/,
+      ]);
+    });
+  });
+
+  test('cpu-sliced: stops at a slice boundary, before starting another slice', async () => {
+    await withServer(async (server, session) => {
+      for (const id of [1, 2]) {
+        const { job, answer } = await cancelMidJob(session, id, 'cpu-sliced');
+        assert.equal(job.state, 'cancelled');
+        assert.equal(job.chunksDone, job.chunksDoneWhenCancelArrived);
+        assert.equal(answer?.error?.code, -32800);
+        await server.waitForLine(new RegExp(`#${id} stopped at the slice boundary after chunk ${job.chunksDone}$`));
+      }
+    });
+  });
+
+  test(
+    'cpu-worker: the worker is terminated mid-loop and its thread is gone',
+    { skip: !canSeeFileDescriptors && 'reads /proc (Linux)' },
+    async () => {
+      await withServer(async (server, session) => {
+        const pid = server.child.pid!;
+        const baseline = threadsOf(pid);
+        const reading = await startJob(session, 1, 'cpu-worker');
+        await waitFor('#1 to do 2 chunks', async () => (await jobStatus(session, 1)).chunksDone >= 2);
+        assert.ok(threadsOf(pid) > baseline, 'the worker runs in a thread of its own');
+        assert.equal((await cancel(session, 1)).status, 202);
+        await reading.done;
+
+        const job = await jobStatus(session, 1);
+        assert.equal(job.state, 'cancelled');
+        assert.ok(job.chunksDone < job.chunksTotal);
+        assert.equal(job.resources?.worker, 'terminated');
+        const [, before, after] = job.resources!.threads!.match(/^(\d+) before the worker, (\d+) after$/)!;
+        assert.equal(after, before, 'the server counted its threads back to where they were');
+        assert.equal(threadsOf(pid), baseline, 'and /proc agrees');
+        assert.equal(answerTo(reading, 1)?.error?.code, -32800);
+        assertInOrder(server.lines, [
+          /notifications\/cancelled for #1 /,
+          /#1 worker terminated after chunk \d+: its 'exit' event fired \(code 1\)/,
+          /#1 stopped after chunk/,
+          /#1 replying: error -32800/,
+        ]);
+      });
+    },
+  );
+
+  test('the .ts worker loads under the tsx CLI too; a bare .ts worker does not on Node 20', async () => {
+    // The other tests start the server with node --import tsx; the README starts it with the tsx CLI.
+    const tsxCli = join(import.meta.dirname, '../../node_modules/tsx/dist/cli.mjs');
+    const child = spawn(process.execPath, [tsxCli, SERVER, '--port', '0'], {
+      env: { ...process.env, FORCE_COLOR: '0' },
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const lines: string[] = [];
+      createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+      const listening = await waitFor(
+        'the tsx CLI server to listen',
+        () => lines.join('\n').match(/listening on (\S+)/) ?? undefined,
+      );
+      const session = await openRawSession(listening[1]!);
+      const reading = await startJob(session, 1, 'cpu-worker', 2, 1);
+      await reading.done;
+      assert.equal((answerTo(reading, 1)?.result?.structuredContent as { status: string }).status, 'completed');
+      await session.close();
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+
+    // Why cpu-worker-entry.mjs exists: a Worker pointed at the .ts file itself, under node --import tsx.
+    // (execArgv is given because a worker may not inherit --input-type, which -e needs here.)
+    const workerUrl = new URL('./cpu-worker.ts', import.meta.url).href;
+    const workerData = { file: join(import.meta.dirname, 'data', 'sample.txt'), chunks: 1, chunkMs: 0 };
+    const bare = spawnSync(
+      process.execPath,
+      [
+        ...['--import', 'tsx', '--input-type=module', '-e'],
+        `import { Worker } from 'node:worker_threads';
+         const worker = new Worker(new URL(${JSON.stringify(workerUrl)}), { workerData: ${JSON.stringify(workerData)}, execArgv: ['--import', 'tsx'] });
+         worker.on('message', (message) => 'done' in message && console.log('worker finished'));
+         worker.on('error', (error) => console.log('worker failed:', error.code));`,
+      ],
+      { encoding: 'utf8', cwd: import.meta.dirname },
+    );
+    if (Number(process.versions.node.split('.')[0]) === 20) {
+      // tsx registers its loader in the main thread only on Node 20.
+      assert.match(bare.stdout, /worker failed: ERR_UNKNOWN_FILE_EXTENSION/, bare.stdout + bare.stderr);
+    } else {
+      assert.match(bare.stdout, /worker finished/, bare.stdout + bare.stderr);
+    }
+  });
+});
+
+describe('lesson 03: bad input gets a clear answer and the server keeps serving', { timeout: 30_000 }, () => {
+  test('tool arguments and client flags', async () => {
+    await withServer(async (_server, session) => {
+      const tryCall = async (id: number, args: Record<string, unknown>) => {
+        const reading = await session.stream({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'process_large_file', arguments: args },
+        });
+        await reading.done;
+        const result = answerTo(reading, id)?.result as { isError: boolean; content: { text: string }[] };
+        assert.equal(result.isError, true);
+        return result.content[0]!.text;
+      };
+      assert.match(
+        await tryCall(1, { strategy: 'faster' }),
+        /Invalid option: expected one of "poll-1s"\|"poll-100ms"\|"abortable"\|"cpu-blocking"\|"cpu-sliced"\|"cpu-worker"/,
+      );
+      assert.match(await tryCall(2, {}), /Invalid option: expected one of .* at strategy/);
+      assert.match(await tryCall(3, { strategy: 'abortable', path: '../../etc/passwd' }), /outside the data folder/);
+      assert.match(await tryCall(4, { strategy: 'cpu-worker', chunks: 0 }), /Too small: expected number to be >=1/);
+      const ok = await startJob(session, 5, 'abortable', 2, 0);
+      await ok.done;
+      assert.equal((answerTo(ok, 5)?.result?.structuredContent as { status: string }).status, 'completed');
+    });
+
+    const client = startTs(CLIENT, ['--strategy', 'faster']);
+    assert.equal(await client.exited, 2);
+    assert.match(client.output(), /--strategy must be one of poll-1s, .*, cpu-worker, all; got "faster"/);
+  });
+});
+
+describe('lesson 03 README shows what the code prints', { timeout: 60_000 }, () => {
+  // What changes from run to run, beyond the shared normalisers: where in a poll the cancel landed,
+  // how many threads the process has, and the table's column widths.
+  const normalisers: Normaliser[] = [
+    [/\d+ -> \d+/g, 'N -> N'],
+    [/\(\d+ chunks? after the cancel arrived\)/, '(N chunks after the cancel arrived)'],
+    [/during chunk \d+/, 'during chunk N'],
+    [/(threads:?) \d+ before the worker, \d+ after/, '$1 N before the worker, N after'],
+    [/ {2,}/g, '  '],
+    [/ all \d+$/, ' all N'],
+  ];
+  const asDocumented = (lines: string[], url: string) =>
+    lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3103/mcp'));
+
+  test('the default run, in both terminals', async () => {
+    const server = await startLessonServer(SERVER);
+    try {
+      const client = startTs(CLIENT, ['--url', server.url]);
+      assert.equal(await client.exited, 0, client.output());
+      await server.waitForLine(/session \S+ ended/);
+      const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
+      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url), normalisers);
+      checkReadmeOutput(README, 'client', asDocumented(client.lines, server.url), normalisers);
+    } finally {
+      await server.stop();
+    }
+  });
+});

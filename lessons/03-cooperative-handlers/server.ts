@@ -1,0 +1,136 @@
+// Lesson 03 server: one process_large_file tool whose `strategy` argument picks how the handler
+// works and waits, so the same cancel can be watched stopping it fast, late, or not at all.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { join, relative } from 'node:path';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { intFlag, parseFlags } from '../shared/cli.ts';
+import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
+import { JobBook, registerJobStatusTool } from '../shared/jobs.ts';
+import { closeOnSignals, serveMcpOverHttp } from '../shared/mcp-http.ts';
+import { createTimeline } from '../shared/timeline.ts';
+import { run, STRATEGIES, STRATEGY_DESCRIPTIONS } from './strategies.ts';
+
+export const DEFAULT_PORT = 3103;
+
+const HELP = `
+Lesson 03 server: process_large_file with a choice of strategies, to see which ones a cancel can stop.
+
+Usage: npx tsx lessons/03-cooperative-handlers/server.ts [options]
+
+  --port N     port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  -h, --help   show this help
+
+Strategies (the tool's "strategy" argument):
+${STRATEGIES.map((s) => `  ${s.padEnd(13)}${STRATEGY_DESCRIPTIONS[s]}`).join('\n')}
+`;
+
+const flags = parseFlags({ port: { type: 'string' } }, HELP);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+
+const log = createTimeline('server');
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+const jobBooks = new WeakMap<StreamableHTTPServerTransport, JobBook>();
+
+function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
+  const server = new McpServer({ name: 'lesson-03-cooperative-handlers', version: '1.0.0' });
+  const jobs = new JobBook(() => running.sessions.get(transport.sessionId ?? '')?.responseStreams);
+  jobBooks.set(transport, jobs);
+
+  server.registerTool(
+    'process_large_file',
+    {
+      title: 'Process a large file',
+      description:
+        'Processes a file from the lesson data folder in `chunks` chunks of `chunkMs` ms each, the way ' +
+        '`strategy` says. The strategies differ only in how the handler waits and works, and so in how ' +
+        'fast a cancel stops it.',
+      inputSchema: {
+        strategy: z.enum(STRATEGIES).describe(STRATEGIES.map((s) => `${s}: ${STRATEGY_DESCRIPTIONS[s]}`).join('; ')),
+        path: z.string().min(1).default('sample.txt').describe('a file inside the lesson data folder'),
+        chunks: z.number().int().min(1).max(10_000).default(40).describe('how many chunks'),
+        chunkMs: z.number().int().min(0).max(10_000).default(50).describe('how long each chunk takes, in ms'),
+      },
+      outputSchema: {
+        status: z.enum(['completed', 'cancelled']),
+        strategy: z.enum(STRATEGIES),
+        chunksDone: z.number(),
+        chunksTotal: z.number(),
+        digest: z.string().optional().describe('SHA-256 over the work done; only when completed'),
+      },
+    },
+    async ({ strategy, path, chunks, chunkMs }, extra) => {
+      const file = resolveInDataFolder(dataFolder, path, dataLabel);
+      const id = `#${extra.requestId}`;
+      const job = jobs.start(extra.requestId, {
+        tool: `process_large_file (${strategy})`,
+        file: path,
+        chunksTotal: chunks,
+      });
+      log.event(`tools/call ${id}: process_large_file, strategy ${strategy}, ${chunks} chunks × ${chunkMs} ms`);
+      const note = (message: string) => log.detail(`${id} ${message}`);
+
+      let digest: string;
+      try {
+        digest = await run[strategy]({ file, chunks, chunkMs, job, signal: extra.signal, note });
+      } catch (error) {
+        if (!extra.signal.aborted) {
+          job.state = 'failed';
+          throw error; // McpServer turns it into a tool error result
+        }
+        // The strategy has stopped and released what it held (its `finally` ran): now answer.
+        job.state = 'cancelled';
+        job.stoppedAt = performance.now();
+        const why = job.cancel
+          ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel, which arrived after chunk ${job.cancel.chunksDoneThen}`
+          : 'the session ended';
+        log.highlight(`${id} stopped after chunk ${job.chunksDone}/${chunks} (${why})`);
+        if (job.cancel) await answerCancelled(transport, job, log, { strategy });
+        else job.reply = 'nothing (the session ended)';
+        // SDK 1.x drops whatever a cancelled handler returns; answerCancelled already sent the answer.
+        return { content: [{ type: 'text', text: `Cancelled after ${job.chunksDone} of ${chunks} chunks` }] };
+      }
+
+      job.state = 'completed';
+      const result = {
+        status: 'completed' as const,
+        strategy,
+        chunksDone: job.chunksDone,
+        chunksTotal: chunks,
+        digest,
+      };
+      if (extra.signal.aborted) {
+        job.reply = 'nothing (the SDK dropped the result: the request had been cancelled)';
+        log.warn(`${id} ran to the end despite the cancel; the SDK drops its result`);
+      } else {
+        job.reply = 'result';
+        log.ok(`${id} completed all ${chunks} chunks: replying with the result`);
+      }
+      return {
+        content: [{ type: 'text', text: `Processed ${path} with ${strategy}: ${chunks} chunks, digest ${digest}` }],
+        structuredContent: result,
+      };
+    },
+  );
+
+  registerJobStatusTool(server, jobs);
+  return server;
+}
+
+const running = await serveMcpOverHttp({
+  port,
+  timeline: log,
+  createServer,
+  onClientMessage: (session, message) => noteCancel(jobBooks.get(session.transport), message, log),
+}).catch((error: Error) => {
+  log.fail(error.message);
+  process.exit(1);
+});
+closeOnSignals(running, log);
+log.ok(`listening on ${running.url}  (data folder: ${dataLabel})`);
