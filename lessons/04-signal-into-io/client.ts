@@ -1,0 +1,197 @@
+// Lesson 04 client: for each I/O layer, start process_large_file, cancel it by its request id after a
+// delay, then ask the server what it stopped and released.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  CallToolResultSchema,
+  isJSONRPCRequest,
+  McpError,
+  type CallToolResult,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { createTimeline } from '../shared/timeline.ts';
+import { deferred } from '../shared/wait.ts';
+import { SOURCES, type Source } from './layers.ts';
+
+const OUTCOMES = ['stopped', 'ran-on', 'completed'] as const;
+type Outcome = (typeof OUTCOMES)[number] | 'failed';
+const REQUEST_CANCELLED = -32800; // LSP's RequestCancelled; MCP defines no error code for a cancel
+
+const HELP = `
+Lesson 04 client: cancel process_large_file while it waits on each kind of I/O, and print what the
+server says it stopped and released.
+
+Usage: npx tsx lessons/04-signal-into-io/client.ts [options]
+
+  --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3104/mcp)
+  --layer LAYER        http, child, file, db, or all (default: all, one after another)
+  --cancel-after MS    send notifications/cancelled this long after each call (default: 1100)
+  --no-cancel          let every call run to completion
+  --chunks N           chunks per call (default: 20)
+  --chunk-delay MS     how long each chunk takes (default: 250)
+  --wait MS            after the reply, how long to wait for the server to release everything (default: 1500)
+  --expect OUTCOME     the outcome, for every layer, that makes this exit 0 (default: stopped, or completed with --no-cancel)
+                         stopped    the I/O stopped and everything it held was released
+                         ran-on     the handler stopped but its I/O went on (a server run with --wrong-way)
+                         completed  the call ran to the end
+  -h, --help           show this help
+`;
+
+const flags = parseFlags(
+  {
+    url: { type: 'string' },
+    layer: { type: 'string' },
+    'cancel-after': { type: 'string' },
+    'no-cancel': { type: 'boolean' },
+    chunks: { type: 'string' },
+    'chunk-delay': { type: 'string' },
+    wait: { type: 'string' },
+    expect: { type: 'string' },
+  },
+  HELP,
+);
+const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3104/mcp';
+const layer = choiceFlag('layer', flags.layer, [...SOURCES, 'all'], 'all');
+const cancel = !flags['no-cancel'];
+const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1100);
+const chunks = intFlag('chunks', flags.chunks, 20, 1, 1000);
+const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 10_000);
+const waitMs = intFlag('wait', flags.wait, 1500);
+const expected = choiceFlag('expect', flags.expect, OUTCOMES, cancel ? 'stopped' : 'completed');
+const reason = 'user changed their mind';
+
+const log = createTimeline('client');
+
+/** What get_job_status reports (lessons/shared/jobs.ts). */
+interface JobReport {
+  state: string;
+  chunksDone: number;
+  chunksTotal: number;
+  cancelToStopMs?: number;
+  fileHandle: string;
+  resources?: Record<string, string>;
+  reply?: string;
+}
+
+/** Resources the job still holds: an open file, a running process or statement, an open response. */
+const held = (job: JobReport) =>
+  [
+    ...(job.fileHandle === 'open' ? ['file handle'] : []),
+    ...Object.entries(job.resources ?? {})
+      .filter(([, state]) => state === 'open' || state === 'running')
+      .map(([name]) => name),
+  ] as string[];
+
+const transport = new StreamableHTTPClientTransport(new URL(url));
+/** SDK 1.x has no public "next request id" API: watch each tools/call leave (as in lesson 01). */
+let nextCallId = deferred<RequestId>();
+const send = transport.send.bind(transport);
+transport.send = (message, options) => {
+  if (isJSONRPCRequest(message) && message.params?.name === 'process_large_file') nextCallId.resolve(message.id);
+  return send(message, options);
+};
+const client = new Client({ name: 'lesson-04-client', version: '1.0.0' });
+
+async function jobStatus(id: RequestId): Promise<JobReport | undefined> {
+  const status = await client.callTool({ name: 'get_job_status', arguments: { requestId: id } });
+  return status.structuredContent as JobReport | undefined;
+}
+
+/** Asks until nothing is held any more, or `waitMs` has passed. */
+async function settledStatus(id: RequestId): Promise<JobReport | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const job = await jobStatus(id);
+    if (!job || held(job).length === 0 || Date.now() >= deadline) return job;
+    await sleep(250);
+  }
+}
+
+async function runLayer(source: Source): Promise<Outcome> {
+  nextCallId = deferred<RequestId>();
+  const call = client
+    .callTool(
+      { name: 'process_large_file', arguments: { source, chunks, chunkDelayMs } },
+      CallToolResultSchema,
+      { timeout: chunks * chunkDelayMs + 60_000 }, // never the SDK's own timeout, which would send a second cancel
+    )
+    .then(
+      (result) => ({ result: result as CallToolResult }),
+      (error: unknown) => ({ error }),
+    );
+  const id = await nextCallId.promise;
+  log.event(`-> tools/call #${id} process_large_file from ${source} (${chunks} chunks, ${chunkDelayMs} ms each)`);
+
+  if (cancel) {
+    const first = await Promise.race([call, sleep(cancelAfterMs)]);
+    if (first) log.warn(`#${id} finished before the cancel was due`);
+    log.highlight(`-> notifications/cancelled { requestId: ${JSON.stringify(id)} } (after ${cancelAfterMs} ms)`);
+    await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason } });
+  }
+  const settled = await call;
+  let cancelledReply = false;
+  if ('error' in settled) {
+    const error = settled.error;
+    cancelledReply = error instanceof McpError && error.code === REQUEST_CANCELLED;
+    if (cancelledReply) log.highlight(`<- error -32800 "Request cancelled"`);
+    else log.fail(`<- error: ${error instanceof Error ? error.message : String(error)}`);
+  } else {
+    const text = settled.result.content.map((c) => (c.type === 'text' ? c.text : '')).join(' ');
+    if (settled.result.isError) log.fail(`<- tool error: ${text}`);
+    else log.event(`<- result: ${text}`);
+  }
+
+  // The proof of a cancel is on the server's side: ask it what it stopped and released.
+  const job = await settledStatus(id);
+  if (!job) {
+    log.fail(`server has no record of #${id}`);
+    return 'failed';
+  }
+  const stop = job.cancelToStopMs === undefined ? '' : `, handler stopped ${job.cancelToStopMs} ms after the cancel`;
+  log.event(`server reports #${id}: ${job.state}${stop}; ${job.chunksDone}/${job.chunksTotal} chunks read so far`);
+  if (source === 'file') log.event(`server reports #${id}: file handle ${job.fileHandle}`);
+  for (const [name, state] of Object.entries(job.resources ?? {}))
+    log.event(`server reports #${id}: ${name}: ${state}`);
+
+  const stillHeld = held(job);
+  if (stillHeld.length > 0) {
+    log.warn(`#${id} ${waitMs} ms after the reply, the server still holds: ${stillHeld.join(', ')}`);
+    return 'ran-on';
+  }
+  if (job.state === 'completed') return cancel && !cancelledReply ? 'ran-on' : 'completed';
+  if (job.state === 'cancelled' && cancelledReply) return 'stopped';
+  return 'failed';
+}
+
+log.event(`connecting to ${url}`);
+try {
+  await client.connect(transport);
+} catch (error) {
+  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
+  log.detail('is the server running? npx tsx lessons/04-signal-into-io/server.ts');
+  process.exit(1);
+}
+log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
+
+const outcomes = new Map<Source, Outcome>();
+for (const source of layer === 'all' ? SOURCES : [layer]) {
+  const outcome = await runLayer(source);
+  outcomes.set(source, outcome);
+  (outcome === expected ? log.ok : log.fail)(`${source}: ${outcome}`);
+}
+
+await transport.terminateSession();
+await client.close();
+log.detail('session ended (DELETE)');
+
+const unexpected = [...outcomes].filter(([, outcome]) => outcome !== expected);
+if (unexpected.length === 0) {
+  log.ok(`every layer: ${expected}, as expected`);
+} else {
+  log.fail(`expected ${expected} for every layer; got ${unexpected.map(([s, o]) => `${s}: ${o}`).join(', ')}`);
+  process.exitCode = 1;
+}

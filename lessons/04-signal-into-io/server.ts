@@ -1,0 +1,198 @@
+// Lesson 04 server: `process_large_file` reads its data from one of four kinds of I/O (a slow HTTP
+// upstream, a child process, a file stream, a database) and hands `extra.signal` to every I/O call,
+// so a cancel stops the I/O itself, not only the handler. --wrong-way shows the difference.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { randomUUID } from 'node:crypto';
+import { join, relative } from 'node:path';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { intFlag, parseFlags } from '../shared/cli.ts';
+import { ensureSampleFile } from '../shared/data-folder.ts';
+import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
+import { closeOnSignals, serveMcpOverHttp } from '../shared/mcp-http.ts';
+import { createTimeline } from '../shared/timeline.ts';
+import { openDatabase } from './database.ts';
+import {
+  fetchFromUpstream,
+  queryDatabase,
+  readLargeFile,
+  runChildProcess,
+  SOURCES,
+  type LayerRun,
+  type Source,
+} from './layers.ts';
+import { startSlowUpstream } from './slow-upstream.ts';
+
+export const DEFAULT_PORT = 3104;
+
+const HELP = `
+Lesson 04 server: process_large_file from four kinds of I/O, each handed the request's signal.
+
+Usage: npx tsx lessons/04-signal-into-io/server.ts [options]
+
+  --port N        port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --wrong-way     the handler stops waiting when its signal fires, but does not hand the
+                  signal to the I/O: see the upstream, the child, the file and the queries go on
+  -h, --help      show this help
+
+Environment:
+  DATABASE_URL    a PostgreSQL server for the db source (default: PGlite, embedded, in memory)
+`;
+
+const flags = parseFlags({ port: { type: 'string' }, 'wrong-way': { type: 'boolean' } }, HELP);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const wrongWay = flags['wrong-way'] ?? false;
+
+const log = createTimeline('server');
+const largeFile = ensureSampleFile(join(import.meta.dirname, 'data'), 'large.txt', 8 * 1024 * 1024);
+
+const db = await openDatabase(process.env.DATABASE_URL).catch((error: Error) => {
+  log.fail(`cannot open the database at DATABASE_URL: ${error.message}`);
+  process.exit(1);
+});
+
+// The upstream reports how each response ended; the job that asked for it records that.
+const upstreamJobs = new Map<string, Job>();
+const upstream = await startSlowUpstream(log, (response) => {
+  const job = upstreamJobs.get(response.key);
+  upstreamJobs.delete(response.key);
+  if (job)
+    job.resources['upstream response'] =
+      `${response.state} after ${response.chunksSent}/${response.chunksTotal} chunks`;
+});
+
+const layers: Record<Source, (run: LayerRun, signal: AbortSignal | undefined) => Promise<void>> = {
+  http(run, signal) {
+    const key = randomUUID();
+    upstreamJobs.set(key, run.job);
+    run.job.resources['upstream response'] = 'open';
+    const query = new URLSearchParams({
+      chunks: String(run.chunks),
+      delayMs: String(run.chunkDelayMs),
+      tag: `#${run.job.requestId}`,
+      key,
+    });
+    return fetchFromUpstream(run, `${upstream.url}?${query}`, signal);
+  },
+  child: (run, signal) => runChildProcess(run, signal),
+  file: (run, signal) => readLargeFile(run, largeFile, signal),
+  db: (run, signal) => queryDatabase(run, db, signal),
+};
+
+const jobBooks = new WeakMap<StreamableHTTPServerTransport, JobBook>();
+
+function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
+  const server = new McpServer({ name: 'lesson-04-signal-into-io', version: '1.0.0' });
+  const jobs = new JobBook(() => running.sessions.get(transport.sessionId ?? '')?.responseStreams);
+  jobBooks.set(transport, jobs);
+
+  server.registerTool(
+    'process_large_file',
+    {
+      title: 'Process a large file, from one of four sources',
+      description:
+        'Reads `chunks` chunks of data from `source`, each taking about `chunkDelayMs`: "http" streams them from ' +
+        'a slow HTTP upstream, "child" from a child process, "file" from a large file, "db" from SQL statements.',
+      inputSchema: {
+        source: z.enum(SOURCES).describe('where the data comes from: http, child, file or db'),
+        chunks: z.number().int().min(1).max(1000).default(20).describe('how many chunks to read'),
+        chunkDelayMs: z.number().int().min(0).max(10_000).default(250).describe('how long each chunk takes, in ms'),
+      },
+      outputSchema: {
+        status: z.enum(['completed', 'cancelled']),
+        source: z.enum(SOURCES),
+        chunksDone: z.number(),
+        chunksTotal: z.number(),
+        bytes: z.number(),
+      },
+    },
+    async ({ source, chunks, chunkDelayMs }, extra) => {
+      const id = extra.requestId;
+      const job = jobs.start(id, { tool: 'process_large_file', file: source, chunksTotal: chunks });
+      log.event(`tools/call #${id}: process_large_file from ${source}, ${chunks} chunks, ${chunkDelayMs} ms each`);
+      let bytes = 0;
+      const onChunk = (size: number) => {
+        bytes += size;
+        job.chunksDone++;
+        if (job.state === 'running') log.detail(`#${id} ${source} chunk ${job.chunksDone}/${chunks}`);
+        else log.warn(`#${id} ${source} chunk ${job.chunksDone}/${chunks}, after the handler stopped`);
+      };
+      const run: LayerRun = { job, chunks, chunkDelayMs, log, onChunk };
+
+      try {
+        if (wrongWay) await stopWaitingOnAbort(layers[source](run, undefined), extra.signal, job);
+        else await layers[source](run, extra.signal); // every I/O call inside gets the signal
+        job.state = 'completed';
+      } catch (error) {
+        if (!extra.signal.aborted) {
+          job.state = 'failed';
+          throw error; // McpServer turns it into a tool error result
+        }
+        job.state = 'cancelled';
+        job.stoppedAt = performance.now();
+        const why = job.cancel
+          ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel`
+          : 'the session ended';
+        log.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${chunks} (${why})`);
+      }
+
+      const result = {
+        status: job.state === 'completed' ? 'completed' : 'cancelled',
+        source,
+        chunksDone: job.chunksDone,
+        chunksTotal: chunks,
+        bytes,
+      } as const;
+      if (job.state === 'cancelled') {
+        if (job.cancel) await answerCancelled(transport, job, log, { source });
+        else job.reply = 'nothing (the session ended)';
+        return toolResult(result, `Cancelled after ${job.chunksDone} of ${chunks} chunks`); // SDK 1.x drops this
+      }
+      job.reply = 'result';
+      log.ok(`#${id} completed: ${job.chunksDone} chunks, ${bytes} bytes from ${source}`);
+      return toolResult(result, `Read ${job.chunksDone} chunks (${bytes} bytes) from ${source}`);
+    },
+  );
+
+  registerJobStatusTool(server, jobs);
+  return server;
+}
+
+const toolResult = (structuredContent: Record<string, unknown>, text: string) => ({
+  content: [{ type: 'text' as const, text }],
+  structuredContent,
+});
+
+/**
+ * The wrong way (--wrong-way): the handler returns as soon as its signal fires, but the I/O was
+ * never given the signal, so it goes on, unseen, until it ends by itself.
+ */
+async function stopWaitingOnAbort(io: Promise<void>, signal: AbortSignal, job: Job): Promise<void> {
+  void io.then(
+    () => job.state !== 'running' && log.warn(`#${job.requestId} its I/O ran to the end, after the handler stopped`),
+    () => {},
+  );
+  const aborted = new Promise<never>((_, reject) => {
+    signal.throwIfAborted();
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+  aborted.catch(() => {});
+  await Promise.race([io, aborted]);
+}
+
+const running = await serveMcpOverHttp({
+  port,
+  timeline: log,
+  createServer,
+  onClientMessage: (session, message) => noteCancel(jobBooks.get(session.transport), message, log),
+}).catch((error: Error) => {
+  log.fail(error.message);
+  process.exit(1);
+});
+closeOnSignals(running, log);
+log.ok(`listening on ${running.url}  (database: ${db.label})`);
+log.detail(`slow upstream on ${upstream.url}; large file ${relative(join(import.meta.dirname, '../..'), largeFile)}`);
+if (wrongWay) log.warn('--wrong-way: handlers stop waiting on a cancel, but their I/O is not given the signal');
