@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
+import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
 import { canSeeFileDescriptors, connectRecordingClient, openDescriptorsTo, textOf } from '../shared/testing.ts';
 import { waitFor } from '../shared/wait.ts';
 import { APPLICATION_NAME } from './database.ts';
@@ -21,7 +22,6 @@ const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 const LARGE_FILE = '/04-signal-into-io/data/large.txt';
-const DATABASE_URL = process.env.DATABASE_URL;
 
 type Server = Awaited<ReturnType<typeof startLessonServer>>;
 
@@ -249,9 +249,17 @@ describe('PGlite: what an embedded database can and cannot do with a cancel', { 
 });
 
 describe('lesson 04 against a real PostgreSQL (DATABASE_URL)', { timeout: 30_000 }, () => {
-  const skip = !DATABASE_URL && 'set DATABASE_URL to a PostgreSQL server to run these (PGlite is tested above)';
-  const activeStatements = async () => {
-    const client = new pg.Client({ connectionString: DATABASE_URL });
+  // DATABASE_URL when it is set, or a throwaway cluster when this machine has the PostgreSQL server.
+  let postgres: ThrowawayPostgres | undefined;
+  before(async () => (postgres = await throwawayPostgres()));
+  after(async () => postgres && 'stop' in postgres && (await postgres.stop()));
+  /** The server's URL, or undefined after marking the test skipped (with the reason). */
+  const databaseUrl = (t: TestContext) => {
+    if (postgres && 'url' in postgres) return postgres.url;
+    t.skip(postgres?.skipReason ?? 'PostgreSQL did not start');
+  };
+  const activeStatements = async (url: string) => {
+    const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
       const { rows } = await client.query<{ count: number }>(
@@ -264,34 +272,38 @@ describe('lesson 04 against a real PostgreSQL (DATABASE_URL)', { timeout: 30_000
     }
   };
 
-  test('a cancel stops the running statement on the server', { skip }, async () => {
-    await withServer([], { DATABASE_URL: DATABASE_URL! }, async (server) => {
+  test('a cancel stops the running statement on the server', async (t) => {
+    const url = databaseUrl(t);
+    if (!url) return;
+    await withServer([], { DATABASE_URL: url }, async (server) => {
       lineIndex(server.lines, /database: PostgreSQL at /);
       // Statements of 1 s, cancelled half-way through the second: the cancel lands mid-statement.
       const client = startTs(CLIENT, [
         ...['--url', server.url, '--layer', 'db', '--chunks', '5', '--chunk-delay', '1000', '--cancel-after', '1500'],
       ]);
       await server.waitForLine(/#1 db chunk 1\/5/);
-      await waitFor('a statement running on the server', async () => (await activeStatements()) === 1);
+      await waitFor('a statement running on the server', async () => (await activeStatements(url)) === 1);
       assert.equal(await client.exited, 0, client.output());
       lineIndex(client.lines, /postgres backend \d+: statement \d+ cancelled on the server \(SQLSTATE 57014\)/);
       assertNoChunkAfterTheStop(server.lines, '1', 0);
-      await waitFor('no statement of the lesson running', async () => (await activeStatements()) === 0);
+      await waitFor('no statement of the lesson running', async () => (await activeStatements(url)) === 0);
     });
   });
 
-  test('--wrong-way: the statements go on after the handler stopped', { skip }, async () => {
-    await withServer(['--wrong-way'], { DATABASE_URL: DATABASE_URL! }, async (server) => {
+  test('--wrong-way: the statements go on after the handler stopped', async (t) => {
+    const url = databaseUrl(t);
+    if (!url) return;
+    await withServer(['--wrong-way'], { DATABASE_URL: url }, async (server) => {
       const client = startTs(CLIENT, [
         ...['--url', server.url, '--layer', 'db', '--expect', 'ran-on', '--chunks', '8', '--chunk-delay', '200'],
         ...['--cancel-after', '500', '--wait', '0'],
       ]);
       await server.waitForLine(/#1 handler stopped after chunk/);
-      await waitFor('a statement still running on the server', async () => (await activeStatements()) === 1);
+      await waitFor('a statement still running on the server', async () => (await activeStatements(url)) === 1);
       assert.equal(await client.exited, 0, client.output());
       await server.waitForLine(/#1 its I\/O ran to the end/);
       lineIndex(server.lines, /#1 db chunk 8\/8, after the handler stopped/);
-      await waitFor('no statement of the lesson running', async () => (await activeStatements()) === 0);
+      await waitFor('no statement of the lesson running', async () => (await activeStatements(url)) === 0);
     });
   });
 });
