@@ -1,7 +1,8 @@
 // The Postman collection, run headless by newman, against real lesson servers: lesson 01's folder
 // passes when the handler honours the cancel, and fails, on the server's own record, when it does not.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startLessonServer } from '../lessons/shared/processes.ts';
@@ -9,6 +10,7 @@ import { checkReadmeOutput } from '../lessons/shared/readme-output.ts';
 import { COLLECTION_FILE, FLOWS, formatReport, runPostmanFlow } from './postman.ts';
 
 const lesson01 = FLOWS['01']!;
+const lesson05 = FLOWS['05']!;
 const lesson06 = FLOWS['06']!;
 
 test('folder 01 cancels a running call, the server confirms it stopped, and the README shows the run', async (t) => {
@@ -44,6 +46,49 @@ test('folder 01 fails against a handler that ignores the cancel', async (t) => {
   assert.match(failed, /"state is "cancelled"": expected '(running|completed)' to equal 'cancelled'/);
   assert.match(failed, /"stopped within one chunk of the cancel arriving": expected \d+ to be at most 1/);
   assert.match(failed, /"the reply is error -32800 "Request cancelled""/);
+});
+
+test('folder 05: a cancelled call leaves nothing behind, a retry with its key runs once, and the README shows the run', async (t) => {
+  const data = mkdtempSync(join(tmpdir(), 'postman-05-'));
+  const server = await startLessonServer(lesson05.server, ['--data', data]);
+  t.after(async () => {
+    await server.stop();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  const result = await runPostmanFlow(lesson05, server.url);
+
+  assert.deepEqual(result.failures, [], server.output());
+  // Where the cancel lands (which batch, which step of it) varies from run to run.
+  checkReadmeOutput(join(import.meta.dirname, '../postman/README.md'), 'newman-05', formatReport(result), [
+    [/batch \d+\/(\d+): [^"]+/g, 'batch N/$1: STEP'],
+  ]);
+  assert.deepEqual(
+    result.steps.map((step) => `${step.lane} ${step.name.split(' ')[0]} ${step.status}`),
+    [
+      'setup 1. 200 OK',
+      'setup 2. 202 Accepted',
+      'A 3. 200 OK',
+      'B 4. 202 Accepted',
+      'B 5. 200 OK',
+      'finish 6. 200 OK',
+      'finish 7. 200 OK',
+      'finish 8. 200 OK',
+    ],
+  );
+});
+
+test('folder 05 fails against a server that writes its output in place', async (t) => {
+  const data = mkdtempSync(join(tmpdir(), 'postman-05-'));
+  const server = await startLessonServer(lesson05.server, ['--data', data, '--write-in-place']);
+  t.after(async () => {
+    await server.stop();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  const { failures } = await runPostmanFlow(lesson05, server.url);
+
+  assert.match(failures.join('\n'), /"report\.txt untouched": expected 'left half-written' to equal 'untouched'/);
 });
 
 test('folder 06: the server stops the call at its deadline, says so, and the README shows the run', async (t) => {

@@ -49,6 +49,22 @@ export const FLOWS: Record<string, FolderFlow> = {
       },
     ],
   },
+  '05': {
+    folder: '05 Clean up and roll back',
+    server: join(import.meta.dirname, '../lessons/05-cleanup-rollback/server.ts'),
+    urlVariable: 'lesson05Url',
+    phases: [
+      { setup: ['1. initialize', '2. notifications/initialized'] },
+      {
+        A: ['3. tools/call with an idempotency key (lane A)'],
+        B: ['4. notifications/cancelled (lane B)', '5. get_job_status: rolled back, released (lane B)'],
+      },
+      // The retries go after both lanes: the cancelled call must have left nothing behind.
+      {
+        finish: ['6. retry with the same key: it runs', '7. retry again: the stored result', '8. DELETE session'],
+      },
+    ],
+  },
   '06': {
     folder: '06 Timeouts',
     server: join(import.meta.dirname, '../lessons/06-timeouts/server.ts'),
@@ -133,6 +149,7 @@ interface Item {
 }
 interface Collection {
   item: Item[];
+  variable?: { key: string; value: string }[];
 }
 
 /**
@@ -216,7 +233,8 @@ export async function runPostmanFlow(flow: FolderFlow, url: string): Promise<Pos
   const collection = JSON.parse(readFileSync(COLLECTION_FILE, 'utf8')) as Collection;
   const failures: string[] = [];
   const steps: Step[] = [];
-  let variables: Record<string, string> = { [flow.urlVariable]: url };
+  const variables: Record<string, string> = { [flow.urlVariable]: url };
+  const defaults = new Map((collection.variable ?? []).map(({ key, value }) => [key, value]));
 
   for (const phase of flow.phases) {
     const lanes = await Promise.all(
@@ -227,7 +245,11 @@ export async function runPostmanFlow(flow: FolderFlow, url: string): Promise<Pos
     for (const lane of lanes) {
       failures.push(...lane.failures);
       steps.push(...lane.steps);
-      variables = { ...variables, ...lane.variables, [flow.urlVariable]: url };
+      // Carry on only what the lane's scripts set: its other variables hold the collection's
+      // defaults, which would undo what an earlier phase handed over (the session id).
+      for (const [key, value] of Object.entries(lane.variables)) {
+        if (value !== defaults.get(key)) variables[key] = value;
+      }
     }
     if (failures.length > 0) break;
   }

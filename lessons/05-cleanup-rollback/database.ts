@@ -1,0 +1,74 @@
+// One tiny interface over two PostgreSQLs, so the lesson runs the same SQL against both:
+//
+// - PGlite (`@electric-sql/pglite`), PostgreSQL compiled to WebAssembly, embedded in the server
+//   process and kept in a folder: nothing to install or start. The default.
+// - A real PostgreSQL server through `pg`, when `DATABASE_URL` is set.
+//
+// `transaction(work)` commits when `work` resolves and rolls back when it throws: a cancelled
+// handler throws, so whatever it wrote is undone.
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+export interface Sql {
+  query<Row extends object>(text: string, params?: unknown[]): Promise<Row[]>;
+}
+
+export interface Database extends Sql {
+  /** What it is, for log lines: "PGlite in lessons/05-cleanup-rollback/data/pglite" or "PostgreSQL at 127.0.0.1:5432". */
+  readonly label: string;
+  /** Runs `work` in one transaction: COMMIT when it resolves, ROLLBACK when it throws (and the error is rethrown). */
+  transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** PGlite in `folder` (created on first use, ~3 s; ~0.5 s to open after that). One process at a time may open it. */
+export async function openPglite(folder: string, label = folder): Promise<Database> {
+  const db = new PGlite(folder);
+  await db.waitReady;
+  return {
+    label: `PGlite in ${label}`,
+    query: async <Row extends object>(text: string, params?: unknown[]) => (await db.query<Row>(text, params)).rows,
+    // PGlite has one connection. Its transaction() holds it for the whole transaction, and every
+    // query outside waits until the transaction ends, so no one reads uncommitted rows.
+    transaction: (work) =>
+      db.transaction((tx) =>
+        work({
+          query: async <Row extends object>(text: string, params?: unknown[]) =>
+            (await tx.query<Row>(text, params)).rows,
+        }),
+      ),
+    close: () => db.close(),
+  };
+}
+
+/** A PostgreSQL server, e.g. `postgresql://user:password@127.0.0.1:5432/db`. */
+export async function openPostgres(url: string): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  await pool.query('SELECT 1'); // fail now, with the server's message, rather than on the first tool call
+  const { hostname, port } = new URL(url);
+  return {
+    label: `PostgreSQL at ${hostname}:${port || 5432}`,
+    query: async <Row extends object>(text: string, params?: unknown[]) =>
+      (await pool.query<Row & pg.QueryResultRow>(text, params)).rows,
+    async transaction(work) {
+      // A transaction needs one connection from BEGIN to COMMIT: take it out of the pool.
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await work({
+          query: async <Row extends object>(text: string, params?: unknown[]) =>
+            (await client.query<Row & pg.QueryResultRow>(text, params)).rows,
+        });
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        throw error;
+      } finally {
+        client.release(broken); // a connection that could not roll back is destroyed, not reused
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,653 @@
+// Lesson 05, end to end: real server processes on free ports, each with a data folder of its own,
+// against PGlite and against a real PostgreSQL server. Every claim in the README is checked here,
+// from outside the server: the file system, the database, and the server's own record.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { CallToolResultSchema, type CallToolResult, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { startLessonServer, startTs } from '../shared/processes.ts';
+import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
+import { connectRecordingClient, textOf, type RecordingClient } from '../shared/testing.ts';
+import { waitFor } from '../shared/wait.ts';
+import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
+
+const SERVER = join(import.meta.dirname, 'server.ts');
+const CLIENT = join(import.meta.dirname, 'client.ts');
+const README = join(import.meta.dirname, 'README.md');
+const RECORDS = 40;
+
+// PGlite takes seconds to create a database and half a second to open one: create one empty
+// database for the whole file, and give each server a copy, in a data folder of its own.
+const scratch = mkdtempSync(join(tmpdir(), 'lesson05-test-'));
+const template = join(scratch, 'template-pglite');
+before(async () => {
+  const db = new PGlite(template);
+  await db.waitReady;
+  await db.close();
+});
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+let folders = 0;
+function newDataFolder(): string {
+  const folder = join(scratch, `data-${++folders}`);
+  cpSync(template, join(folder, 'pglite'), { recursive: true });
+  return folder;
+}
+
+type Server = Awaited<ReturnType<typeof startLessonServer>> & { data: string };
+
+async function startServer(data: string, args: string[] = [], env: Record<string, string> = {}): Promise<Server> {
+  return { ...(await startLessonServer(SERVER, ['--data', data, ...args], { env })), data };
+}
+
+async function withServer(
+  options: { data?: string; args?: string[]; env?: Record<string, string> },
+  body: (server: Server) => Promise<void>,
+) {
+  const server = await startServer(options.data ?? newDataFolder(), options.args, options.env);
+  try {
+    await body(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** What a run can leave behind, read from outside the server. */
+const outside = (data: string) => ({
+  lockFile: existsSync(join(data, 'process_large_file.lock')),
+  tempDirs: readdirSync(join(data, 'tmp')),
+  reportSha: existsSync(join(data, 'report.txt'))
+    ? createHash('sha256')
+        .update(readFileSync(join(data, 'report.txt')))
+        .digest('hex')
+    : 'absent',
+});
+
+interface JobReport {
+  state: string;
+  resources?: Record<string, string>;
+}
+
+async function jobWhenDone(client: Client, id: RequestId): Promise<JobReport> {
+  return waitFor(`call ${id} to finish its clean-up`, async () => {
+    const status = await client.callTool({ name: 'get_job_status', arguments: { requestId: id } });
+    const job = status.structuredContent as JobReport | undefined;
+    return job && job.state !== 'running' && job.resources?.lock !== 'held' && job;
+  });
+}
+
+const lastCallId = (c: RecordingClient) =>
+  c.sent.filter((m) => 'method' in m && m.method === 'tools/call').at(-1) as { id: RequestId };
+
+async function importFile(c: RecordingClient, args: Record<string, unknown>) {
+  const result = (await c.client.callTool({
+    name: 'process_large_file',
+    arguments: { path: 'records.txt', batchSize: 10, stepDelayMs: 0, ...args },
+  })) as CallToolResult;
+  return { result, id: lastCallId(c).id, out: result.structuredContent as Record<string, unknown> };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The proof by random cancels.
+
+/** mulberry32: a small seeded PRNG, so a failing run can be replayed with SEED=<seed>. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const PROOF_BATCH_SIZE = 20; // two batches: mid-batch cancels, and shorter runs
+const STEPS = 3 + 2 * (RECORDS / PROOF_BATCH_SIZE) + 4; // progress steps of a run: see stepper() in server.ts
+
+interface DatabaseView {
+  rows(key: string): Promise<number>;
+  stored(key: string): Promise<{ outputSha256: string; completedAt: string } | undefined>;
+}
+
+/** Reads the database through the server (the only way in while it holds PGlite open). */
+function viewThroughServer(client: Client): DatabaseView {
+  const inspect = async (key: string) =>
+    (await client.callTool({ name: 'inspect_side_effects', arguments: { idempotencyKey: key } })).structuredContent as {
+      rows: number;
+      storedResult: { outputSha256: string; completedAt: string } | null;
+    };
+  return {
+    rows: async (key) => (await inspect(key)).rows,
+    stored: async (key) => (await inspect(key)).storedResult ?? undefined,
+  };
+}
+
+function viewDirectly(db: { query<R>(sql: string, params: unknown[]): Promise<R[]> }): DatabaseView {
+  return {
+    rows: async (key) =>
+      (
+        await db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM lesson05.imported_records WHERE idempotency_key = $1',
+          [key],
+        )
+      )[0]!.n,
+    stored: async (key) =>
+      (
+        await db.query<{ result: { outputSha256: string; completedAt: string } }>(
+          'SELECT result FROM lesson05.idempotency_keys WHERE key = $1',
+          [key],
+        )
+      )[0]?.result,
+  };
+}
+
+interface ProofRun {
+  key: string;
+  plan: string;
+  outcome: 'completed' | 'cancelled';
+  cancelArrivedAfter?: string;
+  reply?: string;
+}
+
+/**
+ * `runs` calls, each cancelled at a step chosen by the seeded PRNG (or right away, or never),
+ * while the test reads report.txt in a loop. After each call: the lock is free, no temp dir is
+ * left, the database holds all of the call's rows and its key or none, and report.txt is the
+ * previous complete report or this call's. At the end: every report ever read was complete, and
+ * every completed key returns its stored result without running again.
+ */
+async function randomCancelProof(server: Server, runs: number, db: (c: Client) => DatabaseView, stepDelayMs: number) {
+  const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31));
+  console.log(`random-cancel proof: ${runs} runs, seed ${seed} (reproduce with SEED=${seed})`);
+  const random = prng(seed);
+  const c = await connectRecordingClient(server.url);
+  const view = db(c.client);
+  const completedShas = new Set<string>(['absent']);
+  const seenShas = new Set<string>();
+  let reading = true;
+  const reader = (async () => {
+    while (reading) {
+      try {
+        seenShas.add(
+          createHash('sha256')
+            .update(await readFile(join(server.data, 'report.txt')))
+            .digest('hex'),
+        );
+      } catch {
+        seenShas.add('absent');
+      }
+    }
+  })();
+
+  const results: ProofRun[] = [];
+  // Every step gets its turn: a shuffled round of all choices, then another.
+  const choices = ['never', 'right away', ...Array.from({ length: STEPS }, (_, i) => `step ${i + 1}`)];
+  let round: string[] = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      if (round.length === 0) round = [...choices].sort(() => random() - 0.5);
+      const plan = round.pop()!;
+      const jitterMs = Math.floor(random() * stepDelayMs);
+      const key = `proof-${seed}-${run}`;
+      const before = outside(server.data);
+      const controller = new AbortController();
+      const cancelAtStep = plan.startsWith('step ') ? Number(plan.slice(5)) : undefined;
+      const call = c.client
+        .callTool(
+          {
+            name: 'process_large_file',
+            arguments: { path: 'records.txt', idempotencyKey: key, batchSize: PROOF_BATCH_SIZE, stepDelayMs },
+          },
+          CallToolResultSchema,
+          {
+            signal: controller.signal,
+            onprogress: ({ progress }) => {
+              if (progress === cancelAtStep) setTimeout(() => controller.abort('random cancel'), jitterMs);
+            },
+          },
+        )
+        .catch(() => undefined);
+      if (plan === 'right away') setImmediate(() => controller.abort('random cancel'));
+      const id = lastCallId(c).id;
+      await call;
+      const job = await jobWhenDone(c.client, id);
+      const context = `run ${run} (seed ${seed}, key ${key}, plan ${plan}, job ${JSON.stringify(job)})`;
+      assert.ok(job.state === 'completed' || job.state === 'cancelled', context);
+      const outcome = job.state as ProofRun['outcome'];
+      results.push({
+        key,
+        plan,
+        outcome,
+        cancelArrivedAfter: job.resources?.['cancel arrived after'],
+        reply: (job as { reply?: string }).reply,
+      });
+
+      const now = outside(server.data);
+      assert.equal(now.lockFile, false, `lock file left: ${context}`);
+      assert.deepEqual(now.tempDirs, [], `temp dir left: ${context}`);
+      const stored = await view.stored(key);
+      assert.equal(await view.rows(key), outcome === 'completed' ? RECORDS : 0, `rows: ${context}`);
+      assert.equal(stored !== undefined, outcome === 'completed', `stored key: ${context}`);
+      if (outcome === 'completed') {
+        assert.equal(now.reportSha, stored!.outputSha256, `report.txt is not this call's: ${context}`);
+        completedShas.add(stored!.outputSha256);
+      } else {
+        assert.equal(now.reportSha, before.reportSha, `report.txt changed: ${context}`);
+      }
+    }
+  } finally {
+    reading = false;
+    await reader;
+  }
+
+  // Every report the reader ever saw was a complete one, never a partial one.
+  assert.deepEqual(
+    [...seenShas].filter((sha) => !completedShas.has(sha)),
+    [],
+    'the reader saw a report.txt that no completed call wrote',
+  );
+  assert.ok(seenShas.size > 1, 'the reader saw report.txt change');
+
+  // Every completed key returns its stored result, and runs nothing: no rows added, report unchanged.
+  const completed = results.filter((r) => r.outcome === 'completed');
+  for (const { key } of completed) {
+    const stored = await view.stored(key);
+    const reportBefore = outside(server.data).reportSha;
+    const { out, id } = await importFile(c, { idempotencyKey: key, batchSize: PROOF_BATCH_SIZE });
+    assert.equal(out.replayed, true, key);
+    assert.equal(out.outputSha256, stored!.outputSha256);
+    assert.equal(out.completedAt, stored!.completedAt);
+    const job = await jobWhenDone(c.client, id);
+    assert.equal(job.resources?.['temp dir'], undefined, 'a replay creates no temp dir');
+    assert.equal(await view.rows(key), RECORDS);
+    assert.equal(outside(server.data).reportSha, reportBefore);
+  }
+  // A cancelled call stored no key, so a retry with it really runs.
+  const retried = results.filter((r) => r.outcome === 'cancelled').slice(0, 3);
+  for (const { key } of retried) {
+    const { out } = await importFile(c, { idempotencyKey: key, batchSize: PROOF_BATCH_SIZE });
+    assert.equal(out.replayed, false, key);
+    assert.equal(await view.rows(key), RECORDS);
+  }
+  await c.close();
+
+  // Where the cancels landed. Each kind must have been hit, or the proof proves less than it says.
+  const landed = (pattern: RegExp) => results.filter((r) => pattern.test(r.cancelArrivedAfter ?? '')).length;
+  const tally = {
+    'never cancelled, completed': results.filter((r) => r.plan === 'never').length,
+    'rolled back': results.filter((r) => r.outcome === 'cancelled').length,
+    'cancel mid-batch (rolled back)': landed(/^batch/),
+    'cancel after the key was stored, before COMMIT (rolled back)': landed(/^result stored/),
+    'cancel while COMMIT ran (completed)': landed(/^COMMIT sent$/),
+    'cancel between COMMIT and the rename (completed)': landed(/^committed$/),
+    'cancel after the reply (ignored)': results.filter(
+      (r) => r.plan !== 'never' && r.outcome === 'completed' && !r.cancelArrivedAfter,
+    ).length,
+    completed: completed.length,
+  };
+  console.log(JSON.stringify(tally, null, 2));
+  assert.ok(tally['cancel mid-batch (rolled back)'] > 0, JSON.stringify(tally));
+  assert.ok(tally['cancel between COMMIT and the rename (completed)'] > 0, JSON.stringify(tally));
+  for (const r of results.filter((r) => r.cancelArrivedAfter === 'result stored with its key')) {
+    assert.equal(r.outcome, 'cancelled', 'a cancel after the key was stored, before COMMIT, still rolls back');
+  }
+  for (const r of results.filter(
+    (r) => r.cancelArrivedAfter === 'committed' || r.cancelArrivedAfter === 'COMMIT sent',
+  )) {
+    assert.equal(r.outcome, 'completed', 'a cancel after COMMIT changes nothing');
+    assert.match(r.reply ?? '', /result \(sent by the server: the cancel came after the commit\)/);
+  }
+  // What the database must hold now, key by key: all of a call's rows, or none.
+  const rowsByKey = new Map(results.map((r) => [r.key, r.outcome === 'completed' ? RECORDS : 0]));
+  for (const { key } of retried) rowsByKey.set(key, RECORDS);
+  return rowsByKey;
+}
+
+describe('lesson 05: random cancels leave nothing half-done', { timeout: 120_000 }, () => {
+  test('PGlite: 100 runs', async () => {
+    const data = newDataFolder();
+    const server = await startServer(data);
+    let rowsByKey: Map<string, number>;
+    try {
+      rowsByKey = await randomCancelProof(server, 100, viewThroughServer, 8);
+    } finally {
+      assert.equal(await server.stop(), 0, 'the server shut down cleanly');
+    }
+    // Read the database files directly, now that the server has closed them.
+    const db = new PGlite(join(data, 'pglite'));
+    try {
+      const view = viewDirectly({
+        query: async <R>(sql: string, params: unknown[]) => (await db.query<R>(sql, params)).rows,
+      });
+      for (const [key, rows] of rowsByKey) {
+        assert.equal(await view.rows(key), rows, key);
+        assert.equal((await view.stored(key)) !== undefined, rows === RECORDS, key);
+      }
+    } finally {
+      await db.close();
+    }
+  });
+
+  let postgres: ThrowawayPostgres | undefined;
+  before(async () => (postgres = await throwawayPostgres()));
+  after(async () => postgres && 'stop' in postgres && (await postgres.stop()));
+
+  test('a real PostgreSQL server: 40 runs', async (t) => {
+    if (!postgres || 'skipReason' in postgres) return t.skip(postgres?.skipReason ?? 'not started');
+    t.diagnostic(`PostgreSQL: ${postgres.source}`);
+    const pool = new pg.Pool({ connectionString: postgres.url });
+    try {
+      await withServer({ env: { DATABASE_URL: postgres.url } }, async (server) => {
+        assert.match(server.output(), /database: PostgreSQL at 127\.0\.0\.1:\d+/);
+        const direct = viewDirectly({
+          query: async <R>(sql: string, params: unknown[]) => (await pool.query(sql, params)).rows as R[],
+        });
+        await randomCancelProof(server, 40, () => direct, 8);
+      });
+    } finally {
+      await pool.end();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The client's story, and the README.
+
+/** Index of the first line matching `pattern`, failing with the whole output when there is none. */
+function lineIndex(lines: string[], pattern: RegExp): number {
+  const index = lines.findIndex((line) => pattern.test(line));
+  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
+  return index;
+}
+
+function assertInOrder(lines: string[], patterns: RegExp[]) {
+  const order = patterns.map((pattern) => lineIndex(lines, pattern));
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+    lines.join('\n'),
+  );
+}
+
+const readmeNormalisers: Normaliser[] = [
+  [/import-[0-9a-f]{8}/g, 'import-KEY'],
+  [/#\d+/g, '#N'], // how many status polls went before a call varies
+  [/run-\d+-\w{6}/g, 'run-PID-XXXXXX'],
+  [/sha256 [0-9a-f]{12}…/g, 'sha256 HASH…'],
+];
+
+describe('lesson 05: the client cancels, checks, retries, and gets the stored result', { timeout: 60_000 }, () => {
+  test('the default run (shown in the README), a cancel after COMMIT, and a second run', async () => {
+    await withServer({}, async (server) => {
+      const asDocumented = (lines: string[]) =>
+        lines.map((line) =>
+          line
+            .replaceAll(server.url, 'http://127.0.0.1:3105/mcp')
+            .replaceAll(server.data, 'lessons/05-cleanup-rollback/data'),
+        );
+      const client = startTs(CLIENT, ['--url', server.url]);
+      assert.equal(await client.exited, 0, client.output());
+      const out = client.lines;
+      assertInOrder(out, [
+        /before: report\.txt absent; lock free/,
+        /-> cancel at progress 8\/15 "batch 3\/4: rows inserted"/,
+        /<- callTool rejected: MCP error -32001: user changed their mind \(the SDK's own error for an aborted call\)/,
+        /server reports #\d+: cancelled; cancel arrived after "batch 3\/4: rows inserted"; transaction rolled back, temp dir removed, lock released, output untouched/,
+        /server checks: 0 rows and no stored result for the key; lock free; no temp dir; report\.txt absent/,
+        /<- completed: 40 rows in 4 batches, .*; the server ran the import/,
+        /server checks: 40 rows and a stored result for the key; lock free; no temp dir; report\.txt sha256/,
+        /<- the stored result \(replayed: true\): 40 rows in 4 batches, .*; the server ran nothing/,
+        /observed: rolled-back, as expected/,
+      ]);
+      await server.waitForLine(/session \S+ ended/);
+      const log = server.lines;
+      assertInOrder(log, [
+        /#\d+ batch 3\/4: rows inserted/,
+        /notifications\/cancelled for #\d+ \(reason: "user changed their mind"\)/,
+        /#\d+ stopped after "batch 3\/4: rows inserted"/,
+        /#\d+ transaction rolled back: the 30 rows it inserted are gone, and no key was stored/,
+        /#\d+ temp file closed/,
+        /#\d+ temp dir removed/,
+        /#\d+ lock released/,
+        /#\d+ replying: error -32800 "Request cancelled"/,
+        /#\d+ committed \(40 rows/,
+        /#\d+ report\.txt replaced \(atomic rename/,
+        /#\d+ key import-\w+ already completed: replaying its stored result, running nothing/,
+      ]);
+      const firstSession = log.slice(0, lineIndex(log, /session \S+ ended/) + 1);
+      checkReadmeOutput(README, 'server', asDocumented(firstSession), readmeNormalisers);
+      checkReadmeOutput(README, 'client', asDocumented(out), readmeNormalisers);
+
+      // A cancel after COMMIT is too late: the call completes, the server sends the result itself,
+      // and both retries replay. The client exits 1 unless told to expect that.
+      const late = startTs(CLIENT, ['--url', server.url, '--step-delay', '20', '--cancel-at', 'committed']);
+      assert.equal(await late.exited, 1, late.output());
+      assertInOrder(late.lines, [
+        /server reports #\d+: completed; cancel arrived after "committed"; transaction committed, temp dir removed, lock released, output replaced/,
+        /the cancel came after the commit: the call completed, and its key is stored/,
+        /<- the stored result \(replayed: true\)/,
+        /observed: completed, expected: rolled-back/,
+      ]);
+      assert.equal(late.lines.filter((l) => /<- the stored result \(replayed: true\)/.test(l)).length, 2);
+      lineIndex(server.lines, /the cancel came after the commit: too late to undo; replying with the result/);
+      const expected = startTs(CLIENT, [
+        '--url',
+        server.url,
+        '--step-delay',
+        '20',
+        '--cancel-at',
+        'committed',
+        '--expect',
+        'completed',
+      ]);
+      assert.equal(await expected.exited, 0, expected.output());
+      lineIndex(expected.lines, /observed: completed, as expected/);
+
+      // Another default run: its cancel leaves the previous run's report in place, byte for byte.
+      const report = outside(server.data).reportSha;
+      const again = startTs(CLIENT, ['--url', server.url, '--step-delay', '10']);
+      assert.equal(await again.exited, 0, again.output());
+      lineIndex(again.lines, new RegExp(`report\\.txt untouched: sha256 ${report.slice(0, 12)}…, as before`));
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Mistakes: bad input, a busy lock, a key in use, and a failure after the lock was taken.
+
+describe('lesson 05: bad input and conflicts get a clear answer, and leave nothing behind', { timeout: 60_000 }, () => {
+  test('tool arguments, a corrupt record, a key reused, a key in use, a busy lock', async () => {
+    await withServer({}, async (server) => {
+      const c = await connectRecordingClient(server.url);
+      const refused = async (args: Record<string, unknown>) => {
+        const { result } = await importFile(c, args);
+        assert.equal(result.isError, true, JSON.stringify(result));
+        return textOf(result);
+      };
+      assert.match(
+        await refused({ path: '../../etc/passwd', idempotencyKey: 'a' }),
+        /path "..\/..\/etc\/passwd" is outside the data folder/,
+      );
+      assert.match(await refused({ path: 'nope.txt', idempotencyKey: 'a' }), /no such file: "nope.txt"/);
+      assert.match(await refused({ idempotencyKey: 'has spaces' }), /use 1 to 100 letters, digits, or \. _ : -/);
+      assert.match(await refused({}), /Invalid input: expected string, received undefined/);
+
+      // A corrupt record in batch 3 fails the call after the lock was taken and 20 rows were inserted.
+      assert.match(
+        await refused({ path: 'broken.txt', idempotencyKey: 'broken-1' }),
+        /line 26 of broken\.txt: record 0000025 fails its checksum/,
+      );
+      const broken = await jobWhenDone(c.client, lastCallId(c).id);
+      assert.equal(broken.state, 'failed');
+      assert.deepEqual(
+        [
+          broken.resources?.transaction,
+          broken.resources?.['temp dir'],
+          broken.resources?.lock,
+          broken.resources?.output,
+        ],
+        ['rolled back', 'removed', 'released', 'untouched'],
+      );
+      await server.waitForLine(/transaction rolled back: the 20 rows it inserted are gone/);
+      assert.deepEqual(outside(server.data), { lockFile: false, tempDirs: [], reportSha: 'absent' });
+      const view = viewThroughServer(c.client);
+      assert.equal(await view.rows('broken-1'), 0);
+
+      // A key first used with other arguments.
+      assert.equal((await importFile(c, { idempotencyKey: 'k1' })).out.replayed, false);
+      assert.match(
+        await refused({ idempotencyKey: 'k1', batchSize: 20 }),
+        /idempotency key "k1" was first used with other arguments/,
+      );
+
+      // While a call runs: the same key is refused (not run twice), another key is refused (busy).
+      const slow = importFile(c, { idempotencyKey: 'k2', stepDelayMs: 30 });
+      await server.waitForLine(/#\d+ lock taken/);
+      await waitFor(
+        'k2 to take the lock',
+        () => server.lines.some((l) => /key k2,/.test(l)) && outside(server.data).lockFile,
+      );
+      assert.match(
+        await refused({ idempotencyKey: 'k2' }),
+        /idempotency key "k2" belongs to a call that is still running .* it was not run twice/,
+      );
+      assert.match(
+        await refused({ idempotencyKey: 'k3' }),
+        /busy: another process_large_file call holds the lock \(request \d+, key "k2"\); one call at a time/,
+      );
+      const first = await slow;
+      assert.equal(first.out.replayed, false);
+      // Once it has ended: the same key gets the stored result, and the refused key really runs.
+      const replay = await importFile(c, { idempotencyKey: 'k2' });
+      assert.deepEqual(replay.out, { ...first.out, replayed: true });
+      assert.equal((await importFile(c, { idempotencyKey: 'k3' })).out.replayed, false);
+      assert.deepEqual(
+        { ...outside(server.data), reportSha: undefined },
+        { lockFile: false, tempDirs: [], reportSha: undefined },
+      );
+      await c.close();
+    });
+  });
+
+  test('--write-in-place: a cancel leaves half a report that the database does not back', async () => {
+    await withServer({ args: ['--write-in-place'] }, async (server) => {
+      const c = await connectRecordingClient(server.url);
+      const done = await importFile(c, { idempotencyKey: 'whole' });
+      assert.equal(outside(server.data).reportSha, done.out.outputSha256);
+      const controller = new AbortController();
+      await c.client
+        .callTool(
+          { name: 'process_large_file', arguments: { idempotencyKey: 'half', stepDelayMs: 20 } },
+          CallToolResultSchema,
+          {
+            signal: controller.signal,
+            onprogress: ({ message }) => message?.startsWith('batch 2/4: written') && controller.abort('test'),
+          },
+        )
+        .catch(() => undefined);
+      const job = await jobWhenDone(c.client, lastCallId(c).id);
+      assert.equal(job.state, 'cancelled');
+      assert.equal(job.resources?.output, 'left half-written');
+      const report = readFileSync(join(server.data, 'report.txt'), 'utf8').split('\n');
+      assert.equal(report[0], 'report of records.txt for idempotency key half');
+      assert.equal(report.length - 2, 20, 'two batches of ten lines, of four');
+      assert.equal(await viewThroughServer(c.client).rows('half'), 0, 'while the database rolled back');
+      await c.close();
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Stopping the server: Ctrl-C cleans up; a crash leaves the lock and a temp dir, which the next start removes.
+
+/** Waits until the server logs `step` for the call with idempotency key `key`. */
+async function waitForStep(server: Server, key: string, step: string) {
+  const [, id] = await server.waitForLine(new RegExp(`tools/call #(\\d+): process_large_file \\S+, key ${key},`));
+  await server.waitForLine(new RegExp(`#${id} ${step.replaceAll('/', '\\/')}`));
+}
+
+describe('lesson 05: shutdown and crash', { timeout: 60_000 }, () => {
+  test('SIGKILL mid-call leaves a stale lock, the next start removes it; SIGTERM mid-call cleans up before exit', async () => {
+    const data = newDataFolder();
+    const startSlowCall = (c: RecordingClient, key: string) =>
+      c.client
+        .callTool({ name: 'process_large_file', arguments: { idempotencyKey: key, stepDelayMs: 100 } })
+        .catch(() => undefined);
+
+    // 1. A completed call, then a crash in the middle of another.
+    const first = await startServer(data);
+    const c1 = await connectRecordingClient(first.url);
+    const kept = await importFile(c1, { idempotencyKey: 'kept' });
+    void startSlowCall(c1, 'crashed');
+    await waitForStep(first, 'crashed', 'batch 2/4: rows inserted');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await c1.client.close(); // its call will never be answered: stop its 60 s request timeout
+    const pid = first.child.pid!;
+    assert.equal(outside(data).lockFile, true, 'a crash runs no finally: the lock file stays');
+    assert.match(outside(data).tempDirs.join(), new RegExp(`^run-${pid}-`));
+
+    // 2. The next start removes what the dead process left; the database kept only what was committed.
+    const second = await startServer(data);
+    try {
+      lineIndex(
+        second.lines,
+        new RegExp(`removed a stale lock left by pid ${pid}, which is no longer running .*key crashed`),
+      );
+      lineIndex(second.lines, new RegExp(`removed .*run-${pid}-\\w+, left by pid ${pid}`));
+      assert.deepEqual(
+        { ...outside(data), reportSha: undefined },
+        { lockFile: false, tempDirs: [], reportSha: undefined },
+      );
+      const c2 = await connectRecordingClient(second.url);
+      const view = viewThroughServer(c2.client);
+      assert.equal(await view.rows('crashed'), 0);
+      assert.equal(await view.stored('crashed'), undefined);
+      const replay = await importFile(c2, { idempotencyKey: 'kept' });
+      assert.deepEqual(replay.out, { ...kept.out, replayed: true }, 'the stored result survived the restart');
+
+      // 3. SIGTERM in the middle of a call: the handler is cancelled and cleans up before the process exits.
+      void startSlowCall(c2, 'stopped');
+      await waitForStep(second, 'stopped', 'batch 2/4: rows inserted');
+      second.child.kill('SIGTERM');
+      assert.equal(await second.exited, 0, second.output());
+      await c2.client.close();
+    } finally {
+      await second.stop();
+    }
+    const [, id] = second.lines
+      .map((l) => /tools\/call #(\d+): process_large_file \S+, key stopped,/.exec(l))
+      .find(Boolean)!;
+    assertInOrder(second.lines, [
+      /SIGTERM: closing sessions, waiting for 1 running call\(s\) to clean up/,
+      new RegExp(`#${id} stopped after "batch 2/4: rows inserted" \\(the session ended\\)`),
+      new RegExp(`#${id} transaction rolled back`),
+      new RegExp(`#${id} temp dir removed`),
+      new RegExp(`#${id} lock released`),
+      /database closed; exiting/,
+    ]);
+    assert.deepEqual(
+      { ...outside(data), reportSha: undefined },
+      { lockFile: false, tempDirs: [], reportSha: undefined },
+    );
+    const db = new PGlite(join(data, 'pglite'));
+    try {
+      const view = viewDirectly({
+        query: async <R>(sql: string, params: unknown[]) => (await db.query<R>(sql, params)).rows,
+      });
+      assert.equal(await view.rows('stopped'), 0);
+      assert.equal(await view.rows('kept'), RECORDS);
+      assert.equal(await view.rows('crashed'), 0);
+    } finally {
+      await db.close();
+    }
+  });
+});
