@@ -37,7 +37,7 @@ export function classifyCallFailure(error: unknown, signal: AbortSignal | undefi
     // The SDK's own `timeout` option: -32001 with the limit in `data`.
     const data = error.data as { timeout?: unknown } | undefined;
     if (error.code === ErrorCode.RequestTimeout && typeof data?.timeout === 'number') return 'timed out';
-    // Client.close() (or the transport closing) rejects every pending call with this.
+    // Client.close() rejects every pending call with this.
     if (error.code === ErrorCode.ConnectionClosed && error.message === 'MCP error -32000: Connection closed')
       return 'connection lost';
   }
@@ -97,7 +97,7 @@ export function closeWhenServerGone(
  * pending. SDK 1.x adds an 'abort' listener to the signal of every call and never removes it, so a
  * signal shared by many calls collects listeners, and aborting it later sends a
  * `notifications/cancelled` for every call it ever served. `AbortSignal.any([perCall, parent])` does
- * not help: the combined signals stay subscribed to `parent` until they are garbage-collected.
+ * not help: `parent` shows no listeners, yet aborting it still cancels the calls that completed.
  */
 export async function withCallSignal<T>(
   parent: AbortSignal | undefined,

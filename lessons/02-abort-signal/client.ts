@@ -131,7 +131,7 @@ try {
 
 /**
  * The job as the server reports it, once the handler has finished: the SDK rejects the call the
- * moment we abort, before the server has even received the cancel, so the first look may be early.
+ * moment we abort, before the server has even answered the cancel, so the first look may be early.
  */
 async function settledJob(requestId: RequestId): Promise<Record<string, unknown>> {
   for (let attempt = 0; ; attempt++) {

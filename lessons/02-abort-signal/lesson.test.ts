@@ -308,7 +308,10 @@ describe(
         );
         assert.equal(DEFAULT_REQUEST_TIMEOUT_MSEC, 60_000, 'the timeout a call gets when given none');
         // Not a connection error: the SDK's own timeout, as if the server were merely slow.
-        assert.deepEqual([(error as McpError).code, (error as McpError).data], [-32001, { timeout: 1000 }]);
+        assert.deepEqual(
+          [(error as McpError).code, (error as McpError).message, (error as McpError).data],
+          [-32001, 'MCP error -32001: Request timed out', { timeout: 1000 }],
+        );
         assert.equal(classifyCallFailure(error, undefined), 'timed out');
         // The next request cannot even be sent.
         const next = await client.ping().then(
@@ -395,7 +398,10 @@ describe('lesson 02 pitfall: one AbortSignal for many calls', { timeout: 60_000 
     assert.equal(getEventListeners(shared.signal, 'abort').length, 11, 'one listener per call, never removed');
     const leak = warnings.filter((w) => w.name === 'MaxListenersExceededWarning');
     assert.equal(leak.length, 1);
-    assert.match(leak[0]!.message, /11 abort listeners added to \[AbortSignal\]/);
+    assert.match(
+      leak[0]!.message,
+      /Possible EventTarget memory leak detected\. 11 abort listeners added to \[AbortSignal\]/,
+    );
 
     shared.abort('leaving the page');
     const cancels = cancelsIn(sent);
@@ -404,7 +410,11 @@ describe('lesson 02 pitfall: one AbortSignal for many calls', { timeout: 60_000 
       [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
       'a cancel for each call, all of them long completed',
     );
-    await server.waitForLine(/notifications\/cancelled for #11, which already completed: nothing to cancel, ignored/);
+    const ignored = /notifications\/cancelled for #\d+, which already completed: nothing to cancel, ignored/;
+    await waitFor(
+      'the server to log each cancel as already completed',
+      () => server.lines.filter((line) => ignored.test(line)).length === 11,
+    );
     await close();
   });
 
@@ -551,6 +561,10 @@ describe('lesson 02 pitfall: aborting in the same tick as the call', { timeout: 
           await waitFor('the SDK to hand the call to the transport', () => handed.includes('tools/call'));
           controller.abort('too late?');
           await assert.rejects(call, { code: -32001 });
+          assert.ok(
+            !wire.includes('cancel POST answered 202'),
+            'the call rejected before the server answered the cancel',
+          );
           await waitFor('the SDK to hand the cancel to the transport', () =>
             handed.includes('notifications/cancelled'),
           );

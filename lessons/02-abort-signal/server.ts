@@ -59,8 +59,8 @@ const keyOf = (id: RequestId) => `${typeof id}:${String(id)}`;
  * - a running job's own AbortController, aborted for a cancel naming a falsy id (0 or ""),
  *   which the SDK skips (`if (!requestId) return` in Protocol._oncancel);
  * - cancels that arrived before their request (the cancel POST overtook the tools/call POST).
- *   Request ids are never reused within a session, so such a cancel can only mean a request
- *   still on its way.
+ *   Request ids are never reused within a session, so such a cancel names a request not sent
+ *   yet (or none at all).
  */
 class OwnCancels {
   readonly running = new Map<string, AbortController>();

@@ -3,7 +3,7 @@
 // anything took: they assert what the handler did (chunks, order of events, threads, descriptors).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
@@ -244,26 +244,23 @@ describe('lesson 03: CPU-bound work', { timeout: 60_000 }, () => {
       await exited;
     }
 
-    // Why cpu-worker-entry.mjs exists: a Worker pointed at the .ts file itself, under node --import tsx.
-    // (execArgv is given because a worker may not inherit --input-type, which -e needs here.)
-    const workerUrl = new URL('./cpu-worker.ts', import.meta.url).href;
+    // Why cpu-worker-entry.mjs exists: a Worker pointed at the .ts file itself, under both commands.
+    const probe = join(import.meta.dirname, 'data', 'bare-ts-worker.mjs');
     const workerData = { file: join(import.meta.dirname, 'data', 'sample.txt'), chunks: 1, chunkMs: 0 };
-    const bare = spawnSync(
-      process.execPath,
-      [
-        ...['--import', 'tsx', '--input-type=module', '-e'],
-        `import { Worker } from 'node:worker_threads';
-         const worker = new Worker(new URL(${JSON.stringify(workerUrl)}), { workerData: ${JSON.stringify(workerData)}, execArgv: ['--import', 'tsx'] });
-         worker.on('message', (message) => 'done' in message && console.log('worker finished'));
-         worker.on('error', (error) => console.log('worker failed:', error.code));`,
-      ],
-      { encoding: 'utf8', cwd: import.meta.dirname },
+    writeFileSync(
+      probe,
+      `import { Worker } from 'node:worker_threads';
+       const worker = new Worker(new URL('../cpu-worker.ts', import.meta.url), { workerData: ${JSON.stringify(workerData)} });
+       worker.on('message', (message) => 'done' in message && console.log('worker finished'));
+       worker.on('error', (error) => console.log('worker failed:', error.code));`,
     );
-    if (Number(process.versions.node.split('.')[0]) === 20) {
-      // tsx registers its loader in the main thread only on Node 20.
-      assert.match(bare.stdout, /worker failed: ERR_UNKNOWN_FILE_EXTENSION/, bare.stdout + bare.stderr);
-    } else {
-      assert.match(bare.stdout, /worker finished/, bare.stdout + bare.stderr);
+    for (const command of [[tsxCli], ['--import', 'tsx']]) {
+      const bare = spawnSync(process.execPath, [...command, probe], { encoding: 'utf8', cwd: import.meta.dirname });
+      const expected =
+        Number(process.versions.node.split('.')[0]) === 20
+          ? /worker failed: ERR_UNKNOWN_FILE_EXTENSION/
+          : /worker finished/;
+      assert.match(bare.stdout, expected, `${command.join(' ')}: ${bare.stdout}${bare.stderr}`);
     }
   });
 });
