@@ -75,10 +75,12 @@ async function openPostgres(url: string): Promise<Database> {
         async query<Row>(sql: string, params: unknown[], signal?: AbortSignal) {
           signal?.throwIfAborted();
           // The connection running the statement is busy: the cancel goes over another one.
-          const cancelOnServer = () =>
-            void pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => {
+          let cancelSent: Promise<unknown> | undefined;
+          const cancelOnServer = () => {
+            cancelSent = pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => {
               // The statement ended meanwhile, or the server is gone: nothing left to cancel.
             });
+          };
           signal?.addEventListener('abort', cancelOnServer, { once: true });
           try {
             return (await client.query(sql, params)).rows as Row[];
@@ -87,6 +89,10 @@ async function openPostgres(url: string): Promise<Database> {
             throw error;
           } finally {
             signal?.removeEventListener('abort', cancelOnServer);
+            // pg_cancel_backend cancels whatever that backend runs when the request lands. Keep the
+            // connection until it has landed, so a late cancel cannot hit the next statement on it
+            // (ours, or another call's once the connection is back in the pool).
+            await cancelSent;
           }
         },
         release: () => client.release(),
