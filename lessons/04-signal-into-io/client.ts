@@ -12,6 +12,7 @@ import {
   type CallToolResult,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { REQUEST_CANCELLED } from '../shared/cancellation.ts'; // -32800: lesson 01 explains it
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
@@ -19,7 +20,6 @@ import { SOURCES, type Source } from './layers.ts';
 
 const OUTCOMES = ['stopped', 'ran-on', 'completed'] as const;
 type Outcome = (typeof OUTCOMES)[number] | 'failed';
-const REQUEST_CANCELLED = -32800; // LSP's RequestCancelled; MCP defines no error code for a cancel
 
 const HELP = `
 Lesson 04 client: cancel process_large_file while it waits on each kind of I/O, and print what the

@@ -135,9 +135,12 @@ export async function queryDatabase(run: LayerRun, db: Database, signal?: AbortS
     job.resources[name] = `all ${ran} statements ran`;
   } catch (error) {
     if (!signal?.aborted) throw error;
-    job.resources[name] = running
-      ? `statement ${ran + 1} cancelled on the server (SQLSTATE 57014)`
-      : `stopped between statements: ${ran} of ${run.chunks} ran, none started after the cancel`;
+    // database.ts turns a running statement's SQLSTATE 57014 into the signal's reason; any other error is shown as is.
+    job.resources[name] = !running
+      ? `stopped between statements: ${ran} of ${run.chunks} ran, none started after the cancel`
+      : error === signal.reason
+        ? `statement ${ran + 1} cancelled on the server (SQLSTATE 57014)`
+        : `statement ${ran + 1} failed after the cancel: ${(error as Error).message}`;
     log.highlight(`#${job.requestId} ${name}: ${job.resources[name]}`);
     throw error;
   } finally {

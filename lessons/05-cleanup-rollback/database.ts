@@ -21,7 +21,7 @@ export interface Database extends Sql {
   close(): Promise<void>;
 }
 
-/** PGlite in `folder` (created on first use, ~3 s; ~0.5 s to open after that). One process at a time may open it. */
+/** PGlite in `folder` (created on first use, which is slower than opening it later). One process at a time may open it. */
 export async function openPglite(folder: string, label = folder): Promise<Database> {
   const db = new PGlite(folder);
   await db.waitReady;
@@ -29,7 +29,7 @@ export async function openPglite(folder: string, label = folder): Promise<Databa
     label: `PGlite in ${label}`,
     query: async <Row extends object>(text: string, params?: unknown[]) => (await db.query<Row>(text, params)).rows,
     // PGlite has one connection. Its transaction() holds it for the whole transaction, and every
-    // query outside waits until the transaction ends, so no one reads uncommitted rows.
+    // query outside waits until the transaction ends, so no one reads uncommitted rows (the test shows it).
     transaction: (work) =>
       db.transaction((tx) =>
         work({

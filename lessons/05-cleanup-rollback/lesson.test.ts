@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -17,13 +18,14 @@ import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
 import { connectRecordingClient, textOf, type RecordingClient } from '../shared/testing.ts';
 import { waitFor } from '../shared/wait.ts';
 import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
+import { openPglite } from './database.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 const RECORDS = 40;
 
-// PGlite takes seconds to create a database and half a second to open one: create one empty
+// Creating a PGlite database is much slower than opening one: create one empty
 // database for the whole file, and give each server a copy, in a data folder of its own.
 const scratch = mkdtempSync(join(tmpdir(), 'lesson05-test-'));
 const template = join(scratch, 'template-pglite');
@@ -649,5 +651,36 @@ describe('lesson 05: shutdown and crash', { timeout: 60_000 }, () => {
     } finally {
       await db.close();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// What the lesson builds on, from Node and PGlite.
+
+describe('lesson 05: what the handler builds on', { timeout: 30_000 }, () => {
+  test("PGlite: a query outside an open transaction waits for it, so it never reads that transaction's rows", async () => {
+    const db = await openPglite('memory://');
+    try {
+      await db.query('CREATE TABLE t (n int)');
+      let outside: Promise<{ n: number }[]> | undefined;
+      const transaction = db.transaction(async (tx) => {
+        await tx.query('INSERT INTO t VALUES (1)');
+        outside = db.query<{ n: number }>('SELECT count(*)::int AS n FROM t'); // issued while the transaction is open
+        await tx.query('SELECT 1'); // more work inside it, after that query was issued
+        throw new Error('cancelled');
+      });
+      await assert.rejects(transaction, /cancelled/);
+      assert.deepEqual(await outside, [{ n: 0 }], 'it ran after the ROLLBACK, not inside the transaction');
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('timers/promises setTimeout: an abort ends the wait by throwing, and a pause of 0 still throws', async () => {
+    const controller = new AbortController();
+    const wait = sleep(60_000, undefined, { signal: controller.signal });
+    controller.abort();
+    await assert.rejects(wait, { name: 'AbortError' });
+    await assert.rejects(sleep(0, undefined, { signal: controller.signal }), { name: 'AbortError' });
   });
 });

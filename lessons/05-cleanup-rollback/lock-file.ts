@@ -1,6 +1,6 @@
 // An exclusive lock that anyone can see: a file created with the `wx` flag (O_CREAT | O_EXCL), which
-// fails with EEXIST when the file is already there. The operating system makes that check atomic,
-// so two processes cannot both create it. The file says who holds the lock; deleting it releases it.
+// fails with EEXIST when the file is already there. open(2) makes the check and the create one atomic
+// step (https://man7.org/linux/man-pages/man2/open.2.html), so two processes cannot both create it. The file says who holds the lock; deleting it releases it.
 //
 // Why a file rather than an in-memory mutex: it works across processes that share the data folder,
 // a test (or you, with `ls`) can check from outside that it was released, and a lock left by a

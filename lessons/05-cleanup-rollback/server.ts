@@ -605,7 +605,7 @@ const running = await serveMcpOverHttp({
   log.fail(error.message);
   process.exit(1);
 });
-// Opened once per server, after the port is ours: PGlite takes ~3 s to create and ~0.5 s to open,
+// Opened once per server, after the port is ours: creating or opening PGlite takes a while,
 // and two processes must never open the same PGlite folder.
 const db = await openDatabase().catch(async (error: Error) => {
   log.fail(`cannot open the database: ${error.message}`);
