@@ -13,8 +13,8 @@ import { z } from 'zod';
 import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
-import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { closeOnSignals, serveMcpOverHttp, type McpSession } from '../shared/mcp-http.ts';
+import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
+import { closeOnSignals, serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
 export const DEFAULT_PORT = 3101;
@@ -56,12 +56,8 @@ const dataFolder = join(import.meta.dirname, 'data');
 const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
 ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
 
-const jobBooks = new WeakMap<StreamableHTTPServerTransport, JobBook>();
-
-function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
+function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-01-cancel-by-id', version: '1.0.0' });
-  const jobs = new JobBook(() => running.sessions.get(transport.sessionId ?? '')?.responseStreams);
-  jobBooks.set(transport, jobs);
 
   server.registerTool(
     'process_large_file',
@@ -190,7 +186,7 @@ async function replyToCancelled(transport: StreamableHTTPServerTransport, job: J
 }
 
 function noteStreamClosed(session: McpSession, requestId: RequestId) {
-  const job = jobBooks.get(session.transport)?.get(requestId);
+  const job = session.jobs.get(requestId);
   if (job?.state === 'cancelled') log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
 }
 
@@ -199,7 +195,7 @@ const running = await serveMcpOverHttp({
   timeline: log,
   keepAliveMs,
   createServer,
-  onClientMessage: (session, message) => noteCancel(jobBooks.get(session.transport), message, log),
+  onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
   onResponseStreamClosed: noteStreamClosed,
 }).catch((error: Error) => {
   log.fail(error.message);

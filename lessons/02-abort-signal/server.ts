@@ -8,14 +8,13 @@ import { open } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CancelledNotificationSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool } from '../shared/jobs.ts';
-import { closeOnSignals, serveMcpOverHttp, type McpSession } from '../shared/mcp-http.ts';
+import { closeOnSignals, serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
 export const DEFAULT_PORT = 3102;
@@ -67,13 +66,12 @@ class OwnCancels {
   readonly early = new Map<string, { reason?: string; receivedAt: number }>();
 }
 
-const sessionState = new WeakMap<StreamableHTTPServerTransport, { jobs: JobBook; own: OwnCancels }>();
+const ownCancels = new WeakMap<JobBook, OwnCancels>();
 
-function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
+function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-02-abort-signal', version: '1.0.0' });
-  const jobs = new JobBook(() => running.sessions.get(transport.sessionId ?? '')?.responseStreams);
   const own = new OwnCancels();
-  sessionState.set(transport, { jobs, own });
+  ownCancels.set(jobs, own);
 
   server.registerTool(
     'process_large_file',
@@ -199,27 +197,28 @@ function crash(): never {
 
 /** Seen before the SDK handles each message: the shared bookkeeping, plus the cancels the SDK would drop. */
 function onClientMessage(session: McpSession, message: JSONRPCMessage) {
-  const state = sessionState.get(session.transport);
-  if (!state) return;
+  const { jobs } = session;
+  const own = ownCancels.get(jobs);
+  if (!own) return;
   const cancel = CancelledNotificationSchema.safeParse(message);
   if (!cancel.success || cancel.data.params.requestId === undefined) {
-    noteCancel(state.jobs, message, log);
+    noteCancel(jobs, message, log);
     return;
   }
   const { requestId, reason } = cancel.data.params;
   const key = keyOf(requestId);
-  const known = state.jobs.get(requestId) ?? state.jobs.getWithOtherType(requestId);
+  const known = jobs.get(requestId) ?? jobs.getWithOtherType(requestId);
   if (!known && rememberEarlyCancelsMs > 0) {
     // Not seen yet in this session: keep it a short while in case its request is still on the way.
-    state.own.early.set(key, { reason, receivedAt: performance.now() });
-    setTimeout(() => state.own.early.delete(key), rememberEarlyCancelsMs).unref();
+    own.early.set(key, { reason, receivedAt: performance.now() });
+    setTimeout(() => own.early.delete(key), rememberEarlyCancelsMs).unref();
     log.highlight(
       `notifications/cancelled for ${JSON.stringify(requestId)}, a request not seen yet: remembered for ${rememberEarlyCancelsMs} ms`,
     );
     return;
   }
-  noteCancel(state.jobs, message, log);
-  const ownStop = state.own.running.get(key);
+  noteCancel(jobs, message, log);
+  const ownStop = own.running.get(key);
   if (!requestId && ownStop) {
     if (honourFalsyIds) {
       log.highlight(`#${JSON.stringify(requestId)}: SDK 1.x ignores cancels for a falsy id; stopping it ourselves`);
@@ -236,7 +235,7 @@ const running = await serveMcpOverHttp({
   createServer,
   onClientMessage,
   onResponseStreamClosed: (session, requestId) => {
-    const job = sessionState.get(session.transport)?.jobs.get(requestId);
+    const job = session.jobs.get(requestId);
     if (job?.state === 'cancelled') log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
   },
 }).catch((error: Error) => {

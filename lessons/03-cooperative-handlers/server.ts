@@ -4,13 +4,12 @@
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
 import { join, relative } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
-import { JobBook, registerJobStatusTool } from '../shared/jobs.ts';
-import { closeOnSignals, serveMcpOverHttp } from '../shared/mcp-http.ts';
+import { registerJobStatusTool } from '../shared/jobs.ts';
+import { closeOnSignals, serveMcpOverHttp, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { run, STRATEGIES, STRATEGY_DESCRIPTIONS } from './strategies.ts';
 
@@ -36,12 +35,8 @@ const dataFolder = join(import.meta.dirname, 'data');
 const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
 ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
 
-const jobBooks = new WeakMap<StreamableHTTPServerTransport, JobBook>();
-
-function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
+function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-03-cooperative-handlers', version: '1.0.0' });
-  const jobs = new JobBook(() => running.sessions.get(transport.sessionId ?? '')?.responseStreams);
-  jobBooks.set(transport, jobs);
 
   server.registerTool(
     'process_large_file',
@@ -127,7 +122,7 @@ const running = await serveMcpOverHttp({
   port,
   timeline: log,
   createServer,
-  onClientMessage: (session, message) => noteCancel(jobBooks.get(session.transport), message, log),
+  onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
 }).catch((error: Error) => {
   log.fail(error.message);
   process.exit(1);

@@ -6,13 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile } from '../shared/data-folder.ts';
-import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { closeOnSignals, serveMcpOverHttp } from '../shared/mcp-http.ts';
+import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
+import { closeOnSignals, serveMcpOverHttp, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { openDatabase } from './database.ts';
 import {
@@ -82,12 +81,8 @@ const layers: Record<Source, (run: LayerRun, signal: AbortSignal | undefined) =>
   db: (run, signal) => queryDatabase(run, db, signal),
 };
 
-const jobBooks = new WeakMap<StreamableHTTPServerTransport, JobBook>();
-
-function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
+function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-04-signal-into-io', version: '1.0.0' });
-  const jobs = new JobBook(() => running.sessions.get(transport.sessionId ?? '')?.responseStreams);
-  jobBooks.set(transport, jobs);
 
   server.registerTool(
     'process_large_file',
@@ -187,7 +182,7 @@ const running = await serveMcpOverHttp({
   port,
   timeline: log,
   createServer,
-  onClientMessage: (session, message) => noteCancel(jobBooks.get(session.transport), message, log),
+  onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
 }).catch((error: Error) => {
   log.fail(error.message);
   process.exit(1);

@@ -32,7 +32,7 @@ import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { serveMcpOverHttp, type McpSession } from '../shared/mcp-http.ts';
+import { serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { openPglite, openPostgres, type Database, type Sql } from './database.ts';
 import { acquireLock, isRunning, LockHeldError, readLockOwner, releaseLock } from './lock-file.ts';
@@ -163,7 +163,6 @@ async function findStoredResult(db: Sql, key: string) {
 // ---------------------------------------------------------------------------------------------
 // The tool.
 
-const jobBooks = new WeakMap<StreamableHTTPServerTransport, JobBook>();
 /** Every handler still running, so a shutdown can wait for their clean-up before the process exits. */
 const runningCalls = new Set<Promise<unknown>>();
 
@@ -185,10 +184,8 @@ const textResult = (text: string, result: RunResult, replayed: boolean) => ({
   isError: false,
 });
 
-function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
+function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-05-cleanup-rollback', version: '1.0.0' });
-  const jobs = new JobBook(() => running.sessions.get(transport.sessionId ?? '')?.responseStreams);
-  jobBooks.set(transport, jobs);
 
   server.registerTool(
     'process_large_file',
@@ -579,7 +576,7 @@ async function removeCrashLeftovers() {
 
 /** Records, on the job a cancel names, which step the job had reached when the cancel arrived. */
 function noteCancelStep(session: McpSession, message: JSONRPCMessage) {
-  const jobs = jobBooks.get(session.transport);
+  const jobs = session.jobs;
   noteCancel(jobs, message, log);
   if (!('method' in message) || message.method !== 'notifications/cancelled') return;
   const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
@@ -590,7 +587,7 @@ function noteCancelStep(session: McpSession, message: JSONRPCMessage) {
 }
 
 function noteStreamClosed(session: McpSession, requestId: RequestId) {
-  const job = jobBooks.get(session.transport)?.get(requestId);
+  const job = session.jobs.get(requestId);
   if (job?.state === 'cancelled') log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
 }
 

@@ -11,14 +11,13 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
-import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { closeOnSignals, serveMcpOverHttp } from '../shared/mcp-http.ts';
+import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
+import { closeOnSignals, serveMcpOverHttp, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
 export const DEFAULT_PORT = 3106;
@@ -93,12 +92,8 @@ function progressReporter(extra: Extra, total: number) {
   };
 }
 
-const jobBooks = new WeakMap<StreamableHTTPServerTransport, JobBook>();
-
-function createServer({ transport }: { transport: StreamableHTTPServerTransport }) {
+function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-06-timeouts', version: '1.0.0' });
-  const jobs = new JobBook(() => running.sessions.get(transport.sessionId ?? '')?.responseStreams);
-  jobBooks.set(transport, jobs);
 
   server.registerTool(
     'process_large_file',
@@ -216,7 +211,7 @@ const running = await serveMcpOverHttp({
   port,
   timeline: log,
   createServer,
-  onClientMessage: (session, message) => noteCancel(jobBooks.get(session.transport), message, log),
+  onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
 }).catch((error: Error) => {
   log.fail(error.message);
   process.exit(1);

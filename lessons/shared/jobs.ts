@@ -37,7 +37,7 @@ const keyOf = (id: RequestId) => `${typeof id}:${String(id)}`;
 export class JobBook {
   readonly #jobs = new Map<string, Job>();
 
-  constructor(private readonly responseStreams: () => Map<RequestId, ResponseStreamRecord> | undefined) {}
+  constructor(private readonly responseStreams: () => Map<RequestId, ResponseStreamRecord>) {}
 
   start(requestId: RequestId, fields: Pick<Job, 'tool' | 'file' | 'chunksTotal'>): Job {
     const job: Job = {
@@ -68,7 +68,7 @@ export class JobBook {
   }
 
   responseStream(requestId: RequestId): 'open' | 'closed' | 'unknown' {
-    const record = this.responseStreams()?.get(requestId);
+    const record = this.responseStreams().get(requestId);
     if (!record) return 'unknown';
     return record.closedAt === undefined ? 'open' : 'closed';
   }

@@ -16,6 +16,7 @@ import {
   type JSONRPCMessage,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { JobBook } from './jobs.ts';
 import type { Timeline } from './timeline.ts';
 
 export const MCP_PATH = '/mcp';
@@ -32,14 +33,21 @@ export interface McpSession {
   server: McpServer;
   /** The response stream of every JSON-RPC request this session has posted, by request id. */
   responseStreams: Map<RequestId, ResponseStreamRecord>;
+  /** The session's tool calls, as its handlers record them (read by `get_job_status`). */
+  jobs: JobBook;
+}
+
+/** What `createServer` gets for a new session. */
+export interface NewSession {
+  transport: StreamableHTTPServerTransport;
+  sessionId: () => string | undefined;
+  /** The job book of this session, for its handlers and `registerJobStatusTool`. */
+  jobs: JobBook;
 }
 
 export interface ServeMcpOptions {
   /** Builds the MCP server for one session. Called once per `initialize`. */
-  createServer: (session: {
-    transport: StreamableHTTPServerTransport;
-    sessionId: () => string | undefined;
-  }) => McpServer;
+  createServer: (session: NewSession) => McpServer;
   timeline: Timeline;
   /** 127.0.0.1 unless you have a reason: a server on loopback cannot be reached from other machines. */
   host?: string;
@@ -133,11 +141,13 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
 
   async function startSession(req: Request, res: Response) {
     let session: McpSession | undefined;
+    const responseStreams = new Map<RequestId, ResponseStreamRecord>();
+    const jobs = new JobBook(() => responseStreams);
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       keepAliveMs: options.keepAliveMs,
       onsessioninitialized: (id) => {
-        session = { id, transport, server, responseStreams: new Map() };
+        session = { id, transport, server, responseStreams, jobs };
         sessions.set(id, session);
         timeline.detail(`session ${id} started`);
       },
@@ -147,7 +157,7 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       sessions.delete(session.id);
       timeline.detail(`session ${session.id} ended`);
     };
-    const server = options.createServer({ transport, sessionId: () => transport.sessionId });
+    const server = options.createServer({ transport, sessionId: () => transport.sessionId, jobs });
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
   }
