@@ -17,6 +17,7 @@ import {
   canSeeFileDescriptors,
   connectRecordingClient,
   jsonRpcErrorMessage,
+  lineIndex,
   openDescriptorsTo,
   textOf,
 } from '../shared/testing.ts';
@@ -36,13 +37,6 @@ async function withServer(args: string[], body: (server: Server) => Promise<void
   } finally {
     await server.stop();
   }
-}
-
-/** Index of the first line matching `pattern`, failing with the whole output when there is none. */
-function lineIndex(lines: string[], pattern: RegExp): number {
-  const index = lines.findIndex((line) => pattern.test(line));
-  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
-  return index;
 }
 
 const fileDescriptorsOpen = (server: Server) => openDescriptorsTo(server.child.pid!, '/data/sample.txt');

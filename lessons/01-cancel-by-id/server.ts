@@ -14,7 +14,7 @@ import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { closeOnSignals, serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
 export const DEFAULT_PORT = 3101;
@@ -190,17 +190,13 @@ function noteStreamClosed(session: McpSession, requestId: RequestId) {
   if (job?.state === 'cancelled') log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
 }
 
-const running = await serveMcpOverHttp({
+const running = await serveMcpOrExit({
   port,
   timeline: log,
   keepAliveMs,
   createServer,
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
   onResponseStreamClosed: noteStreamClosed,
-}).catch((error: Error) => {
-  log.fail(error.message);
-  process.exit(1);
 });
-closeOnSignals(running, log);
 log.ok(`listening on ${running.url}  (cancel policy: ${policy}; data folder: ${dataLabel})`);
 if (ignoreSignal) log.warn('--ignore-signal: process_large_file ignores cancels');

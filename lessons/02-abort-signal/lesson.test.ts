@@ -11,7 +11,13 @@ import { ErrorCode, McpError, type JSONRPCMessage } from '@modelcontextprotocol/
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
-import { canSeeFileDescriptors, connectRecordingClient, openDescriptorsTo, textOf } from '../shared/testing.ts';
+import {
+  canSeeFileDescriptors,
+  connectRecordingClient,
+  lineIndex,
+  openDescriptorsTo,
+  textOf,
+} from '../shared/testing.ts';
 import { deferred, waitFor } from '../shared/wait.ts';
 import { classifyCallFailure, closeWhenServerGone, holdCancelsUntilSent, withCallSignal } from './call-failures.ts';
 
@@ -28,12 +34,6 @@ async function withServer(args: string[], body: (server: Server) => Promise<void
   } finally {
     await server.stop();
   }
-}
-
-function lineIndex(lines: string[], pattern: RegExp): number {
-  const index = lines.findIndex((line) => pattern.test(line));
-  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
-  return index;
 }
 
 // One stock server for every test that needs no flags; each test sees only the lines it caused.

@@ -14,7 +14,7 @@ import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool } from '../shared/jobs.ts';
-import { closeOnSignals, serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
 export const DEFAULT_PORT = 3102;
@@ -229,7 +229,7 @@ function onClientMessage(session: McpSession, message: JSONRPCMessage) {
   }
 }
 
-const running = await serveMcpOverHttp({
+const running = await serveMcpOrExit({
   port,
   timeline: log,
   createServer,
@@ -238,11 +238,7 @@ const running = await serveMcpOverHttp({
     const job = session.jobs.get(requestId);
     if (job?.state === 'cancelled') log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
   },
-}).catch((error: Error) => {
-  log.fail(error.message);
-  process.exit(1);
 });
-closeOnSignals(running, log);
 const fixes = [
   honourFalsyIds && '--honour-falsy-ids',
   rememberEarlyCancelsMs > 0 && `--remember-early-cancels ${rememberEarlyCancelsMs}`,

@@ -12,7 +12,7 @@ import type { jobReportSchema } from '../shared/jobs.ts';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession, type RawSession, type SseReading } from '../shared/raw-mcp.ts';
 import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
-import { canSeeFileDescriptors, openDescriptorsTo } from '../shared/testing.ts';
+import { assertInOrder, canSeeFileDescriptors, lineIndex, openDescriptorsTo } from '../shared/testing.ts';
 import { waitFor } from '../shared/wait.ts';
 import type { z } from 'zod';
 import type { Strategy } from './strategies.ts';
@@ -74,22 +74,6 @@ function answerTo(reading: SseReading, id: number) {
   return reading.messages.find((m) => 'id' in m && m.id === id) as
     | (JSONRPCMessage & { error?: { code: number; data: Record<string, unknown> }; result?: Record<string, unknown> })
     | undefined;
-}
-
-/** Index of the first line matching `pattern`, failing with the whole output when there is none. */
-function lineIndex(lines: string[], pattern: RegExp): number {
-  const index = lines.findIndex((line) => pattern.test(line));
-  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
-  return index;
-}
-
-function assertInOrder(lines: string[], patterns: RegExp[]) {
-  const order = patterns.map((pattern) => lineIndex(lines, pattern));
-  assert.deepEqual(
-    order,
-    [...order].sort((a, b) => a - b),
-    `not in the order ${patterns.join(', ')}:\n${lines.join('\n')}`,
-  );
 }
 
 const threadsOf = (pid: number) => readdirSync(`/proc/${pid}/task`).length;

@@ -9,7 +9,7 @@ import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool } from '../shared/jobs.ts';
-import { closeOnSignals, serveMcpOverHttp, type NewSession } from '../shared/mcp-http.ts';
+import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { run, STRATEGIES, STRATEGY_DESCRIPTIONS } from './strategies.ts';
 
@@ -118,14 +118,10 @@ function createServer({ transport, jobs }: NewSession) {
   return server;
 }
 
-const running = await serveMcpOverHttp({
+const running = await serveMcpOrExit({
   port,
   timeline: log,
   createServer,
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
-}).catch((error: Error) => {
-  log.fail(error.message);
-  process.exit(1);
 });
-closeOnSignals(running, log);
 log.ok(`listening on ${running.url}  (data folder: ${dataLabel})`);

@@ -11,7 +11,13 @@ import pg from 'pg';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
 import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
-import { canSeeFileDescriptors, connectRecordingClient, openDescriptorsTo, textOf } from '../shared/testing.ts';
+import {
+  canSeeFileDescriptors,
+  connectRecordingClient,
+  lineIndex,
+  openDescriptorsTo,
+  textOf,
+} from '../shared/testing.ts';
 import { waitFor } from '../shared/wait.ts';
 import { APPLICATION_NAME } from './database.ts';
 import { SOURCES } from './layers.ts';
@@ -31,13 +37,6 @@ async function withServer(args: string[], env: Record<string, string>, body: (se
   } finally {
     await server.stop();
   }
-}
-
-/** Index of the first line matching `pattern` (from `from` on), failing with the whole output when there is none. */
-function lineIndex(lines: string[], pattern: RegExp, from = 0): number {
-  const index = lines.findIndex((line, i) => i >= from && pattern.test(line));
-  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
-  return index;
 }
 
 const matchIn = (lines: string[], pattern: RegExp) => lines[lineIndex(lines, pattern)]!.match(pattern)!;

@@ -11,7 +11,7 @@ import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { closeOnSignals, serveMcpOverHttp, type NewSession } from '../shared/mcp-http.ts';
+import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { openDatabase } from './database.ts';
 import {
@@ -178,16 +178,12 @@ async function stopWaitingOnAbort(io: Promise<void>, signal: AbortSignal, job: J
   await Promise.race([io, aborted]);
 }
 
-const running = await serveMcpOverHttp({
+const running = await serveMcpOrExit({
   port,
   timeline: log,
   createServer,
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
-}).catch((error: Error) => {
-  log.fail(error.message);
-  process.exit(1);
 });
-closeOnSignals(running, log);
 log.ok(`listening on ${running.url}  (database: ${db.label})`);
 log.detail(`slow upstream on ${upstream.url}; large file ${relative(join(import.meta.dirname, '../..'), largeFile)}`);
 if (wrongWay) log.warn('--wrong-way: handlers stop waiting on a cancel, but their I/O is not given the signal');

@@ -15,7 +15,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, type CallToolResult, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
-import { connectRecordingClient, textOf, type RecordingClient } from '../shared/testing.ts';
+import { assertInOrder, connectRecordingClient, lineIndex, textOf, type RecordingClient } from '../shared/testing.ts';
 import { waitFor } from '../shared/wait.ts';
 import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
 import { openPglite } from './database.ts';
@@ -362,22 +362,6 @@ describe('lesson 05: random cancels leave nothing half-done', { timeout: 120_000
 
 // ---------------------------------------------------------------------------------------------
 // The client's story, and the README.
-
-/** Index of the first line matching `pattern`, failing with the whole output when there is none. */
-function lineIndex(lines: string[], pattern: RegExp): number {
-  const index = lines.findIndex((line) => pattern.test(line));
-  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
-  return index;
-}
-
-function assertInOrder(lines: string[], patterns: RegExp[]) {
-  const order = patterns.map((pattern) => lineIndex(lines, pattern));
-  assert.deepEqual(
-    order,
-    [...order].sort((a, b) => a - b),
-    lines.join('\n'),
-  );
-}
 
 const readmeNormalisers: Normaliser[] = [
   [/import-[0-9a-f]{8}/g, 'import-KEY'],

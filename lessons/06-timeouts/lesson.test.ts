@@ -9,7 +9,14 @@ import { ErrorCode, McpError, type JSONRPCMessage, type Progress } from '@modelc
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
-import { canSeeFileDescriptors, connectRecordingClient, openDescriptorsTo, textOf } from '../shared/testing.ts';
+import {
+  assertInOrder,
+  canSeeFileDescriptors,
+  connectRecordingClient,
+  lineIndex,
+  openDescriptorsTo,
+  textOf,
+} from '../shared/testing.ts';
 import { waitFor } from '../shared/wait.ts';
 import { CallStoppedError, callToolWithTotalCap } from './total-cap.ts';
 
@@ -36,12 +43,6 @@ const TIMEOUT_SIGNAL_REASON = 'TimeoutError: The operation was aborted due to ti
 
 const fileDescriptorsOpen = (server: Server) => openDescriptorsTo(server.child.pid!, '06-timeouts/data/sample.txt');
 
-const lineIndex = (lines: string[], pattern: RegExp) => {
-  const index = lines.findIndex((line) => pattern.test(line));
-  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
-  return index;
-};
-
 /**
  * The server's output from now on. The server of a describe block serves several tests, and
  * request ids repeat across sessions, so each test reads only the lines printed since it began.
@@ -63,15 +64,6 @@ function outputFrom(server: Server) {
 }
 
 /** The lines match `patterns` in this order. */
-function assertInOrder(lines: string[], patterns: RegExp[]) {
-  const at = patterns.map((pattern) => lineIndex(lines, pattern));
-  assert.deepEqual(
-    at,
-    [...at].sort((a, b) => a - b),
-    lines.join('\n'),
-  );
-}
-
 const callArgs = (args: Record<string, unknown>) => ({
   name: 'process_large_file',
   arguments: { path: 'sample.txt', chunks: 40, chunkDelayMs: 100, ...args },

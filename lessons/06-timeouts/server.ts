@@ -17,7 +17,7 @@ import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { closeOnSignals, serveMcpOverHttp, type NewSession } from '../shared/mcp-http.ts';
+import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
 export const DEFAULT_PORT = 3106;
@@ -207,16 +207,12 @@ function createServer({ transport, jobs }: NewSession) {
   return server;
 }
 
-const running = await serveMcpOverHttp({
+const running = await serveMcpOrExit({
   port,
   timeline: log,
   createServer,
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
-}).catch((error: Error) => {
-  log.fail(error.message);
-  process.exit(1);
 });
-closeOnSignals(running, log);
 log.ok(
   `listening on ${running.url}  (deadline cap: ${serverDeadlineMs} ms; progress at most every ${progressEveryMs} ms)`,
 );

@@ -205,6 +205,19 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
 }
 
 /** Closes the server on SIGINT/SIGTERM so in-flight handlers are aborted and clean up before exit. */
+/**
+ * `serveMcpOverHttp` for a lesson server's main module: when it cannot serve (a busy port, say)
+ * it prints why and exits 1; once serving, Ctrl-C or SIGTERM closes every session and exits.
+ */
+export async function serveMcpOrExit(options: ServeMcpOptions): Promise<RunningMcpServer> {
+  const running = await serveMcpOverHttp(options).catch((error: Error) => {
+    options.timeline.fail(error.message);
+    process.exit(1);
+  });
+  closeOnSignals(running, options.timeline);
+  return running;
+}
+
 export function closeOnSignals(server: RunningMcpServer, timeline: Timeline) {
   const stop = async (signal: string) => {
     timeline.detail(`${signal}: closing sessions and exiting`);

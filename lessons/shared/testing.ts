@@ -1,5 +1,6 @@
 // Helpers for lesson tests: an SDK client that records what it sends, and a look at the file
 // descriptors a server process really holds (Linux /proc), independent of the server's own bookkeeping.
+import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -60,4 +61,21 @@ export function openDescriptorsTo(pid: number, suffix: string): number {
 export async function jsonRpcErrorMessage(response: Response): Promise<string> {
   const body = (await response.json()) as { error?: { message?: string } };
   return body.error?.message ?? `(no JSON-RPC error in ${JSON.stringify(body)})`;
+}
+
+/** Index of the first line (from `from` on) matching `pattern`; fails with the whole output when there is none. */
+export function lineIndex(lines: string[], pattern: RegExp, from = 0): number {
+  const index = lines.findIndex((line, i) => i >= from && pattern.test(line));
+  assert.notEqual(index, -1, `no line matches ${pattern} in:\n${lines.join('\n')}`);
+  return index;
+}
+
+/** Fails unless each pattern's first matching line comes after the previous one's. */
+export function assertInOrder(lines: string[], patterns: RegExp[]) {
+  const order = patterns.map((pattern) => lineIndex(lines, pattern));
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+    `not in the order ${patterns.join(', ')}:\n${lines.join('\n')}`,
+  );
 }
