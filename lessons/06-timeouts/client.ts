@@ -348,7 +348,7 @@ for (const scenario of only ? [only] : SCENARIOS) {
   const checks = await run[scenario].run();
   const missed = checks.filter(([, held]) => !held).map(([what]) => what);
   if (missed.length === 0) log.ok(`${scenario}: as expected`);
-  else log.fail(`${scenario}: NOT as expected: ${missed.join('; ')}`);
+  else log.fail(`${scenario}: NOT as expected; these did not hold: ${missed.join('; ')}`);
   failed.push(...missed.map((what) => `${scenario}: ${what}`));
 }
 

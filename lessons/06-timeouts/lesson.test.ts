@@ -340,7 +340,7 @@ describe('maxTotalTimeout, pinned: SDK 1.x today (upstream #2695)', { timeout: 6
     );
     lineIndex(
       client.lines,
-      /reset-on-progress: NOT as expected: the call completed; progress arrived; the server completed/,
+      /reset-on-progress: NOT as expected; these did not hold: the call completed; progress arrived; the server completed/,
     );
     lineIndex(
       client.lines,
@@ -492,7 +492,7 @@ describe('lesson 06: bad input and flags', { timeout: 60_000 }, () => {
   test('the client exits 1 when what it sees is not what it expects', async () => {
     const client = startTs(CLIENT, ['--url', capped.url, '--scenario', 'deadline']);
     assert.equal(await client.exited, 1, client.output());
-    lineIndex(client.lines, /deadline: NOT as expected: stopped by the deadline/);
+    lineIndex(client.lines, /deadline: NOT as expected; these did not hold: stopped by the deadline/);
   });
 });
 
