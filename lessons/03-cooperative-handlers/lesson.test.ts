@@ -239,7 +239,12 @@ describe('lesson 03: CPU-bound work', { timeout: 60_000 }, () => {
        worker.on('error', (error) => console.log('worker failed:', error.code));`,
     );
     for (const command of [[tsxCli], ['--import', 'tsx']]) {
-      const bare = spawnSync(process.execPath, [...command, probe], { encoding: 'utf8', cwd: import.meta.dirname });
+      // spawnSync blocks this process, so it needs its own deadline: a hung worker must not hang the suite.
+      const bare = spawnSync(process.execPath, [...command, probe], {
+        encoding: 'utf8',
+        cwd: import.meta.dirname,
+        timeout: 20_000,
+      });
       const expected =
         Number(process.versions.node.split('.')[0]) === 20
           ? /worker failed: ERR_UNKNOWN_FILE_EXTENSION/

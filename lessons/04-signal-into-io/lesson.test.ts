@@ -356,8 +356,12 @@ describe('Node child processes and abort signals', { timeout: 10_000 }, () => {
     }
 
     const grouped = await grandchildOf(true);
-    process.kill(-grouped.child.pid!, 'SIGTERM'); // the whole group: sh and its sleep
-    await grouped.closed;
-    await waitFor('the grandchild to go', () => !running(grouped.sleepPid));
+    try {
+      process.kill(-grouped.child.pid!, 'SIGTERM'); // the whole group: sh and its sleep
+      await grouped.closed;
+      await waitFor('the grandchild to go', () => !running(grouped.sleepPid));
+    } finally {
+      if (running(grouped.sleepPid)) process.kill(grouped.sleepPid, 'SIGKILL'); // only if the assertion failed
+    }
   });
 });
