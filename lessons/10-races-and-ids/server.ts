@@ -1,0 +1,172 @@
+// Lesson 10 server: process_large_file, cancellable by request id, that stays correct when cancels
+// race with completion, repeat, name unknown ids, carry the wrong id type, or come from another session.
+// Every log line names its session, because request ids repeat across sessions.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { CancelledNotificationSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { intFlag, parseFlags } from '../shared/cli.ts';
+import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
+import { registerJobStatusTool } from '../shared/jobs.ts';
+import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { createTimeline, type Timeline } from '../shared/timeline.ts';
+
+export const DEFAULT_PORT = 3110;
+
+const HELP = `
+Lesson 10 server: process_large_file over Streamable HTTP, and what it does with cancels that race.
+
+Usage: npx tsx lessons/10-races-and-ids/server.ts [options]
+
+  --port N     port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  -h, --help   show this help
+`;
+
+const flags = parseFlags({ port: { type: 'string' } }, HELP);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+
+const log = createTimeline('server');
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+/** The server's timeline, each line prefixed with the session it is about: `[c1b1ef12] #1 chunk 2/10`. */
+function sessionLog(sessionId: string | undefined): Timeline {
+  const tag = `[${(sessionId ?? 'no session').slice(0, 8)}]`;
+  return {
+    event: (message) => log.event(`${tag} ${message}`),
+    highlight: (message) => log.highlight(`${tag} ${message}`),
+    ok: (message) => log.ok(`${tag} ${message}`),
+    warn: (message) => log.warn(`${tag} ${message}`),
+    fail: (message) => log.fail(`${tag} ${message}`),
+    detail: (message) => log.detail(`${tag} ${message}`),
+  };
+}
+
+function createServer({ transport, jobs, sessionId }: NewSession) {
+  const server = new McpServer({ name: 'lesson-10-races-and-ids', version: '1.0.0' });
+
+  server.registerTool(
+    'process_large_file',
+    {
+      title: 'Process a large file',
+      description:
+        'Reads a file from the lesson data folder in `chunks` equal chunks, hashing each (SHA-256), ' +
+        'waiting `chunkDelayMs` after each so a run lasts long enough to cancel. Try path "sample.txt".',
+      inputSchema: {
+        path: z.string().min(1).describe('a file inside the lesson data folder, e.g. "sample.txt"'),
+        chunks: z.number().int().min(1).max(10_000).default(10).describe('how many chunks to split the file into'),
+        chunkDelayMs: z.number().int().min(0).max(60_000).default(100).describe('pause after each chunk, in ms'),
+      },
+      outputSchema: {
+        chunksDone: z.number(),
+        chunksTotal: z.number(),
+        bytesRead: z.number(),
+        sha256: z.string(),
+      },
+    },
+    async ({ path, chunks, chunkDelayMs }, extra) => {
+      const slog = sessionLog(sessionId());
+      const id = JSON.stringify(extra.requestId); // "1" and 1 are different ids: show which
+      const file = resolveInDataFolder(dataFolder, path, dataLabel); // throws a clear message for ../../etc/passwd
+      const job = jobs.start(extra.requestId, { tool: 'process_large_file', file: path, chunksTotal: chunks });
+      slog.event(`tools/call #${id}: process_large_file ${path}, ${chunks} chunks, ${chunkDelayMs} ms apart`);
+
+      const handle = await open(file, 'r');
+      job.fileHandle = 'open';
+      const hash = createHash('sha256');
+      let bytesRead = 0;
+      try {
+        const { size } = await handle.stat();
+        const chunkSize = Math.ceil(size / chunks);
+        const buffer = Buffer.alloc(chunkSize);
+        for (let i = 0; i < chunks; i++) {
+          const read = await handle.read(buffer, 0, chunkSize, i * chunkSize);
+          hash.update(buffer.subarray(0, read.bytesRead));
+          bytesRead += read.bytesRead;
+          job.chunksDone++;
+          slog.detail(`#${id} chunk ${job.chunksDone}/${chunks}`);
+          await sleep(chunkDelayMs, undefined, { signal: extra.signal });
+        }
+        job.state = 'completed';
+      } catch (error) {
+        if (!extra.signal.aborted) {
+          job.state = 'failed';
+          throw error; // McpServer turns it into a tool error result
+        }
+        job.state = 'cancelled';
+        job.stoppedAt = performance.now();
+        const why = job.cancel
+          ? `on the cancel (reason: ${JSON.stringify(job.cancel.reason ?? '')})`
+          : 'the session ended';
+        slog.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${chunks}, ${why}`);
+      } finally {
+        await handle.close();
+        job.fileHandle = 'closed';
+        if (job.state === 'cancelled') slog.highlight(`#${id} file handle closed`);
+      }
+
+      if (job.state === 'cancelled') {
+        if (job.cancel) await answerCancelled(transport, job, slog);
+        else job.reply = 'nothing (the session ended)';
+        // SDK 1.x drops whatever a handler returns once its request was cancelled: answerCancelled replied.
+        return {
+          content: [{ type: 'text', text: `Cancelled after ${job.chunksDone} of ${chunks} chunks` }],
+          isError: true,
+        };
+      }
+      if (job.cancel) {
+        // noteCancel saw a cancel for this job, yet the SDK never aborted it: SDK 1.x skips falsy ids (0, "").
+        slog.warn(`#${id} completed although a cancel for it arrived: SDK 1.x ignores cancels for id ${id}`);
+      }
+      job.reply = 'result';
+      slog.ok(`#${id} completed all ${chunks} chunks: replying with the result`);
+      const result = { chunksDone: job.chunksDone, chunksTotal: chunks, bytesRead, sha256: hash.digest('hex') };
+      return {
+        content: [
+          { type: 'text', text: `Processed ${path}: ${chunks} chunks, ${bytesRead} bytes, sha256 ${result.sha256}` },
+        ],
+        structuredContent: result,
+      };
+    },
+  );
+
+  registerJobStatusTool(server, jobs);
+  return server;
+}
+
+/**
+ * A second cancel for a job that is still stopping (the first one aborted its signal, the handler
+ * has not finished yet) must change nothing: not the recorded cancel, not the reply. The SDK's
+ * AbortController ignores a second abort; this keeps `noteCancel` from recording it again.
+ * Everything else goes to `noteCancel`, which logs cancels that match nothing.
+ */
+function onClientMessage(session: McpSession, message: JSONRPCMessage) {
+  const slog = sessionLog(session.id);
+  const cancel = CancelledNotificationSchema.safeParse(message);
+  const requestId = cancel.success ? cancel.data.params.requestId : undefined;
+  const job = requestId === undefined ? undefined : session.jobs.get(requestId);
+  if (job?.state === 'running' && job.cancel) {
+    slog.warn(`notifications/cancelled for #${JSON.stringify(requestId)} again: already stopping, ignored`);
+    return;
+  }
+  noteCancel(session.jobs, message, slog);
+}
+
+const running = await serveMcpOrExit({
+  port,
+  timeline: log,
+  createServer,
+  onClientMessage,
+  onResponseStreamClosed: (session, requestId) => {
+    if (session.jobs.get(requestId)?.state === 'cancelled')
+      sessionLog(session.id).detail(`#${JSON.stringify(requestId)} response stream closed`);
+  },
+});
+log.ok(`listening on ${running.url}  (data folder: ${dataLabel})`);
