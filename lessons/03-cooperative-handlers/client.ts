@@ -7,11 +7,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   CallToolResultSchema,
-  isJSONRPCRequest,
   McpError,
   type CallToolResult,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { watchCallIds } from '../shared/call-ids.ts';
 import { REQUEST_CANCELLED } from '../shared/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import type { jobReportSchema } from '../shared/jobs.ts';
@@ -72,20 +72,6 @@ interface Measurement {
   /** Cancel sent -> its HTTP POST answered (202): how long the server took to read it. */
   ackMs: number;
   job?: JobReport;
-}
-
-/**
- * SDK 1.x has no public API for a request's id; wrapping the transport's `send` sees each one as it
- * leaves (lesson 01 explains). Returns a function that resolves with the next process_large_file call's id.
- */
-function watchCallIds(transport: StreamableHTTPClientTransport): () => Promise<RequestId> {
-  let waiting: ((id: RequestId) => void) | undefined;
-  const send = transport.send.bind(transport);
-  transport.send = (message, options) => {
-    if (isJSONRPCRequest(message) && message.params?.name === 'process_large_file') waiting?.(message.id);
-    return send(message, options);
-  };
-  return () => new Promise((resolve) => (waiting = resolve));
 }
 
 const ms = (value: number) => `${value.toFixed(1)} ms`;
@@ -207,7 +193,7 @@ function printTable(measurements: Measurement[]) {
 }
 
 const transport = new StreamableHTTPClientTransport(new URL(url));
-const nextCallId = watchCallIds(transport);
+const nextCallId = watchCallIds(transport, 'process_large_file');
 const client = new Client({ name: 'lesson-03-client', version: '1.0.0' });
 
 log.event(`connecting to ${url}`);
