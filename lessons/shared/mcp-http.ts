@@ -4,7 +4,7 @@
 //
 // The lesson's own point lives in the lesson's server.ts; nothing here knows about cancelling.
 import { randomUUID } from 'node:crypto';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -25,6 +25,11 @@ export const MCP_PATH = '/mcp';
 export interface ResponseStreamRecord {
   openedAt: number;
   closedAt?: number;
+  /**
+   * The Node response itself while it is open, so a handler can see a slow reader
+   * (`writableNeedDrain`) and wait for `'drain'`; dropped when it closes.
+   */
+  response?: ServerResponse;
 }
 
 export interface McpSession {
@@ -43,6 +48,8 @@ export interface NewSession {
   sessionId: () => string | undefined;
   /** The job book of this session, for its handlers and `registerJobStatusTool`. */
   jobs: JobBook;
+  /** The open Node response that carries request `requestId`'s SSE stream, or undefined once it has closed. */
+  responseFor: (requestId: RequestId) => ServerResponse | undefined;
 }
 
 export interface ServeMcpOptions {
@@ -120,10 +127,11 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       if (typeof message !== 'object' || message === null) continue;
       options.onClientMessage?.(session, message);
       if (isJSONRPCRequest(message)) {
-        const record: ResponseStreamRecord = { openedAt: performance.now() };
+        const record: ResponseStreamRecord = { openedAt: performance.now(), response: res };
         session.responseStreams.set(message.id, record);
         res.on('close', () => {
           record.closedAt = performance.now();
+          delete record.response;
           options.onResponseStreamClosed?.(session, message.id);
         });
       }
@@ -157,7 +165,12 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       sessions.delete(session.id);
       timeline.detail(`session ${session.id} ended`);
     };
-    const server = options.createServer({ transport, sessionId: () => transport.sessionId, jobs });
+    const server = options.createServer({
+      transport,
+      sessionId: () => transport.sessionId,
+      jobs,
+      responseFor: (requestId) => responseStreams.get(requestId)?.response,
+    });
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
   }
