@@ -8,13 +8,12 @@ import { open } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CancelledNotificationSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool } from '../shared/jobs.ts';
-import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline, type Timeline } from '../shared/timeline.ts';
 
 export const DEFAULT_PORT = 3110;
@@ -141,29 +140,11 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
   return server;
 }
 
-/**
- * A second cancel for a job that is still stopping (the first one aborted its signal, the handler
- * has not finished yet) must change nothing: not the recorded cancel, not the reply. The SDK's
- * AbortController ignores a second abort; this keeps `noteCancel` from recording it again.
- * Everything else goes to `noteCancel`, which logs cancels that match nothing.
- */
-function onClientMessage(session: McpSession, message: JSONRPCMessage) {
-  const slog = sessionLog(session.id);
-  const cancel = CancelledNotificationSchema.safeParse(message);
-  const requestId = cancel.success ? cancel.data.params.requestId : undefined;
-  const job = requestId === undefined ? undefined : session.jobs.get(requestId);
-  if (job?.state === 'running' && job.cancel) {
-    slog.warn(`notifications/cancelled for #${JSON.stringify(requestId)} again: already stopping, ignored`);
-    return;
-  }
-  noteCancel(session.jobs, message, slog);
-}
-
 const running = await serveMcpOrExit({
   port,
   timeline: log,
   createServer,
-  onClientMessage,
+  onClientMessage: (session, message) => noteCancel(session.jobs, message, sessionLog(session.id)),
   onResponseStreamClosed: (session, requestId) => {
     if (session.jobs.get(requestId)?.state === 'cancelled')
       sessionLog(session.id).detail(`#${JSON.stringify(requestId)} response stream closed`);

@@ -25,15 +25,24 @@ export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, l
     return;
   }
   const { requestId, reason } = parsed.data.params;
-  const job = requestId === undefined ? undefined : jobs?.get(requestId);
+  // The SDK's schema lets requestId be left out (tasks are cancelled with tasks/cancel instead), but
+  // a cancellation notification must name the request it cancels.
+  if (requestId === undefined) {
+    log.warn('notifications/cancelled without a requestId: names no request, ignored');
+    return;
+  }
+  const job = jobs?.get(requestId);
   const shownId = JSON.stringify(requestId);
-  if (job?.state === 'running') {
+  if (job?.state === 'running' && job.cancel) {
+    // The handler's signal is already aborted, and aborting again does nothing: keep the first record.
+    log.warn(`notifications/cancelled for #${shownId} again: already stopping, ignored`);
+  } else if (job?.state === 'running') {
     job.cancel = { receivedAt: performance.now(), reason, chunksDoneThen: job.chunksDone };
     log.highlight(`notifications/cancelled for #${shownId} (reason: ${JSON.stringify(reason ?? '')})`);
   } else if (job) {
     log.warn(`notifications/cancelled for #${shownId}, which already ${job.state}: nothing to cancel, ignored`);
   } else {
-    const other = requestId === undefined ? undefined : jobs?.getWithOtherType(requestId);
+    const other = jobs?.getWithOtherType(requestId);
     log.warn(
       other
         ? `notifications/cancelled for ${shownId} matches no request: the running one's id is ` +
