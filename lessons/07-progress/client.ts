@@ -1,0 +1,279 @@
+// Lesson 07 client: call a long tool with `onprogress`, draw its progress (a live bar in a terminal,
+// plain lines otherwise), print its log messages as what they are, cancel mid-way, and ask the
+// server what it stopped, freed, and sent.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/progress
+//       https://modelcontextprotocol.io/specification/2025-11-25/server/utilities/logging
+import { emitKeypressEvents } from 'node:readline';
+import cliProgress from 'cli-progress';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  isJSONRPCRequest,
+  LoggingLevelSchema,
+  LoggingMessageNotificationSchema,
+  McpError,
+  type JSONRPCErrorResponse,
+  type JSONRPCMessage,
+  type JSONRPCResponse,
+  type Progress,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { createTimeline } from '../shared/timeline.ts';
+import { waitFor } from '../shared/wait.ts';
+
+const OUTCOMES = ['cancelled', 'completed'] as const;
+type Outcome = (typeof OUTCOMES)[number];
+const FLOOD_LOOPS = ['tight', 'yielding'] as const;
+const LOG_LEVELS = LoggingLevelSchema.options;
+
+const HELP = `
+Lesson 07 client: a long tool call with a progress bar and log messages; cancel it mid-way.
+
+Usage: npx tsx lessons/07-progress/client.ts [options]
+
+  --url URL               the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3107/mcp)
+  --chunks N              chunks to split the file into (default: 20)
+  --chunk-delay MS        the server's pause after each chunk (default: 250)
+  --cancel-at-percent P   cancel once progress reaches P% (default: 50; in a terminal, press c or Esc
+                          to cancel sooner)
+  --no-cancel             let the call run to completion
+  --log-level LEVEL       logging/setLevel sent first: ${LOG_LEVELS.join(', ')} (default: info)
+  --flood N               call flood_progress instead: N progress notifications as fast as possible
+  --flood-loop LOOP       tight (awaits each send, nothing else) or yielding (the fix; default)
+  --cancel-after MS       with --flood: cancel this long after the call (default: 100)
+  --expect OUTCOME        what makes this exit 0: cancelled or completed (default: cancelled, but
+                          completed with --no-cancel or --flood-loop tight)
+  -h, --help              show this help
+`;
+
+const flags = parseFlags(
+  {
+    url: { type: 'string' },
+    chunks: { type: 'string' },
+    'chunk-delay': { type: 'string' },
+    'cancel-at-percent': { type: 'string' },
+    'no-cancel': { type: 'boolean' },
+    'log-level': { type: 'string' },
+    flood: { type: 'string' },
+    'flood-loop': { type: 'string' },
+    'cancel-after': { type: 'string' },
+    expect: { type: 'string' },
+  },
+  HELP,
+);
+const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3107/mcp';
+const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
+const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
+const cancelAtPercent = intFlag('cancel-at-percent', flags['cancel-at-percent'], 50, 0, 100);
+const cancel = !flags['no-cancel'];
+const logLevel = choiceFlag('log-level', flags['log-level'], LOG_LEVELS, 'info');
+const flood = flags.flood === undefined ? undefined : intFlag('flood', flags.flood, 20_000, 1, 1_000_000);
+const floodLoop = choiceFlag('flood-loop', flags['flood-loop'], FLOOD_LOOPS, 'yielding');
+const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 100);
+const starves = flood !== undefined && floodLoop === 'tight';
+const expected = choiceFlag('expect', flags.expect, OUTCOMES, cancel && !starves ? 'cancelled' : 'completed');
+
+// In a terminal the bar redraws in place, and timeline lines print above it; elsewhere (a pipe, CI)
+// there is no bar and each progress notification is a plain timeline line.
+const live = process.stdout.isTTY && flood === undefined;
+const bars = live
+  ? new cliProgress.MultiBar(
+      { format: 'progress [{bar}] {percentage}% | {value}/{total} | {message}', hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    )
+  : undefined;
+let barShown = live;
+const log = createTimeline('client', (line) => (barShown ? bars?.log(`${line}\n`) : console.log(line)));
+const stopBar = () => {
+  bars?.stop();
+  barShown = false;
+};
+
+// What goes out and comes in, as it does: the id and progressToken of our call; replies the SDK no longer waits for.
+const transport = new StreamableHTTPClientTransport(new URL(url));
+const client = new Client({ name: 'lesson-07-client', version: '1.0.0' });
+let call: { id: RequestId; progressToken: unknown } | undefined;
+const send = transport.send.bind(transport);
+transport.send = (message, options) => {
+  if (isJSONRPCRequest(message) && message.method === 'tools/call' && !call) {
+    call = { id: message.id, progressToken: message.params?._meta?.progressToken };
+  }
+  return send(message, options);
+};
+const received: JSONRPCMessage[] = [];
+let progressForInactiveToken = 0;
+client.onerror = (error) => {
+  // Progress for a request the SDK no longer tracks (it was cancelled, or it finished) lands here.
+  if (/progress notification for an unknown token/.test(error.message)) progressForInactiveToken++;
+};
+
+// Log messages are not progress: notifications/message, with a level, for the whole session.
+client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
+  log.detail(`log [${params.level}] ${params.logger ?? ''}: ${String(params.data)}`);
+});
+
+log.event(`connecting to ${url}`);
+try {
+  await client.connect(transport);
+} catch (error) {
+  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
+  log.detail('is the server running? npx tsx lessons/07-progress/server.ts');
+  process.exit(1);
+}
+log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
+const onmessage = transport.onmessage;
+transport.onmessage = (message) => {
+  received.push(message);
+  onmessage?.(message);
+};
+await client.setLoggingLevel(logLevel);
+log.event(`-> logging/setLevel ${logLevel}: the server sends log messages at ${logLevel} and above`);
+
+const controller = new AbortController();
+const keys = cancel ? listenForCancelKey(() => controller.abort('user pressed a key')) : undefined;
+let progressCount = 0;
+
+function onProgress({ progress, total, message }: Progress) {
+  progressCount++;
+  if (flood !== undefined) return; // thousands of them: counted, not printed
+  const percent = total ? Math.floor((progress / total) * 100) : 0;
+  if (bars) {
+    progressBar ??= bars.create(total ?? 0, 0, { message: '' });
+    progressBar.update(progress, { message: message ?? '' });
+  } else {
+    log.event(`progress ${progress}/${total ?? '?'} (${percent}%) "${message ?? ''}"`);
+  }
+  if (cancel && !controller.signal.aborted && percent >= cancelAtPercent) {
+    controller.abort(`cancelled at ${cancelAtPercent}%`);
+  }
+}
+let progressBar: cliProgress.SingleBar | undefined;
+
+const tool =
+  flood === undefined
+    ? { name: 'process_large_file', arguments: { path: 'sample.txt', chunks, chunkDelayMs } }
+    : { name: 'flood_progress', arguments: { notifications: flood, yieldEveryNotification: floodLoop === 'yielding' } };
+const pending = client.callTool(tool, undefined, {
+  onprogress: onProgress, // this is what makes the SDK add _meta.progressToken
+  signal: controller.signal,
+  timeout: 600_000,
+});
+const settled = pending.then(
+  () => 'result' as const,
+  (error: unknown) => error,
+);
+await waitFor('the call to leave', () => call);
+const { id } = call!;
+log.event(
+  `-> tools/call #${id} ${tool.name} ${JSON.stringify(tool.arguments)}, with _meta.progressToken ${JSON.stringify(call!.progressToken)}`,
+);
+if (flood !== undefined && cancel)
+  setTimeout(() => controller.abort(`cancelled after ${cancelAfterMs} ms`), cancelAfterMs);
+controller.signal.addEventListener('abort', () => {
+  stopBar();
+  log.highlight(`-> abort("${String(controller.signal.reason)}"): the SDK sends notifications/cancelled for #${id}`);
+});
+
+const outcome = await settled;
+keys?.dispose();
+stopBar();
+if (outcome === 'result') log.ok(`<- result, after ${progressCount} progress notifications`);
+else if (outcome instanceof McpError) log.highlight(`<- McpError ${outcome.code} "${outcome.message}"`);
+else log.fail(`<- ${String(outcome)}`);
+
+// The server's final message for the call comes after the SDK gave up on it; wait for it, so the
+// job's record below is complete.
+if (controller.signal.aborted) {
+  const final = await waitFor(`the server's final message for #${id}`, () => finalMessage(id), { timeoutMs: 30_000 });
+  log.detail(
+    `<- #${id} the server's final message, which the SDK no longer waits for: ` +
+      ('error' in final ? `error ${final.error.code} "${final.error.message}"` : 'a result'),
+  );
+  log.detail(
+    `progress notifications that arrived after the abort: ${progressForInactiveToken}; ` +
+      'the SDK passed them to onerror (a token no longer active), not to onprogress',
+  );
+}
+
+// The proof is on the server: ask it how the job ended and what it sent.
+const job = await finishedJob(id);
+const progressSent = job.resources?.progress;
+if (job.state === 'cancelled') {
+  log.event(
+    `server reports #${id}: cancelled after ${job.chunksDone}/${job.chunksTotal}, ${job.cancelToStopMs} ms after the cancel arrived; ` +
+      (flood === undefined ? `file handle ${job.fileHandle}; ` : '') +
+      `replied ${job.reply}`,
+  );
+} else {
+  log.event(`server reports #${id}: ${job.state}, ${job.chunksDone}/${job.chunksTotal}; replied ${job.reply}`);
+}
+log.event(`server reports #${id} progress: ${progressSent}`);
+if (job.resources?.cancel) log.warn(`server reports #${id}: the cancel was ${job.resources.cancel}`);
+await transport.terminateSession();
+await client.close();
+log.detail('session ended (DELETE)');
+
+const observed: Outcome = job.state === 'cancelled' ? 'cancelled' : 'completed';
+if (observed === expected) {
+  log.ok(`observed: ${observed}, as expected`);
+} else {
+  log.fail(`observed: ${observed}, expected: ${expected}`);
+  process.exitCode = 1;
+}
+
+/** The server's final message (result or error) for the request, including one the SDK no longer waits for. */
+function finalMessage(requestId: RequestId) {
+  return received.find(
+    (m): m is JSONRPCResponse | JSONRPCErrorResponse => ('result' in m || 'error' in m) && m.id === requestId,
+  );
+}
+
+type JobReport = {
+  state: string;
+  cancelReason?: string;
+  chunksDone: number;
+  chunksTotal: number;
+  cancelToStopMs?: number;
+  fileHandle: string;
+  reply?: string;
+  resources?: Record<string, string>;
+};
+
+/** get_job_status until the job has stopped, its reply has gone out, and any cancel has been read. */
+async function finishedJob(requestId: RequestId): Promise<JobReport> {
+  return waitFor(
+    `the server to finish #${requestId}`,
+    async () => {
+      const status = await client.callTool({ name: 'get_job_status', arguments: { requestId } });
+      const report = status.structuredContent as JobReport | undefined;
+      if (!report || report.state === 'running' || report.reply === undefined) return undefined;
+      // After an abort, also wait until the server has read the cancel (late, when its loop was starved).
+      const cancelRead = report.cancelReason !== undefined || report.resources?.cancel !== undefined;
+      return !controller.signal.aborted || cancelRead ? report : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 50 },
+  );
+}
+
+/** In a terminal, c or Esc cancels at once (Ctrl-C still interrupts). */
+function listenForCancelKey(onCancel: () => void) {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) return undefined;
+  const onKey = (_: string, key: { name?: string; ctrl?: boolean }) => {
+    if (key.ctrl && key.name === 'c') process.kill(process.pid, 'SIGINT');
+    else if (key.name === 'c' || key.name === 'escape') onCancel();
+  };
+  emitKeypressEvents(stdin);
+  stdin.setRawMode(true);
+  stdin.on('keypress', onKey);
+  log.detail('press c or Esc to cancel');
+  return {
+    dispose() {
+      stdin.off('keypress', onKey);
+      stdin.setRawMode(false);
+      stdin.pause();
+    },
+  };
+}

@@ -1,0 +1,355 @@
+// Lesson 07, end to end: the real server and client processes on ephemeral ports, and the wire read
+// with plain fetch. Every claim in this lesson's README is checked here.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ErrorCode, McpError, type JSONRPCMessage, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import { startLessonServer, startTs } from '../shared/processes.ts';
+import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
+import {
+  assertInOrder,
+  canSeeFileDescriptors,
+  connectRecordingClient,
+  lineIndex,
+  openDescriptorsTo,
+  textOf,
+} from '../shared/testing.ts';
+import { waitFor } from '../shared/wait.ts';
+
+const SERVER = join(import.meta.dirname, 'server.ts');
+const CLIENT = join(import.meta.dirname, 'client.ts');
+const README = join(import.meta.dirname, 'README.md');
+
+type Server = Awaited<ReturnType<typeof startLessonServer>>;
+
+async function withServer(args: string[], body: (server: Server) => Promise<void>) {
+  const server = await startLessonServer(SERVER, args);
+  try {
+    await body(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+type ProgressParams = { progressToken: unknown; progress: number; total?: number; message?: string };
+const isProgress = (m: JSONRPCMessage): m is JSONRPCMessage & { params: ProgressParams } =>
+  'method' in m && m.method === 'notifications/progress';
+const isFinal = (m: JSONRPCMessage) => 'result' in m || 'error' in m;
+
+const callFile = (id: number, progressToken: string | number | undefined, chunks: number, chunkDelayMs: number) =>
+  ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: {
+      name: 'process_large_file',
+      arguments: { path: 'sample.txt', chunks, chunkDelayMs },
+      ...(progressToken !== undefined && { _meta: { progressToken } }),
+    },
+  }) as JSONRPCMessage;
+
+async function jobStatus(session: RawSession, requestId: number, id = 900 + requestId) {
+  const reading = await session.stream({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'get_job_status', arguments: { requestId } },
+  });
+  await reading.done;
+  const reply = reading.messages.find((m) => 'result' in m) as unknown as { result: { structuredContent: JobReport } };
+  return reply.result.structuredContent;
+}
+type JobReport = { state: string; chunksDone: number; chunksTotal: number; resources?: Record<string, string> };
+
+/** What the wire must show for a request's progress: the token echoed exactly, strictly increasing, with total and message. */
+function assertProgressWellFormed(messages: JSONRPCMessage[], token: string | number, total: number) {
+  const progress = messages.filter(isProgress).map((m) => m.params);
+  assert.ok(progress.length > 0, 'some progress arrived');
+  for (const [i, p] of progress.entries()) {
+    assert.deepEqual(p.progressToken, token, 'the token is echoed exactly, with its JSON type');
+    assert.equal(p.total, total);
+    assert.match(p.message ?? '', /^read chunk \d+ of \d+$/);
+    if (i > 0) assert.ok(p.progress > progress[i - 1]!.progress, `progress increases: ${JSON.stringify(progress)}`);
+  }
+  return progress;
+}
+
+describe('lesson 07: progress while it works, none after it stops', { timeout: 60_000 }, () => {
+  test('the client cancels at 50%; the server stopped, freed the file, and sent no progress after the cancel', async () => {
+    await withServer([], async (server) => {
+      const client = startTs(CLIENT, ['--url', server.url, '--chunks', '20', '--chunk-delay', '50']);
+      await client.waitForLine(/-> tools\/call #\d+ /);
+      if (canSeeFileDescriptors)
+        await waitFor('the file to be open', () => openDescriptorsTo(server.child.pid!, '/data/sample.txt') === 1);
+      assert.equal(await client.exited, 0, client.output());
+      const out = client.lines;
+
+      // The SDK put a progressToken on the call because we passed onprogress: the request's own id.
+      const [, id, token] = out[lineIndex(out, /-> tools\/call #\d+ process_large_file/)]!.match(
+        /#(\d+) .*with _meta\.progressToken (\d+)$/,
+      )!;
+      assert.equal(token, id);
+      lineIndex(out, /-> abort\("cancelled at 50%"\)/);
+      lineIndex(out, /<- McpError -32001 "MCP error -32001: cancelled at 50%"/);
+      const [, done] = out[lineIndex(out, /server reports #\d+: cancelled after/)]!.match(/after (\d+)\/20/)!;
+      assert.ok(Number(done) >= 10 && Number(done) < 20, `stopped mid-way: ${done}`);
+      lineIndex(out, /file handle closed; replied error -32800/);
+      // 50 ms chunks, at most one notification per 200 ms: the rate limit held some back.
+      const [, sent, skipped, refused] = out[lineIndex(out, /server reports #\d+ progress:/)]!.match(
+        /(\d+) sent, last \d+\/20; (\d+) skipped by the rate limit; (\d+) refused after the stop/,
+      )!;
+      assert.ok(Number(sent) > 0 && Number(skipped) > 0, out.join('\n'));
+      assert.equal(refused, '0');
+      lineIndex(out, /<- #\d+ the server's final message, which the SDK no longer waits for: error -32800/);
+      lineIndex(out, /observed: cancelled, as expected/);
+      // Log messages are printed as log, progress as progress.
+      lineIndex(out, /log \[info\] process_large_file: reading sample.txt in 20 chunks/);
+      assert.ok(!out.some((l) => /log \[debug\]/.test(l)), 'debug is below the level the client set (info)');
+
+      // The server's timeline: no progress went out after the cancel arrived.
+      const log = server.lines;
+      const cancelAt = lineIndex(log, /notifications\/cancelled for #\d+/);
+      assert.ok(!log.slice(cancelAt).some((l) => /progress \d+\/20 sent/.test(l)), log.join('\n'));
+      assertInOrder(log, [
+        /notifications\/cancelled for #\d+/,
+        /handler stopped after chunk \d+\/20/,
+        /file handle closed; progress stopped/,
+        /replying: error -32800/,
+      ]);
+      if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '/data/sample.txt'), 0);
+    });
+  });
+
+  test('--no-cancel: progress reaches 20/20 before the result; --log-level debug shows the debug log messages', async () => {
+    await withServer([], async (server) => {
+      const client = startTs(CLIENT, [
+        ...['--url', server.url, '--no-cancel', '--chunks', '5', '--chunk-delay', '10', '--log-level', 'debug'],
+      ]);
+      assert.equal(await client.exited, 0, client.output());
+      const out = client.lines;
+      assertInOrder(out, [/progress 5\/5 \(100%\) "read chunk 5 of 5"/, /<- result, after \d+ progress notifications/]);
+      lineIndex(out, /log \[debug\] process_large_file: chunk 1: \d+ bytes at offset 0/);
+      lineIndex(out, /server reports #\d+: completed, 5\/5; replied result/);
+      lineIndex(out, /observed: completed, as expected/);
+    });
+  });
+});
+
+describe('lesson 07 on the wire (plain HTTP, no SDK client)', { timeout: 60_000 }, () => {
+  test('cancel: progress echoes the token, increases, and stops; the -32800 is the last message on the stream', async () => {
+    await withServer(['--progress-every-ms', '0'], async (server) => {
+      const session = await openRawSession(server.url);
+      const reading = await session.stream(callFile(7, 'job-42', 100, 30));
+      await waitFor('two progress notifications', () => reading.messages.filter(isProgress).length >= 2);
+      await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7 } });
+      await reading.done; // the server ended the stream after its final message: nothing can follow it
+      const progress = assertProgressWellFormed(reading.messages, 'job-42', 100);
+      assert.ok(isFinal(reading.messages.at(-1)!), 'the final message is the last one');
+      assert.equal((reading.messages.at(-1) as { error?: { code: number } }).error?.code, -32800);
+      assert.equal(reading.messages.filter(isFinal).length, 1);
+      // Log messages are session-wide: sendLoggingMessage does not put them on the request's stream.
+      assert.ok(!reading.messages.some((m) => 'method' in m && m.method === 'notifications/message'));
+
+      // The server's record agrees with the wire: the last progress it sent is the last that arrived.
+      const job = await jobStatus(session, 7);
+      assert.equal(job.state, 'cancelled');
+      assert.ok(job.chunksDone < 100);
+      assert.equal(
+        job.resources?.progress,
+        `${progress.length} sent, last ${progress.at(-1)!.progress}/100; 0 skipped by the rate limit; 0 refused after the stop`,
+      );
+      await session.close();
+    });
+  });
+
+  test('completion: the last progress is total/total, then the result, then the stream ends', async () => {
+    await withServer([], async (server) => {
+      const session = await openRawSession(server.url);
+      const reading = await session.stream(callFile(3, 11, 8, 5));
+      await reading.done;
+      const progress = assertProgressWellFormed(reading.messages, 11, 8); // a number token stays a number
+      assert.equal(progress.at(-1)!.progress, 8, 'the final chunk is always reported');
+      assert.ok(progress.length < 8, 'the rate limit (200 ms) held some back');
+      assert.ok(isFinal(reading.messages.at(-1)!));
+      assert.match(JSON.stringify(reading.messages.at(-1)), /Processed sample.txt: 8 chunks/);
+      const job = await jobStatus(session, 3);
+      assert.match(job.resources?.progress ?? '', new RegExp(`^${progress.length} sent, last 8/8; \\d+ skipped`));
+      await session.close();
+    });
+  });
+
+  test('no progressToken, no progress', async () => {
+    await withServer(['--progress-every-ms', '0'], async (server) => {
+      const session = await openRawSession(server.url);
+      const reading = await session.stream(callFile(4, undefined, 4, 0));
+      await reading.done;
+      assert.deepEqual(reading.messages.filter(isProgress), []);
+      assert.equal((await jobStatus(session, 4)).resources?.progress, 'not requested (no progressToken)');
+      await session.close();
+    });
+  });
+});
+
+const asDocumented = (lines: string[], url: string) =>
+  lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3107/mcp'));
+const floodNormalisers: [RegExp, string][] = [[/read [\d.]+ ms after/, 'read N ms after']];
+
+describe('lesson 07: a notification flood starves cancellation', { timeout: 60_000 }, () => {
+  const flood = (id: number, yieldEveryNotification: boolean) =>
+    ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: {
+        name: 'flood_progress',
+        arguments: { notifications: 10_000, yieldEveryNotification },
+        _meta: { progressToken: id },
+      },
+    }) as JSONRPCMessage;
+
+  test('tight loop: a cancel sent mid-flood is read only after the last notification; yielding: it stops the flood', async () => {
+    await withServer([], async (server) => {
+      const session = await openRawSession(server.url);
+
+      // Not awaited: a starved server cannot even send the response headers until the loop ends.
+      const tightStream = session.stream(flood(1, false));
+      await server.waitForLine(/tools\/call #1: flood_progress, 10000 notifications, tight loop/);
+      const finishedBeforeCancel = server.lines.some((l) => /#1 flood completed/.test(l));
+      const cancelled = session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } });
+      assert.equal(finishedBeforeCancel, false, 'the cancel left while the flood was running');
+      assert.equal((await cancelled).status, 202);
+      const tight = await tightStream;
+      await tight.done;
+      // The loop checks its signal before every send, yet sent all of them: the cancel was not read until after.
+      assertInOrder(server.lines, [
+        /#1 flood completed after 10000\/10000 notifications/,
+        /notifications\/cancelled for #1, which already completed: nothing to cancel, ignored/,
+      ]);
+      const tightJob = await jobStatus(session, 1);
+      assert.equal(tightJob.state, 'completed');
+      assert.match(tightJob.resources?.cancel ?? '', /^read [\d.]+ ms after the job had completed$/);
+      assert.equal(tight.messages.filter(isProgress).length, 10_000);
+      assert.match(JSON.stringify(tight.messages.at(-1)), /Sent 10000 progress notifications/);
+
+      const yielding = await session.stream(flood(2, true));
+      await server.waitForLine(/tools\/call #2: flood_progress, 10000 notifications, yields after each send/);
+      await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 2 } });
+      await yielding.done;
+      const [, sent] = await server.waitForLine(/#2 flood cancelled after (\d+)\/10000 notifications/);
+      assert.ok(Number(sent) < 10_000);
+      assertInOrder(server.lines, [/notifications\/cancelled for #2 /, /#2 flood cancelled after/]);
+      assert.equal((await jobStatus(session, 2)).state, 'cancelled');
+      assert.equal(yielding.messages.filter(isProgress).length, Number(sent), 'the wire saw what the server sent');
+      assert.equal((yielding.messages.at(-1) as { error?: { code: number } }).error?.code, -32800);
+      await session.close();
+    });
+  });
+
+  test('the client with the tight loop, and the SDK hands progress for a cancelled call to onerror', async () => {
+    await withServer([], async (server) => {
+      for (const loop of ['tight']) {
+        const client = startTs(CLIENT, ['--url', server.url, '--flood', '10000', '--flood-loop', loop]);
+        assert.equal(await client.exited, 0, client.output());
+        const out = client.lines;
+        const [, afterAbort] =
+          out[lineIndex(out, /progress notifications that arrived after the abort: \d+/)]!.match(
+            /after the abort: (\d+)/,
+          )!;
+        if (loop === 'tight') {
+          checkReadmeOutput(README, 'flood', asDocumented(out, server.url), floodNormalisers);
+          lineIndex(out, /server reports #\d+: completed, 10000\/10000; replied result/);
+          lineIndex(out, /the cancel was read [\d.]+ ms after the job had completed/);
+          // None of them reached the client before the flood ended, so every one came after the abort.
+          assert.equal(afterAbort, '10000');
+        } else {
+          lineIndex(out, /server reports #\d+: cancelled after \d+\/10000/);
+        }
+      }
+    });
+  });
+});
+
+describe('lesson 07: bad input gets a clear answer and the server keeps serving', { timeout: 30_000 }, () => {
+  test('tool arguments', async () => {
+    await withServer([], async (server) => {
+      const { client, close } = await connectRecordingClient(server.url);
+      const tryCall = async (name: string, args: Record<string, unknown>) => {
+        const result = await client.callTool({ name, arguments: args });
+        assert.equal(result.isError, true);
+        return textOf(result);
+      };
+      assert.match(
+        await tryCall('process_large_file', { path: 'sample.txt', chunks: 0 }),
+        /Input validation error: .*Too small: expected number to be >=1 at chunks/,
+      );
+      assert.match(await tryCall('process_large_file', { path: '../../etc/passwd' }), /is outside the data folder/);
+      assert.match(await tryCall('flood_progress', { notifications: 10 }), /flood_progress needs a progressToken/);
+      assert.match(await tryCall('flood_progress', { notifications: -1 }), /Input validation error/);
+      await assert.rejects(client.setLoggingLevel('loud' as LoggingLevel), (error: McpError) => {
+        // SDK 1.x answers a level outside the spec's list with -32603 Internal error, carrying zod's issues.
+        assert.equal(error.code, ErrorCode.InternalError);
+        assert.match(error.message, /"path": \[\s*"params",\s*"level"\s*\]/);
+        return true;
+      });
+      const ok = await client.callTool({
+        name: 'process_large_file',
+        arguments: { path: 'sample.txt', chunks: 2, chunkDelayMs: 0 },
+      });
+      assert.equal(ok.isError, undefined);
+      assert.match(textOf(ok), /Processed sample.txt: 2 chunks/);
+      await close();
+    });
+  });
+});
+
+describe('lesson 07 README shows what the code prints', { timeout: 60_000 }, () => {
+  const normalisers: [RegExp, string][] = [
+    [/progress \d+\/(\d+) \(\d+%\) "read chunk \d+ of (\d+)"/, 'progress N/$1 (N%) "read chunk N of $2"'],
+    [/chunk \d+\/(\d+), progress \d+\/\d+ sent/, 'chunk N/$1, progress N/$1 sent'],
+    [/cancelled after \d+\/(\d+)/, 'cancelled after N/$1'],
+    [/\d+ sent, last \d+\/(\d+); \d+ skipped/, 'N sent, last N/$1; N skipped'],
+  ];
+
+  test('the default run, in both terminals', async () => {
+    await withServer([], async (server) => {
+      const client = startTs(CLIENT, ['--url', server.url]);
+      assert.equal(await client.exited, 0, client.output());
+      await server.waitForLine(/session \S+ ended/);
+      const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
+      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url), normalisers);
+      checkReadmeOutput(README, 'client', asDocumented(client.lines, server.url), normalisers);
+    });
+  });
+});
+
+describe('lesson 07 in a terminal', { timeout: 30_000 }, () => {
+  const hasScript = spawnSync('script', ['--version'], { timeout: 5000 }).status === 0;
+  test(
+    'a live progress bar, and pressing c cancels',
+    { skip: !hasScript && 'needs script(1) from util-linux for a pseudo-terminal' },
+    async () => {
+      await withServer([], async (server) => {
+        const command = [process.execPath, '--import', 'tsx', CLIENT, '--url', server.url, '--cancel-at-percent', '100']
+          .map((word) => `'${word}'`)
+          .join(' ');
+        const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, FORCE_COLOR: '0' } });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        try {
+          await waitFor('the key prompt', () => output.includes('press c or Esc to cancel'));
+          await waitFor('the bar', () => /progress \[[█░]+\] \d+% \| 2\/20 \| read chunk 2 of 20/.test(output));
+          child.stdin.write('c');
+          assert.equal(await exited, 0, output);
+          assert.match(output, /-> abort\("user pressed a key"\)/);
+          assert.match(output, /observed: cancelled, as expected/);
+          assert.doesNotMatch(output, /client progress \d+\/20/, 'in a terminal the bar replaces the plain lines');
+        } finally {
+          child.kill('SIGKILL');
+        }
+      });
+    },
+  );
+});

@@ -1,0 +1,256 @@
+// Lesson 07 server: `process_large_file` reports its progress with notifications/progress, rate-limited,
+// only when the client asked for it, and never after it stopped; it also writes log messages
+// (notifications/message), which are a different thing. `flood_progress` shows how a tight
+// notification loop starves cancellation, and the one-line fix.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/progress
+//       https://modelcontextprotocol.io/specification/2025-11-25/server/utilities/logging
+//       https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { open } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type {
+  JSONRPCMessage,
+  LoggingLevel,
+  ProgressToken,
+  ServerNotification,
+  ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { intFlag, parseFlags } from '../shared/cli.ts';
+import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
+import { registerJobStatusTool, type Job, type JobBook } from '../shared/jobs.ts';
+import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { createTimeline } from '../shared/timeline.ts';
+
+export const DEFAULT_PORT = 3107;
+
+const HELP = `
+Lesson 07 server: process_large_file with progress notifications and log messages, and a progress flood.
+
+Usage: npx tsx lessons/07-progress/server.ts [options]
+
+  --port N               port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --progress-every-ms N  at most one notifications/progress per this many ms, per call; the last
+                         chunk is always reported (default: 200)
+  -h, --help             show this help
+`;
+
+const flags = parseFlags({ port: { type: 'string' }, 'progress-every-ms': { type: 'string' } }, HELP);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const progressEveryMs = intFlag('progress-every-ms', flags['progress-every-ms'], 200, 0, 60_000);
+
+const log = createTimeline('server');
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * Progress for one request. It sends only when the request carried `_meta.progressToken` (and
+ * echoes that token exactly), keeps `progress` strictly increasing, sends at most one per
+ * `everyMs` (the spec asks senders to rate-limit) except the final one, and never after `stop()`:
+ * the spec says progress MUST only reference a request that is still in progress.
+ */
+export function progressReporter(extra: Extra, total: number, everyMs: number) {
+  const token: ProgressToken | undefined = extra._meta?.progressToken;
+  let lastProgress = 0;
+  let lastSentAt = -Infinity;
+  let stopped = false;
+  const counts = { sent: 0, skippedByRateLimit: 0, refusedAfterStop: 0 };
+  return {
+    token,
+    counts,
+    get lastProgress() {
+      return lastProgress;
+    },
+    async report(progress: number, message: string) {
+      if (token === undefined) return;
+      if (stopped || extra.signal.aborted) {
+        counts.refusedAfterStop++;
+        return;
+      }
+      if (progress <= lastProgress) return; // MUST increase
+      if (progress < total && performance.now() - lastSentAt < everyMs) {
+        counts.skippedByRateLimit++;
+        return;
+      }
+      lastProgress = progress;
+      lastSentAt = performance.now();
+      counts.sent++;
+      await extra.sendNotification({
+        method: 'notifications/progress',
+        params: { progressToken: token, progress, total, message },
+      });
+    },
+    /** Call once the job has stopped or finished: no progress after this. */
+    stop() {
+      stopped = true;
+    },
+  };
+}
+
+/** What the job's record says about its progress, for `get_job_status`. */
+function recordProgress(job: Job, progress: ReturnType<typeof progressReporter>) {
+  if (progress.token === undefined) {
+    job.resources['progress'] = 'not requested (no progressToken)';
+    return;
+  }
+  const { sent, skippedByRateLimit, refusedAfterStop } = progress.counts;
+  job.resources['progress token'] = JSON.stringify(progress.token);
+  job.resources['progress'] =
+    `${sent} sent, last ${progress.lastProgress}/${job.chunksTotal}; ${skippedByRateLimit} skipped by the rate limit; ` +
+    `${refusedAfterStop} refused after the stop`;
+}
+
+function createServer({ transport, jobs, sessionId }: NewSession) {
+  // Declaring `logging` lets the server send notifications/message and makes the SDK answer
+  // logging/setLevel; sendLoggingMessage then drops messages below the level the client set.
+  const server = new McpServer({ name: 'lesson-07-progress', version: '1.0.0' }, { capabilities: { logging: {} } });
+  const sendLog = (level: LoggingLevel, data: string) =>
+    server.sendLoggingMessage({ level, logger: 'process_large_file', data }, sessionId()).catch(() => {});
+
+  server.registerTool(
+    'process_large_file',
+    {
+      title: 'Process a large file, reporting progress',
+      description:
+        'Reads a file from the lesson data folder in `chunks` chunks, waiting `chunkDelayMs` after each. ' +
+        'Sends notifications/progress (rate-limited) when the request carries _meta.progressToken, and log ' +
+        'messages (notifications/message) at info and debug level.',
+      inputSchema: {
+        path: z.string().min(1).describe('a file inside the lesson data folder, e.g. "sample.txt"'),
+        chunks: z.number().int().min(1).max(10_000).default(20).describe('how many chunks to split the file into'),
+        chunkDelayMs: z.number().int().min(0).max(60_000).default(100).describe('pause after each chunk, in ms'),
+      },
+    },
+    async ({ path, chunks, chunkDelayMs }, extra) => {
+      const file = resolveInDataFolder(dataFolder, path, dataLabel);
+      const id = extra.requestId;
+      const job = jobs.start(id, { tool: 'process_large_file', file: path, chunksTotal: chunks });
+      const progress = progressReporter(extra, chunks, progressEveryMs);
+      log.event(
+        `tools/call #${id}: process_large_file ${path}, ${chunks} chunks, ${chunkDelayMs} ms apart, ` +
+          (progress.token === undefined ? 'no progressToken' : `progressToken ${JSON.stringify(progress.token)}`),
+      );
+      await sendLog('info', `reading ${path} in ${chunks} chunks`);
+
+      const handle = await open(file, 'r');
+      job.fileHandle = 'open';
+      try {
+        const { size } = await handle.stat();
+        const chunkSize = Math.ceil(size / chunks);
+        const buffer = Buffer.alloc(chunkSize);
+        for (let i = 0; i < chunks; i++) {
+          await handle.read(buffer, 0, chunkSize, i * chunkSize);
+          job.chunksDone++;
+          const sentBefore = progress.counts.sent;
+          await progress.report(job.chunksDone, `read chunk ${job.chunksDone} of ${chunks}`);
+          log.detail(
+            `#${id} chunk ${job.chunksDone}/${chunks}` +
+              (progress.counts.sent > sentBefore ? `, progress ${job.chunksDone}/${chunks} sent` : ''),
+          );
+          await sendLog('debug', `chunk ${job.chunksDone}: ${chunkSize} bytes at offset ${i * chunkSize}`);
+          await sleep(chunkDelayMs, undefined, { signal: extra.signal });
+        }
+        job.state = 'completed';
+        job.stoppedAt = performance.now();
+      } catch (error) {
+        if (!extra.signal.aborted) {
+          job.state = 'failed';
+          throw error; // McpServer turns it into a tool error result
+        }
+        job.state = 'cancelled';
+        job.stoppedAt = performance.now();
+        log.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${chunks}`);
+      } finally {
+        progress.stop();
+        recordProgress(job, progress);
+        await handle.close();
+        job.fileHandle = 'closed';
+        if (job.state === 'cancelled') log.highlight(`#${id} file handle closed; progress stopped`);
+      }
+
+      if (job.state === 'completed') {
+        job.reply = 'result';
+        log.ok(`#${id} completed: ${job.resources['progress']}; replying with the result`);
+        await sendLog('info', `finished ${path}`);
+        return { content: [{ type: 'text', text: `Processed ${path}: ${chunks} chunks` }] };
+      }
+      log.detail(`#${id} ${job.resources['progress']}`);
+      if (job.cancel) await answerCancelled(transport, job, log);
+      else job.reply = 'nothing (the session ended)';
+      // SDK 1.x drops whatever a handler returns once its request was cancelled.
+      return { content: [{ type: 'text', text: `Cancelled after ${job.chunksDone} of ${chunks} chunks` }] };
+    },
+  );
+
+  server.registerTool(
+    'flood_progress',
+    {
+      title: 'Send progress notifications as fast as possible',
+      description:
+        'Sends `notifications` progress notifications in a loop, checking its cancel signal before each. ' +
+        'yieldEveryNotification: false awaits each send and nothing else (the starving loop); true also ' +
+        'yields to the event loop after each send (the fix). Needs a progressToken.',
+      inputSchema: {
+        notifications: z.number().int().min(1).max(1_000_000).default(100_000),
+        yieldEveryNotification: z.boolean().default(true),
+      },
+    },
+    async ({ notifications, yieldEveryNotification }, extra) => {
+      const id = extra.requestId;
+      const token = extra._meta?.progressToken;
+      if (token === undefined) throw new Error('flood_progress needs a progressToken: call it with onprogress');
+      const job = jobs.start(id, { tool: 'flood_progress', file: '-', chunksTotal: notifications });
+      const loop = yieldEveryNotification ? 'yields after each send' : 'tight loop';
+      log.event(`tools/call #${id}: flood_progress, ${notifications} notifications, ${loop}`);
+      for (let i = 1; i <= notifications; i++) {
+        if (extra.signal.aborted) break; // checked every time: a cancel the server has read stops the loop
+        const params = { progressToken: token, progress: i, total: notifications, message: `flood ${i}` };
+        await extra.sendNotification({ method: 'notifications/progress', params });
+        job.chunksDone = i;
+        // `await` on a send that completes at once resumes in a microtask, before any I/O: without
+        // this the cancel POST cannot even be read until the loop ends.
+        if (yieldEveryNotification) await yieldToEventLoop();
+      }
+      job.stoppedAt = performance.now();
+      job.state = extra.signal.aborted ? 'cancelled' : 'completed';
+      job.resources['progress'] = `${job.chunksDone} sent of ${notifications}`;
+      log.highlight(`#${id} flood ${job.state} after ${job.chunksDone}/${notifications} notifications`);
+      if (job.state === 'cancelled') {
+        if (job.cancel) await answerCancelled(transport, job, log);
+        return { content: [{ type: 'text', text: 'cancelled' }] };
+      }
+      job.reply = 'result';
+      return { content: [{ type: 'text', text: `Sent ${notifications} progress notifications` }] };
+    },
+  );
+
+  registerJobStatusTool(server, jobs);
+  return server;
+}
+
+/**
+ * noteCancel, plus a note on jobs the cancel came too late for: with a starved event loop the
+ * cancel is read only after the job finished, and this is how the job's record shows it.
+ */
+function onClientMessage(session: McpSession, message: JSONRPCMessage) {
+  noteCancel(session.jobs, message, log);
+  if (!('method' in message) || message.method !== 'notifications/cancelled') return;
+  const job = findJob(session.jobs, message.params?.requestId);
+  if (job && job.state !== 'running' && job.stoppedAt !== undefined && !job.cancel) {
+    job.resources['cancel'] =
+      `read ${(performance.now() - job.stoppedAt).toFixed(1)} ms after the job had ${job.state}`;
+  }
+}
+
+const findJob = (jobs: JobBook, requestId: unknown) =>
+  typeof requestId === 'string' || typeof requestId === 'number' ? jobs.get(requestId) : undefined;
+
+const running = await serveMcpOrExit({ port, timeline: log, createServer, onClientMessage });
+log.ok(`listening on ${running.url}  (progress at most every ${progressEveryMs} ms; data folder: ${dataLabel})`);
