@@ -12,6 +12,7 @@ import { COLLECTION_FILE, FLOWS, formatReport, runPostmanFlow } from './postman.
 const lesson01 = FLOWS['01']!;
 const lesson05 = FLOWS['05']!;
 const lesson06 = FLOWS['06']!;
+const lesson11 = FLOWS['11']!;
 
 test('folder 01 cancels a running call, the server confirms it stopped, and the README shows the run', async (t) => {
   const server = await startLessonServer(lesson01.server);
@@ -114,6 +115,46 @@ test('folder 06 fails when the server caps the deadline below what the call aske
   const failed = failures.join('\n');
   assert.match(failed, /"its text names the deadline and how far the job got": expected 'Deadline of 200 ms passed/);
   assert.match(failed, /"stopped by the deadline, not by a cancel": expected 'deadline \(200 ms\)'/);
+});
+
+test('folder 11: tasks/cancel cancels the task, the server confirms its work stopped, and the README shows the run', async (t) => {
+  const server = await startLessonServer(lesson11.server);
+  t.after(() => server.stop());
+
+  const result = await runPostmanFlow(lesson11, server.url);
+
+  assert.deepEqual(result.failures, [], server.output());
+  // Task ids are random.
+  checkReadmeOutput(join(import.meta.dirname, '../postman/README.md'), 'newman-11', formatReport(result), [
+    [/"taskId":"[0-9a-f]{32}"/g, '"taskId":"<task-id>"'],
+  ]);
+  assert.deepEqual(
+    result.steps.map((step) => `${step.lane} ${step.name.split(' ')[0]} ${step.status}`),
+    [
+      'run 1. 200 OK',
+      'run 2. 202 Accepted',
+      'run 3. 200 OK',
+      'run 4. 200 OK',
+      'run 5. 200 OK',
+      'run 6. 200 OK',
+      'run 7. 200 OK',
+      'run 8. 200 OK',
+      'run 9. 200 OK',
+    ],
+  );
+});
+
+test('folder 11 fails against the stock task store, where tasks/cancel does not stop the work', async (t) => {
+  const server = await startLessonServer(lesson11.server, ['--unwired']);
+  t.after(() => server.stop());
+
+  const { failures } = await runPostmanFlow(lesson11, server.url);
+
+  const failed = failures.join('\n');
+  // The task still says cancelled: only the server's record of the work shows it ran on.
+  assert.doesNotMatch(failed, /"the task is cancelled"|"the answer is the task, now cancelled"/);
+  assert.match(failed, /"the work was cancelled, before the last chunk": expected 'completed' to equal 'cancelled'/);
+  assert.match(failed, /"stopped within one chunk of tasks\/cancel arriving": expected \d+ to be at most 1/);
 });
 
 test("the collection's pre-request script is postman/mcp-helpers.js, where eslint checks it", () => {

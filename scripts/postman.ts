@@ -82,6 +82,28 @@ export const FLOWS: Record<string, FolderFlow> = {
       },
     ],
   },
+  '11': {
+    folder: '11 Tasks',
+    server: join(import.meta.dirname, '../lessons/11-tasks/server.ts'),
+    urlVariable: 'lesson11Url',
+    // Sequential by nature: the tools/call is answered at once with a task, and the cancel is a
+    // request of its own, so one lane sends everything in order.
+    phases: [
+      {
+        run: [
+          '1. initialize',
+          '2. notifications/initialized',
+          '3. tools/call as a task',
+          '4. tasks/get: working',
+          '5. tasks/cancel',
+          '6. tasks/get: cancelled',
+          '7. get_task_work: the work stopped',
+          '8. tasks/cancel again: rejected',
+          '9. DELETE session',
+        ],
+      },
+    ],
+  },
 };
 
 /** The call lasts about 5 s; this only keeps a stream that never ends from hanging the run. */

@@ -1,0 +1,199 @@
+// Lesson 11 client: call process_large_file as a task, poll tasks/get, cancel with tasks/cancel,
+// try to cancel again, ask for the result, and ask the server what its work did.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/tasks
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { isTerminal } from '@modelcontextprotocol/sdk/experimental/tasks';
+import { CallToolResultSchema, CreateTaskResultSchema, McpError, type Task } from '@modelcontextprotocol/sdk/types.js';
+import { watchCallIds } from '../shared/call-ids.ts';
+import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { createTimeline } from '../shared/timeline.ts';
+import { waitFor } from '../shared/wait.ts';
+
+const OUTCOMES = ['stopped', 'ran-on', 'completed'] as const;
+type Outcome = (typeof OUTCOMES)[number] | 'failed';
+const CANCEL_WITH = ['tasks/cancel', 'notification'] as const;
+
+const HELP = `
+Lesson 11 client: run process_large_file as a task, cancel it with tasks/cancel, check what stopped.
+
+Usage: npx tsx lessons/11-tasks/client.ts [options]
+
+  --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3111/mcp)
+  --cancel-after MS    cancel this long after the task was created (default: 1200)
+  --no-cancel          let the task complete, get its result, then try to cancel it
+  --cancel-with HOW    tasks/cancel (default), or notification: notifications/cancelled naming the
+                       tools/call's request id, which the spec says not to use for a task
+  --chunks N           chunks to split the file into (default: 20)
+  --chunk-delay MS     the server's pause after each chunk (default: 250)
+  --expect OUTCOME     the outcome that makes this exit 0 (default: stopped; completed with
+                       --no-cancel or --cancel-with notification)
+                         stopped    the task is cancelled and its work stopped within a chunk
+                         ran-on     the task is cancelled, but its work ran on after the cancel
+                         completed  the task completed and tasks/result returned its result
+  -h, --help           show this help
+`;
+
+const flags = parseFlags(
+  {
+    url: { type: 'string' },
+    'cancel-after': { type: 'string' },
+    'no-cancel': { type: 'boolean' },
+    'cancel-with': { type: 'string' },
+    chunks: { type: 'string' },
+    'chunk-delay': { type: 'string' },
+    expect: { type: 'string' },
+  },
+  HELP,
+);
+const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3111/mcp';
+const cancel = !flags['no-cancel'];
+const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1200);
+const cancelWith = choiceFlag('cancel-with', flags['cancel-with'], CANCEL_WITH, 'tasks/cancel');
+const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
+const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
+const byTasksCancel = cancel && cancelWith === 'tasks/cancel';
+const expected = choiceFlag('expect', flags.expect, OUTCOMES, byTasksCancel ? 'stopped' : 'completed');
+
+const log = createTimeline('client');
+
+/** An McpError's code and the message as it came over the wire (the SDK client prefixes "MCP error N: "). */
+const describeError = (error: unknown) =>
+  error instanceof McpError
+    ? `error ${error.code} "${error.message.replace(/^MCP error -?\d+: /, '')}"`
+    : `error "${(error as Error).message}"`;
+
+const transport = new StreamableHTTPClientTransport(new URL(url));
+// The id of the tools/call as it leaves (SDK 1.x has no public API for it; lesson 01 explains).
+const callId = watchCallIds(transport, 'process_large_file')();
+const client = new Client({ name: 'lesson-11-client', version: '1.0.0' });
+
+log.event(`connecting to ${url}`);
+try {
+  await client.connect(transport);
+} catch (error) {
+  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
+  log.detail('is the server running? npx tsx lessons/11-tasks/server.ts');
+  process.exit(1);
+}
+log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
+log.detail(`server's tasks capability: ${JSON.stringify(client.getServerCapabilities()?.tasks)}`);
+
+// A task-augmented tools/call: `params.task` asks for a task; the answer is the task, not the result.
+const startedAt = performance.now();
+const { task } = await client.request(
+  {
+    method: 'tools/call',
+    params: { name: 'process_large_file', arguments: { path: 'sample.txt', chunks, chunkDelayMs } },
+  },
+  CreateTaskResultSchema,
+  { task: { ttl: 60_000 } },
+);
+const id = await callId;
+const taskId = task.taskId;
+log.event(
+  `-> tools/call #${id} process_large_file (${chunks} chunks, ${chunkDelayMs} ms apart) with task { ttl: 60000 }`,
+);
+log.highlight(
+  `<- task ${taskId}: ${task.status}, pollInterval ${task.pollInterval} ms ` +
+    `(answered in ${(performance.now() - startedAt).toFixed(0)} ms)`,
+);
+
+/**
+ * Polls tasks/get every pollInterval (the spec: requestors SHOULD respect it), printing each status
+ * once, until the task is terminal or, when `until` is given, that moment has come.
+ */
+async function poll(until = Infinity): Promise<Task> {
+  let last: string | undefined;
+  for (;;) {
+    const current = await client.experimental.tasks.getTask(taskId);
+    if (current.status !== last) log.event(`tasks/get: ${current.status}`);
+    last = current.status;
+    const wait = Math.min(current.pollInterval ?? 1000, until - performance.now());
+    if (isTerminal(current.status) || wait <= 0) return current;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+async function tryCancel(label: string) {
+  try {
+    const cancelled = await client.experimental.tasks.cancelTask(taskId);
+    log.highlight(`<- ${label}: ${cancelled.status}, "${cancelled.statusMessage}"`);
+  } catch (error) {
+    log.highlight(`<- ${label} rejected: ${describeError(error)}`);
+  }
+}
+
+async function tryResult() {
+  try {
+    const result = await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
+    const text = result.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join(' ');
+    log.ok(`<- tasks/result: ${text}`);
+  } catch (error) {
+    log.highlight(`<- tasks/result: ${describeError(error)}`);
+  }
+}
+
+if (cancel) {
+  await poll(startedAt + cancelAfterMs);
+  if (cancelWith === 'tasks/cancel') {
+    log.highlight(`-> tasks/cancel ${taskId} (after ${cancelAfterMs} ms)`);
+    await tryCancel('tasks/cancel');
+  } else {
+    log.highlight(`-> notifications/cancelled { requestId: ${JSON.stringify(id)} } (after ${cancelAfterMs} ms)`);
+    log.detail('the tools/call was answered with the task already: there is no request in flight to cancel');
+    await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason: 'by id' } });
+  }
+}
+const final = await poll();
+if (byTasksCancel) {
+  log.event('-> tasks/cancel again');
+  await tryCancel('tasks/cancel');
+  await tryResult();
+} else {
+  await tryResult();
+  log.event(`-> tasks/cancel ${taskId}, now that it is ${final.status}`);
+  await tryCancel('tasks/cancel');
+}
+
+// The proof is on the server's side: did the work stop, and is its file closed? With --unwired the
+// work runs on, so wait until the server says it has finished one way or the other.
+const work = await waitFor(
+  "the server's record of the work to settle",
+  async () => {
+    const status = await client.callTool({ name: 'get_task_work', arguments: { taskId } });
+    const job = status.structuredContent as Record<string, unknown> | undefined;
+    return job && job.state !== 'running' && job.fileHandle !== 'open' ? job : undefined;
+  },
+  { timeoutMs: chunks * chunkDelayMs + 10_000, intervalMs: 100 },
+);
+const cancelledAfter = work.chunksDoneWhenCancelArrived as number | undefined;
+const doneAt = `chunk ${work.chunksDone}/${work.chunksTotal}`;
+log.event(
+  `server reports task ${taskId.slice(0, 8)}: ` +
+    (work.state === 'cancelled'
+      ? `work stopped after ${doneAt} (tasks/cancel arrived after chunk ${cancelledAfter}; stopped ${work.cancelToStopMs} ms later)`
+      : cancelledAfter === undefined
+        ? `work ${work.state} at ${doneAt}`
+        : `work ${work.state} at ${doneAt}, although tasks/cancel arrived after chunk ${cancelledAfter}`),
+);
+log.event(`server reports task ${taskId.slice(0, 8)}: file handle ${work.fileHandle}; ${work.reply}`);
+
+await transport.terminateSession();
+await client.close();
+log.detail('session ended (DELETE)');
+
+function outcome(): Outcome {
+  if (final.status === 'completed' && work.state === 'completed') return 'completed';
+  if (final.status !== 'cancelled') return 'failed';
+  const ranOn = (work.chunksDone as number) - (cancelledAfter ?? 0) > 1;
+  return work.state === 'cancelled' && !ranOn ? 'stopped' : 'ran-on';
+}
+const observed = outcome();
+if (observed === expected) {
+  log.ok(`observed: ${observed}, as expected`);
+} else {
+  log.fail(`observed: ${observed}, expected: ${expected}`);
+  process.exitCode = 1;
+}
