@@ -217,7 +217,6 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
   };
 }
 
-/** Closes the server on SIGINT/SIGTERM so in-flight handlers are aborted and clean up before exit. */
 /**
  * `serveMcpOverHttp` for a lesson server's main module: when it cannot serve (a busy port, say)
  * it prints why and exits 1; once serving, Ctrl-C or SIGTERM closes every session and exits.
@@ -231,6 +230,10 @@ export async function serveMcpOrExit(options: ServeMcpOptions): Promise<RunningM
   return running;
 }
 
+/**
+ * On SIGINT/SIGTERM, closes every session, which aborts the handlers still running, and exits. It
+ * does not wait for their `finally` blocks: lesson 09's shutdown does, and lesson 05's.
+ */
 export function closeOnSignals(server: RunningMcpServer, timeline: Timeline) {
   const stop = async (signal: string) => {
     timeline.detail(`${signal}: closing sessions and exiting`);
