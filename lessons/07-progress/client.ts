@@ -103,10 +103,12 @@ transport.send = (message, options) => {
   return send(message, options);
 };
 const received: JSONRPCMessage[] = [];
+// What the SDK passes to onerror for a request it no longer tracks (it was cancelled, or it finished).
 let progressForInactiveToken = 0;
+let responsesForUnknownId = 0;
 client.onerror = (error) => {
-  // Progress for a request the SDK no longer tracks (it was cancelled, or it finished) lands here.
   if (/progress notification for an unknown token/.test(error.message)) progressForInactiveToken++;
+  if (/response for an unknown message ID/.test(error.message)) responsesForUnknownId++;
 };
 
 // Log messages are not progress: notifications/message, with a level, for the whole session.
@@ -134,9 +136,11 @@ log.event(`-> logging/setLevel ${logLevel}: the server sends log messages at ${l
 const controller = new AbortController();
 const keys = cancel ? listenForCancelKey(() => controller.abort('user pressed a key')) : undefined;
 let progressCount = 0;
+let progressAfterAbort = 0;
 
 function onProgress({ progress, total, message }: Progress) {
   progressCount++;
+  if (controller.signal.aborted) progressAfterAbort++;
   if (flood !== undefined) return; // thousands of them: counted, not printed
   const percent = total ? Math.floor((progress / total) * 100) : 0;
   if (bars) {
@@ -189,11 +193,12 @@ if (controller.signal.aborted) {
   const final = await waitFor(`the server's final message for #${id}`, () => finalMessage(id), { timeoutMs: 30_000 });
   log.detail(
     `<- #${id} the server's final message, which the SDK no longer waits for: ` +
-      ('error' in final ? `error ${final.error.code} "${final.error.message}"` : 'a result'),
+      ('error' in final ? `error ${final.error.code} "${final.error.message}"` : 'a result') +
+      (responsesForUnknownId > 0 ? '; the SDK passed it to onerror' : ''),
   );
   log.detail(
-    `progress notifications that arrived after the abort: ${progressForInactiveToken}; ` +
-      'the SDK passed them to onerror (a token no longer active), not to onprogress',
+    `progress notifications after the abort: ${progressForInactiveToken} passed to onerror (a token no longer ` +
+      `active), ${progressAfterAbort} to onprogress`,
   );
 }
 

@@ -102,7 +102,9 @@ describe('lesson 07: progress while it works, none after it stops', { timeout: 6
       )!;
       assert.ok(Number(sent) > 0 && Number(skipped) > 0, out.join('\n'));
       assert.equal(refused, '0');
-      lineIndex(out, /<- #\d+ the server's final message, which the SDK no longer waits for: error -32800/);
+      // The SDK gave up on the call at the abort: the server's -32800 went to onerror, and so would late progress.
+      lineIndex(out, /<- #\d+ the server's final message, .*: error -32800 .*; the SDK passed it to onerror$/);
+      lineIndex(out, /progress notifications after the abort: \d+ passed to onerror .*, 0 to onprogress$/);
       lineIndex(out, /observed: cancelled, as expected/);
       // Log messages are printed as log, progress as progress.
       lineIndex(out, /log \[info\] process_large_file: reading sample.txt in 20 chunks/);
@@ -247,16 +249,17 @@ describe('lesson 07: a notification flood starves cancellation', { timeout: 60_0
     });
   });
 
-  test('the client with the tight loop, and the SDK hands progress for a cancelled call to onerror', async () => {
+  test('the client with both loops, and the SDK hands progress for a cancelled call to onerror', async () => {
     await withServer([], async (server) => {
-      for (const loop of ['tight']) {
+      for (const loop of ['tight', 'yielding']) {
         const client = startTs(CLIENT, ['--url', server.url, '--flood', '10000', '--flood-loop', loop]);
         assert.equal(await client.exited, 0, client.output());
         const out = client.lines;
-        const [, afterAbort] =
-          out[lineIndex(out, /progress notifications that arrived after the abort: \d+/)]!.match(
-            /after the abort: (\d+)/,
-          )!;
+        const [, afterAbort, toOnprogress] = out[lineIndex(out, /progress notifications after the abort:/)]!.match(
+          /after the abort: (\d+) passed to onerror \(a token no longer active\), (\d+) to onprogress$/,
+        )!;
+        assert.equal(toOnprogress, '0', 'onprogress never sees progress for a call the SDK gave up on');
+        lineIndex(out, /the server's final message, .*; the SDK passed it to onerror$/);
         if (loop === 'tight') {
           checkReadmeOutput(README, 'flood', asDocumented(out, server.url), floodNormalisers);
           lineIndex(out, /server reports #\d+: completed, 10000\/10000; replied result/);
@@ -264,7 +267,8 @@ describe('lesson 07: a notification flood starves cancellation', { timeout: 60_0
           // None of them reached the client before the flood ended, so every one came after the abort.
           assert.equal(afterAbort, '10000');
         } else {
-          lineIndex(out, /server reports #\d+: cancelled after \d+\/10000/);
+          lineIndex(out, /server reports #\d+: cancelled after \d+\/10000, .*; replied error -32800/);
+          lineIndex(out, /observed: cancelled, as expected/);
         }
       }
     });

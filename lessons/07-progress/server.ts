@@ -53,8 +53,8 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 /**
  * Progress for one request. It sends only when the request carried `_meta.progressToken` (and
  * echoes that token exactly), keeps `progress` strictly increasing, sends at most one per
- * `everyMs` (the spec asks senders to rate-limit) except the final one, and never after `stop()`:
- * the spec says progress MUST only reference a request that is still in progress.
+ * `everyMs` (the spec: both parties SHOULD rate-limit) except the final one, and never after `stop()`:
+ * the spec says progress MUST only reference tokens associated with an in-progress operation.
  */
 export function progressReporter(extra: Extra, total: number, everyMs: number) {
   const token: ProgressToken | undefined = extra._meta?.progressToken;
