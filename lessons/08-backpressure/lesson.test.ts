@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
 import { connectRecordingClient, lineIndex, textOf } from '../shared/testing.ts';
@@ -191,6 +192,19 @@ describe('lesson 08: bad input gets a clear answer and the server keeps serving'
       const ok = await client.callTool({ name: 'export_log', arguments: { lines: 3 } });
       assert.equal(ok.isError, undefined);
       assert.equal((ok.structuredContent as { truncated: boolean }).truncated, false);
+
+      // With a progressToken (onprogress), progress goes out only right after a batch of lines, never on its own.
+      const arrived: string[] = [];
+      client.setNotificationHandler(LoggingMessageNotificationSchema, () => void arrived.push('lines'));
+      const progress: number[] = [];
+      await client.callTool({ name: 'export_log', arguments: { lines: 5000 } }, undefined, {
+        onprogress: ({ progress: linesDone }) => void (arrived.push('progress'), progress.push(linesDone)),
+      });
+      assert.ok(progress.length > 0 && progress.at(-1) === 5000, JSON.stringify(progress));
+      assert.deepEqual(
+        arrived,
+        progress.flatMap(() => ['lines', 'progress']),
+      );
       await close();
     });
   });
