@@ -50,7 +50,8 @@ export class LiveView {
   async offer(lines: string[], linesDone: number): Promise<void> {
     this.#linesDone = linesDone;
     const bytes = lines.reduce((sum, line) => sum + line.length, 0);
-    if (this.#queuedBytes + bytes > this.options.maxQueuedBytes && this.options.whenFull === 'skip') {
+    const overCap = this.#queuedBytes + bytes > this.options.maxQueuedBytes;
+    if (overCap && this.options.whenFull === 'skip' && !this.hasRoom) {
       // Coalesced: the lines the reader had no room for become one count in the next message.
       this.linesSkipped += lines.length;
       this.#skippedSinceLastSend += lines.length;
@@ -59,7 +60,8 @@ export class LiveView {
       this.#queuedBytes += bytes;
     }
     while (this.#queuedBytes > this.options.maxQueuedBytes) {
-      await this.waitForRoom(); // only in `wait` mode: `skip` never queues past the cap
+      // `wait` mode waits here; `skip` only gets here when the response has room, so it goes straight on.
+      await this.waitForRoom();
       await this.flush();
     }
     if (this.hasRoom) await this.flush();
