@@ -223,7 +223,7 @@ function stopReason(job: Job, ownSignal: AbortSignal): string {
 
 /**
  * Fires when a request's HTTP response closes. After its reply that is the normal end; before
- * it, the client went away (closed its transport, lost the network, or was killed).
+ * it, the client went away: it closed its transport or was killed, and its connection closed.
  */
 function onResponseStreamClosed(session: McpSession, requestId: RequestId) {
   const job = session.jobs.get(requestId);
