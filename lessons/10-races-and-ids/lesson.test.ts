@@ -57,6 +57,7 @@ interface JobReport {
   chunksDone: number;
   chunksTotal: number;
   cancelReason?: string;
+  chunksDoneWhenCancelArrived?: number;
   fileHandle: string;
   reply?: string;
 }
@@ -238,7 +239,13 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: 60_0
         params: { requestId: null },
       });
       assert.equal(malformed.status, 202);
+      assert.equal(await malformed.text(), '');
       await server.waitForLine(/notifications\/cancelled with invalid params \{"requestId":null\}: ignored/);
+      // No requestId at all: the same empty 202, and the server says it names no request.
+      const noId = await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { reason: 'x' } });
+      assert.equal(noId.status, 202);
+      assert.equal(await noId.text(), '');
+      await server.waitForLine(/notifications\/cancelled without a requestId: names no request, ignored/);
 
       const next = await session.stream(call(6, 2, 0));
       await next.done;
@@ -252,7 +259,9 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: 60_0
       const session = await openRawSession(server.url);
       const reading = await session.stream(call(3, 100));
       await server.waitForLine(new RegExp(`${tagOf(session)} #3 chunk 2/100`));
-      await Promise.all([postCancel(session, 3, 'first'), postCancel(session, 3, 'second')]);
+      // In order (the second leaves once the first is accepted), so which one the server reads first is known.
+      await postCancel(session, 3, 'first');
+      await postCancel(session, 3, 'second');
       await reading.done;
       const replies = reading.messages.filter((m) => 'id' in m && m.id === 3);
       assert.equal(replies.length, 1);
@@ -271,34 +280,39 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: 60_0
   test('three calls, the middle one cancelled: it alone stops and closes its file; the others finish in full', async () => {
     await withServer(async (server) => {
       const session = await openRawSession(server.url);
-      const readings = await Promise.all([21, 22, 23].map((id) => session.stream(call(id, 30))));
-      for (const id of [21, 22, 23]) await server.waitForLine(new RegExp(`#${id} chunk 2/30`));
+      // The outer calls pause 1 s after each of their 3 chunks, the middle one 50 ms after each of 30:
+      // the middle one is cancelled and gone long before the outer ones can finish, so /proc is read
+      // while they still run.
+      const [outer, middle] = [(id: number) => call(id, 3, 1000), (id: number) => call(id, 30, 50)];
+      const readings = await Promise.all([outer(21), middle(22), outer(23)].map((message) => session.stream(message)));
+      for (const line of [/#21 chunk 1\/3/, /#22 chunk 2\/30/, /#23 chunk 1\/3/]) await server.waitForLine(line);
       if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 3);
       await postCancel(session, 22);
       await server.waitForLine(/#22 file handle closed/);
       if (canSeeFileDescriptors) {
-        // Read the others' state before and after /proc: if both are running throughout, they hold exactly 2.
-        const runningBefore = (await Promise.all([21, 23].map((id) => jobStatus(session, id)))).every(
-          (job) => job.state === 'running',
-        );
         const open = fileDescriptorsOpen(server);
-        const runningAfter = (await Promise.all([21, 23].map((id) => jobStatus(session, id)))).every(
-          (job) => job.state === 'running',
+        const others = await Promise.all([21, 23].map((id) => jobStatus(session, id)));
+        assert.deepEqual(
+          others.map((job) => job.state),
+          ['running', 'running'],
+          'the outer calls still ran after /proc was read',
         );
-        if (runningBefore && runningAfter) assert.equal(open, 2);
+        assert.equal(open, 2);
       }
       await Promise.all(readings.map((reading) => reading.done));
       for (const id of [21, 23]) {
         const job = await jobStatus(session, id);
         assert.deepEqual(
           [job.state, job.chunksDone, job.cancelReason, job.fileHandle],
-          ['completed', 30, undefined, 'closed'],
+          ['completed', 3, undefined, 'closed'],
         );
       }
-      const middle = await jobStatus(session, 22);
-      assert.equal(middle.state, 'cancelled');
-      assert.ok(middle.chunksDone < 30);
-      assert.equal(middle.fileHandle, 'closed');
+      const stopped = await jobStatus(session, 22);
+      assert.equal(stopped.state, 'cancelled');
+      assert.ok(stopped.chunksDone < 30);
+      // Within one chunk of the cancel: at most the chunk being read when it came.
+      assert.ok(stopped.chunksDone - stopped.chunksDoneWhenCancelArrived! <= 1, JSON.stringify(stopped));
+      assert.equal(stopped.fileHandle, 'closed');
       if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
       await session.close();
     });
@@ -365,9 +379,16 @@ describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x does', { tim
   test('SDK 1.x today (#998): aborting connect() sends notifications/cancelled for initialize (#0)', async () => {
     await withServer(async (server) => {
       const sent: JSONRPCMessage[] = [];
+      const posts: { body: string; sessionId: string | null; outcome?: number | 'aborted' }[] = [];
       let answered = false;
       const slow: typeof fetch = async (input, init) => {
-        const response = await fetch(input, init);
+        const post = { body: String(init?.body), sessionId: new Headers(init?.headers).get('mcp-session-id') };
+        posts.push(post);
+        const response = await fetch(input, init).catch((error: unknown) => {
+          Object.assign(post, { outcome: 'aborted' });
+          throw error;
+        });
+        Object.assign(post, { outcome: response.status });
         answered ||= String(init?.body).includes('"initialize"');
         if (String(init?.body).includes('"initialize"'))
           await new Promise((resolve, reject) => {
@@ -394,6 +415,13 @@ describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x does', { tim
         ],
       );
       assert.equal(transport.sessionId, undefined);
+      // That cancel had no session id to carry. The failed connect() closes the transport, which aborts
+      // the cancel's POST; had it been answered, this server would have refused it (HTTP 400, next test).
+      const cancelPost = await waitFor('the cancel POST to settle', () =>
+        posts.find((post) => post.body.includes('notifications/cancelled') && post.outcome !== undefined),
+      );
+      assert.equal(cancelPost.sessionId, null);
+      assert.ok(cancelPost.outcome === 'aborted' || cancelPost.outcome === 400, String(cancelPost.outcome));
       await server.waitForLine(/session \S+ started/);
     });
   });

@@ -121,7 +121,7 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
         };
       }
       if (job.cancel) {
-        // noteCancel saw a cancel for this job, yet the SDK never aborted it: SDK 1.x skips falsy ids (0, "").
+        // noteCancel saw a cancel for this job, yet the SDK never aborted it: SDK 1.x skips a falsy id such as 0.
         slog.warn(`#${id} completed although a cancel for it arrived: SDK 1.x ignores cancels for id ${id}`);
       }
       job.reply = 'result';
