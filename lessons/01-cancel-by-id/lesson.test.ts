@@ -1,7 +1,6 @@
 // Lesson 01, end to end: the real server and client processes on ephemeral ports, plus the wire
 // seen with plain fetch. Every claim in this lesson's README is checked here.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import * as spec from '@modelcontextprotocol/sdk/spec.types.js';
 import { ErrorCode, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { DEFAULT_SSE_KEEP_ALIVE_MS } from '@modelcontextprotocol/sdk/server/sseKeepAlive.js';
-import { startLessonServer, startTs } from '../shared/processes.ts';
+import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import {
@@ -473,29 +472,22 @@ describe('lesson 01 README shows what the code prints', { timeout: 60_000 }, () 
 });
 
 describe('lesson 01 in a terminal', { timeout: 30_000 }, () => {
-  const hasScript = spawnSync('script', ['--version']).status === 0;
   test(
     'pressing c cancels at once',
-    { skip: !hasScript && 'needs script(1) from util-linux for a pseudo-terminal' },
+    { skip: !canRunInTerminal && 'needs script(1) from util-linux for a pseudo-terminal' },
     async () => {
       await withServer([], async (server) => {
         // script(1) gives the client a real terminal, so it reads keys instead of waiting 60 s.
-        const command = [process.execPath, '--import', 'tsx', CLIENT, '--url', server.url, '--cancel-after', '60000']
-          .map((word) => `'${word}'`)
-          .join(' ');
-        const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, FORCE_COLOR: '0' } });
-        let output = '';
-        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        const terminal = startTsInTerminal(CLIENT, ['--url', server.url, '--cancel-after', '60000']);
         try {
-          await waitFor('the key prompt', () => output.includes('press c or Esc to cancel now'));
+          await waitFor('the key prompt', () => terminal.output().includes('press c or Esc to cancel now'));
           await server.waitForLine(/#1 chunk 1\/20/);
-          child.stdin.write('c');
-          assert.equal(await exited, 0, output);
-          assert.match(output, /-> notifications\/cancelled \{ requestId: 1, .* \(on a key press\)/);
-          assert.match(output, /observed: error, as expected/);
+          terminal.press('c');
+          assert.equal(await terminal.exited, 0, terminal.output());
+          assert.match(terminal.output(), /-> notifications\/cancelled \{ requestId: 1, .* \(on a key press\)/);
+          assert.match(terminal.output(), /observed: error, as expected/);
         } finally {
-          child.kill('SIGKILL');
+          terminal.kill();
         }
       });
     },

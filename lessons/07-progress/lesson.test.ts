@@ -1,11 +1,10 @@
 // Lesson 07, end to end: the real server and client processes on ephemeral ports, and the wire read
 // with plain fetch. Every claim in this lesson's README is checked here.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ErrorCode, McpError, type JSONRPCMessage, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
-import { startLessonServer, startTs } from '../shared/processes.ts';
+import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
@@ -329,29 +328,28 @@ describe('lesson 07 README shows what the code prints', { timeout: 60_000 }, () 
 });
 
 describe('lesson 07 in a terminal', { timeout: 30_000 }, () => {
-  const hasScript = spawnSync('script', ['--version'], { timeout: 5000 }).status === 0;
   test(
     'a live progress bar, and pressing c cancels',
-    { skip: !hasScript && 'needs script(1) from util-linux for a pseudo-terminal' },
+    { skip: !canRunInTerminal && 'needs script(1) from util-linux for a pseudo-terminal' },
     async () => {
       await withServer([], async (server) => {
-        const command = [process.execPath, '--import', 'tsx', CLIENT, '--url', server.url, '--cancel-at-percent', '100']
-          .map((word) => `'${word}'`)
-          .join(' ');
-        const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, FORCE_COLOR: '0' } });
-        let output = '';
-        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        const terminal = startTsInTerminal(CLIENT, ['--url', server.url, '--cancel-at-percent', '100']);
         try {
-          await waitFor('the key prompt', () => output.includes('press c or Esc to cancel'));
-          await waitFor('the bar', () => /progress \[[█░]+\] \d+% \| 2\/20 \| read chunk 2 of 20/.test(output));
-          child.stdin.write('c');
-          assert.equal(await exited, 0, output);
-          assert.match(output, /-> abort\("user pressed a key"\)/);
-          assert.match(output, /observed: cancelled, as expected/);
-          assert.doesNotMatch(output, /client progress \d+\/20/, 'in a terminal the bar replaces the plain lines');
+          await waitFor('the key prompt', () => terminal.output().includes('press c or Esc to cancel'));
+          await waitFor('the bar', () =>
+            /progress \[[█░]+\] \d+% \| 2\/20 \| read chunk 2 of 20/.test(terminal.output()),
+          );
+          terminal.press('c');
+          assert.equal(await terminal.exited, 0, terminal.output());
+          assert.match(terminal.output(), /-> abort\("user pressed a key"\)/);
+          assert.match(terminal.output(), /observed: cancelled, as expected/);
+          assert.doesNotMatch(
+            terminal.output(),
+            /client progress \d+\/20/,
+            'in a terminal the bar replaces the plain lines',
+          );
         } finally {
-          child.kill('SIGKILL');
+          terminal.kill();
         }
       });
     },

@@ -1,7 +1,7 @@
 // Starting lesson servers and clients as real child processes, for tests and the one-terminal
 // runner: output captured line by line, conditions waited for (never fixed sleeps), and no child
 // left behind when the parent exits.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { waitFor } from './wait.ts';
 
@@ -101,4 +101,40 @@ export async function startLessonServer(
   const server = startTs(file, ['--port', '0', ...args], options);
   const [, url] = await server.waitForLine(/listening on (http:\/\/\S+)/);
   return { ...server, url: url! };
+}
+
+/** True where script(1) (util-linux) is there to give a child a pseudo-terminal. */
+export const canRunInTerminal = spawnSync('script', ['--version'], { timeout: 5000 }).status === 0;
+
+export interface TerminalProcess {
+  /** Everything the process wrote to its terminal so far, as written (redraws included). */
+  output(): string;
+  /** Types keys into its terminal. */
+  press(keys: string): void;
+  exited: Promise<number | null>;
+  kill(): void;
+}
+
+/**
+ * Runs a TypeScript file under script(1), so it sees a real terminal: it reads single key presses
+ * and draws in place, as it does for a reader. Colour is off so the output can be matched.
+ */
+export function startTsInTerminal(file: string, args: string[] = []): TerminalProcess {
+  const command = [process.execPath, '--import', 'tsx', file, ...args].map((word) => `'${word}'`).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, FORCE_COLOR: '0' } });
+  children.add(child);
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  return {
+    output: () => output,
+    press: (keys) => child.stdin.write(keys),
+    exited,
+    kill: () => child.kill('SIGKILL'),
+  };
 }
