@@ -1,5 +1,5 @@
 // Lesson 11 client: call process_large_file as a task, poll tasks/get, cancel with tasks/cancel,
-// try to cancel again, ask for the result, and ask the server what its work did.
+// ask the server what its work did, then try to cancel again and ask for the result.
 //
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/tasks
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -147,11 +147,7 @@ if (cancel) {
   }
 }
 const final = await poll();
-if (byTasksCancel) {
-  log.event('-> tasks/cancel again');
-  await tryCancel('tasks/cancel');
-  await tryResult();
-} else {
+if (!byTasksCancel) {
   await tryResult();
   log.event(`-> tasks/cancel ${taskId}, now that it is ${final.status}`);
   await tryCancel('tasks/cancel');
@@ -164,7 +160,7 @@ const work = await waitFor(
   async () => {
     const status = await client.callTool({ name: 'get_task_work', arguments: { taskId } });
     const job = status.structuredContent as Record<string, unknown> | undefined;
-    return job && job.state !== 'running' && job.fileHandle !== 'open' ? job : undefined;
+    return job && job.state !== 'running' && job.fileHandle !== 'open' && job.reply !== undefined ? job : undefined;
   },
   { timeoutMs: chunks * chunkDelayMs + 10_000, intervalMs: 100 },
 );
@@ -179,6 +175,14 @@ log.event(
         : `work ${work.state} at ${doneAt}, although tasks/cancel arrived after chunk ${cancelledAfter}`),
 );
 log.event(`server reports task ${taskId.slice(0, 8)}: file handle ${work.fileHandle}; ${work.reply}`);
+
+if (byTasksCancel) {
+  // Only now that the work has ended: with --unwired it ran to the end and tried to store its
+  // result, and the task must still be cancelled, with no result (the spec's third MUST).
+  log.event('-> tasks/cancel again');
+  await tryCancel('tasks/cancel');
+  await tryResult();
+}
 
 await transport.terminateSession();
 await client.close();

@@ -3,7 +3,8 @@
 // the client polls `tasks/get`, and may `tasks/cancel`. The SDK marks the task cancelled in its
 // store but does not stop the work: this server wires the store to an AbortController per task
 // (task-store.ts), so the work stops within a chunk and closes its file. `--unwired` shows the
-// SDK's stock behaviour, where the work runs on to the end after the cancel.
+// SDK's stock behaviour: the work watches the tools/call's own `extra.signal`, which tasks/cancel
+// never aborts, and runs on to the end after the cancel.
 //
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/tasks
 import { createHash } from 'node:crypto';
@@ -32,8 +33,8 @@ Usage: npx tsx lessons/11-tasks/server.ts [options]
 
   --port N            port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
   --poll-interval MS  the pollInterval the server suggests in each task (default: 250)
-  --unwired           the SDK's stock InMemoryTaskStore: tasks/cancel marks the task cancelled,
-                      and the work runs on to the end anyway
+  --unwired           the SDK's stock InMemoryTaskStore, and the work watches the tools/call's
+                      extra.signal: tasks/cancel marks the task cancelled, the work runs on anyway
   -h, --help          show this help
 `;
 
@@ -62,7 +63,7 @@ const short = (taskId: string) => taskId.slice(0, 8);
 /**
  * A task's work, after its tools/call has been answered: read the file chunk by chunk, then store
  * the result in the task store, where `tasks/result` finds it. `signal` aborts on `tasks/cancel`
- * (undefined with --unwired: nothing tells the work).
+ * (with --unwired it is the tools/call's extra.signal, which SDK 1.x does not abort for tasks/cancel).
  */
 async function processFile(
   taskId: string,
@@ -70,7 +71,7 @@ async function processFile(
   file: string,
   { chunks, chunkDelayMs }: { chunks: number; chunkDelayMs: number },
   store: RequestTaskStore,
-  signal: AbortSignal | undefined,
+  signal: AbortSignal,
 ) {
   let handle: FileHandle | undefined;
   const hash = createHash('sha256');
@@ -92,7 +93,7 @@ async function processFile(
     const text = `Processed ${job.file}: ${chunks} chunks, sha256 ${hash.digest('hex')}`;
     result = { content: [{ type: 'text', text }], isError: false };
   } catch (error) {
-    if (signal?.aborted) {
+    if (signal.aborted) {
       job.state = 'cancelled';
       job.stoppedAt = performance.now();
       const after = job.cancel
@@ -166,9 +167,8 @@ function createServer({ jobs }: NewSession) {
         try {
           file = resolveInDataFolder(dataFolder, path, dataLabel);
         } catch (error) {
-          // Thrown from here, this would go the way of a schema error: SDK 1.x makes it a tool error,
-          // which is not a task, and answers -32602 "Invalid task creation result", losing the
-          // message. A task that fails at once keeps it: tasks/result returns this tool error.
+          // A task that fails at once keeps the message: tasks/result returns this tool error. (A
+          // schema error, by contrast, comes back as -32602 "Invalid task creation result" without it.)
           const text = (error as Error).message;
           await extra.taskStore.storeTaskResult(task.taskId, 'failed', {
             content: [{ type: 'text', text }],
@@ -179,7 +179,7 @@ function createServer({ jobs }: NewSession) {
           log.warn(`task ${short(task.taskId)} failed at once: ${text}`);
           return { task: await extra.taskStore.getTask(task.taskId) };
         }
-        const signal = taskStore instanceof AbortingTaskStore ? taskStore.signalFor(task.taskId) : undefined;
+        const signal = taskStore instanceof AbortingTaskStore ? taskStore.signalFor(task.taskId) : extra.signal;
         // Not awaited: the tools/call is answered now, with the task; the work goes on without it.
         void processFile(task.taskId, job, file, { chunks, chunkDelayMs }, extra.taskStore, signal);
         return { task };
