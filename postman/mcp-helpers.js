@@ -63,6 +63,6 @@ const mcpHelpers = function () {
     })();
   }
 
-  return { reply, pollJob };
+  return { messages, reply, pollJob };
 };
 pm.variables.set('mcpHelpers', '(' + mcpHelpers.toString() + ')()');

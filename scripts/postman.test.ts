@@ -1,5 +1,6 @@
-// The Postman collection, run headless by newman, against real lesson servers: lesson 01's folder
-// passes when the handler honours the cancel, and fails, on the server's own record, when it does not.
+// The Postman collection, run headless by newman, against real lesson servers: each folder passes
+// against its lesson's server and, where that server has a flag that breaks the lesson's point (lesson
+// 01's --ignore-signal, say), fails against it on the server's own record.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,11 +8,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startLessonServer } from '../lessons/shared/processes.ts';
 import { checkReadmeOutput } from '../lessons/shared/readme-output.ts';
+import { assertInOrder } from '../lessons/shared/testing.ts';
 import { COLLECTION_FILE, FLOWS, formatReport, runPostmanFlow } from './postman.ts';
 
 const lesson01 = FLOWS['01']!;
 const lesson05 = FLOWS['05']!;
 const lesson06 = FLOWS['06']!;
+const lesson07 = FLOWS['07']!;
+const lesson10 = FLOWS['10']!;
 const lesson11 = FLOWS['11']!;
 
 test('folder 01 cancels a running call, the server confirms it stopped, and the README shows the run', async (t) => {
@@ -115,6 +119,73 @@ test('folder 06 fails when the server caps the deadline below what the call aske
   const failed = failures.join('\n');
   assert.match(failed, /"its text names the deadline and how far the job got": expected 'Deadline of 200 ms passed/);
   assert.match(failed, /"stopped by the deadline, not by a cancel": expected 'deadline \(200 ms\)'/);
+});
+
+test('folder 07: progress echoes the token and climbs to its total before the result, none without a token, and the README shows the run', async (t) => {
+  const server = await startLessonServer(lesson07.server);
+  t.after(() => server.stop());
+
+  const result = await runPostmanFlow(lesson07, server.url);
+
+  assert.deepEqual(result.failures, [], server.output());
+  checkReadmeOutput(join(import.meta.dirname, '../postman/README.md'), 'newman-07', formatReport(result));
+  assert.deepEqual(
+    result.steps.map((step) => `${step.lane} ${step.name.split(' ')[0]} ${step.status}`),
+    [
+      'run 1. 200 OK',
+      'run 2. 202 Accepted',
+      'run 3. 200 OK',
+      'run 4. 200 OK',
+      'run 5. 200 OK',
+      'run 6. 200 OK',
+      'run 7. 200 OK',
+    ],
+  );
+  await server.waitForLine(/session \S+ ended/);
+  assertInOrder(server.lines, [
+    /tools\/call #1: process_large_file sample\.txt, 5 chunks, 250 ms apart, progressToken "progress-1"/,
+    /#1 completed: \d+ sent, last 5\/5;/,
+    /tools\/call #3: process_large_file sample\.txt, 5 chunks, 250 ms apart, no progressToken/,
+    /#3 completed: not requested \(no progressToken\)/,
+  ]);
+});
+
+test('folder 10: "1" cancels nothing, 1 stops the call, a repeat and an unknown id are ignored, and the README shows the run', async (t) => {
+  const server = await startLessonServer(lesson10.server);
+  t.after(() => server.stop());
+
+  const result = await runPostmanFlow(lesson10, server.url);
+
+  assert.deepEqual(result.failures, [], server.output());
+  checkReadmeOutput(join(import.meta.dirname, '../postman/README.md'), 'newman-10', formatReport(result));
+  assert.deepEqual(
+    result.steps.map((step) => `${step.lane} ${step.name.split(' ')[0]} ${step.status}`),
+    [
+      'setup 1. 200 OK',
+      'setup 2. 202 Accepted',
+      'A 3. 200 OK',
+      'B 4. 202 Accepted',
+      'B 5. 200 OK',
+      'B 6. 202 Accepted',
+      'B 7. 200 OK',
+      'finish 8. 202 Accepted',
+      'finish 9. 200 OK',
+      'finish 10. 202 Accepted',
+      'finish 11. 200 OK',
+      'finish 12. 200 OK',
+    ],
+  );
+  // Every cancel got the same empty 202; the server's log says what it made of each.
+  await server.waitForLine(/session \S+ ended/);
+  assertInOrder(server.lines, [
+    /notifications\/cancelled for "1" matches no request: the running one's id is 1, and ids must match in JSON type/,
+    /notifications\/cancelled for #1 \(reason: "right type"\)/,
+    /#1 handler stopped after chunk \d+\/20, on the cancel \(reason: "right type"\)/,
+    /notifications\/cancelled for #1, which already cancelled: nothing to cancel, ignored/,
+    /notifications\/cancelled for 999 matches no request in this session: ignored/,
+  ]);
+  assert.equal(server.lines.filter((line) => line.includes('handler stopped')).length, 1, server.output());
+  assert.equal(server.lines.filter((line) => line.includes('replying:')).length, 1, server.output());
 });
 
 test('folder 11: tasks/cancel cancels the task, the server confirms its work stopped, and the README shows the run', async (t) => {

@@ -82,6 +82,52 @@ export const FLOWS: Record<string, FolderFlow> = {
       },
     ],
   },
+  '07': {
+    folder: '07 Progress',
+    server: join(import.meta.dirname, '../lessons/07-progress/server.ts'),
+    urlVariable: 'lesson07Url',
+    // Nothing to cancel, so one lane: each call's stream ends with its result, progress before it.
+    phases: [
+      {
+        run: [
+          '1. initialize',
+          '2. notifications/initialized',
+          '3. tools/call with a progressToken',
+          '4. get_job_status: progress sent',
+          '5. tools/call without a progressToken',
+          '6. get_job_status: none sent',
+          '7. DELETE session',
+        ],
+      },
+    ],
+  },
+  '10': {
+    folder: '10 Races and ids',
+    server: join(import.meta.dirname, '../lessons/10-races-and-ids/server.ts'),
+    urlVariable: 'lesson10Url',
+    phases: [
+      { setup: ['1. initialize', '2. notifications/initialized'] },
+      {
+        A: ['3. tools/call id 1 (lane A)'],
+        B: [
+          '4. cancel "1", a string (lane B)',
+          '5. get_job_status: still running (lane B)',
+          '6. cancel 1, the number (lane B)',
+          '7. get_job_status: cancelled (lane B)',
+        ],
+      },
+      // Once the call has ended: a cancel for it again, and one for an id never sent.
+      {
+        finish: [
+          '8. cancel 1 again',
+          '9. get_job_status: unchanged',
+          '10. cancel 999, an unknown id',
+          '11. ping: still serving',
+          '12. DELETE session',
+        ],
+      },
+    ],
+  },
   '11': {
     folder: '11 Tasks',
     server: join(import.meta.dirname, '../lessons/11-tasks/server.ts'),
