@@ -27,6 +27,7 @@ const asDocumented = (lines: string[], url: string) =>
 const varying: [RegExp, string][] = [
   [/\d+\.\d MB/g, 'N MB'],
   [/batch \d+\//g, 'batch N/'],
+  [/arrived after batch \d+/g, 'arrived after batch N'],
   [/\d+\/1500 batches \(\d+ lines/g, 'N/1500 batches (N lines'],
   [/export-[0-9a-f]{8}-/g, 'export-XXXXXXXX-'],
   [/in \d+ notifications/g, 'in N notifications'],
