@@ -44,10 +44,13 @@ export function recordExchange(req: IncomingMessage & { body?: unknown }, res: S
     if (typeof chunk !== 'function') keep(chunk);
     return end(chunk, ...rest);
   }) as typeof res.end;
-  res.once('close', () => {
-    exchange.ended = res.writableFinished ? 'finished by the server' : 'closed by the client';
+  const ended = (how: NonNullable<Exchange['ended']>) => {
+    if (exchange.ended) return;
+    exchange.ended = how;
     for (const listener of exchange.onEnd) listener(exchange);
-  });
+  };
+  res.once('finish', () => ended('finished by the server'));
+  res.once('close', () => ended('closed by the client')); // after 'finish' this changes nothing
   current.run(exchange, serve);
 }
 

@@ -1,0 +1,214 @@
+// Lesson 12 client (SDK 2.x): connect with version negotiation, call process_large_file, cancel
+// it by aborting the call's signal, and show what went on the wire and what the server stopped.
+// The same code cancels in either era; what it sends depends on the era it negotiated.
+//
+// Spec: https://modelcontextprotocol.io/specification/2026-07-28/basic/patterns/cancellation
+//       https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import {
+  Client,
+  SdkError,
+  StreamableHTTPClientTransport,
+  type CallToolResult,
+  type RequestId,
+  type VersionNegotiationMode,
+} from '@modelcontextprotocol/client';
+import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { createTimeline } from '../shared/timeline.ts';
+import { deferred, waitFor } from '../shared/wait.ts';
+
+const ERAS = ['auto', 'legacy', '2026-07-28'] as const;
+const OUTCOMES = ['stopped', 'completed'] as const;
+
+const HELP = `
+Lesson 12 client (SDK 2.x): call process_large_file, cancel it by aborting, show what the
+negotiated era put on the wire and what the server stopped.
+
+Usage: npx tsx lessons/12-two-eras/client.ts [options]
+
+  --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3112/mcp);
+                       lesson 01's server is http://127.0.0.1:3101/mcp
+  --era ERA            version negotiation (default: auto)
+                         auto        probe with server/discover; fall back to initialize (2025)
+                         legacy      the 2025 initialize handshake, no probe
+                         2026-07-28  that revision or fail
+  --cancel-after MS    abort the call this long after sending it (default: 1200)
+  --no-cancel          let the call run to completion
+  --chunks N           chunks to split the file into (default: 20)
+  --chunk-delay MS     the server's pause after each chunk (default: 250)
+  --reason TEXT        the abort reason (default: "user changed their mind")
+  --expect OUTCOME     what makes this exit 0: stopped (default) or completed (default with --no-cancel)
+  -h, --help           show this help
+`;
+
+const flags = parseFlags(
+  {
+    url: { type: 'string' },
+    era: { type: 'string' },
+    'cancel-after': { type: 'string' },
+    'no-cancel': { type: 'boolean' },
+    chunks: { type: 'string' },
+    'chunk-delay': { type: 'string' },
+    reason: { type: 'string' },
+    expect: { type: 'string' },
+  },
+  HELP,
+);
+const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3112/mcp';
+const era = choiceFlag('era', flags.era, ERAS, 'auto');
+const cancel = !flags['no-cancel'];
+const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1200);
+const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
+const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
+const reason = flags.reason ?? 'user changed their mind';
+const expected = choiceFlag('expect', flags.expect, OUTCOMES, cancel ? 'stopped' : 'completed');
+
+const log = createTimeline('client');
+const mode: VersionNegotiationMode = era === '2026-07-28' ? { pin: '2026-07-28' } : era;
+
+// --- The wire, as this client sends it ---------------------------------------------------------
+// A fetch wrapper sees every HTTP request the SDK makes: the id of the tools/call as it leaves,
+// the cancel notification (2025 era), and the moment the call's response stream is closed (2026).
+const controller = new AbortController(); // the call's signal: aborting it is the cancel, in both eras
+const callId = deferred<RequestId>();
+const cancelWentOut = deferred<void>();
+const SHOWN = new Set(['server/discover', 'initialize']);
+
+const watchingFetch: typeof fetch = async (input, init) => {
+  const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : undefined;
+  const method = body?.method as string | undefined;
+  const params = body?.params as { name?: string; requestId?: RequestId; reason?: string } | undefined;
+  const isOurCall = method === 'tools/call' && params?.name === 'process_large_file';
+  if (isOurCall) {
+    callId.resolve(body!.id as RequestId);
+    init?.signal?.addEventListener('abort', () => {
+      // In the 2026 era the SDK aborts this fetch when the caller aborts; closing the client aborts it too.
+      if (!controller.signal.aborted || client.getProtocolEra() !== 'modern') return;
+      log.highlight(`-> closed the response stream of #${String(body!.id)} (no notification: the close is the cancel)`);
+      cancelWentOut.resolve();
+    });
+  } else if (init?.method === 'DELETE') {
+    log.detail('-> DELETE (end the session)');
+  }
+  const response = await fetch(input, init);
+  if (method === 'notifications/cancelled') {
+    const shown = `{ requestId: ${JSON.stringify(params?.requestId)}, reason: "${params?.reason}" }`;
+    log.highlight(`-> POST notifications/cancelled ${shown}  <- HTTP ${response.status}`);
+    cancelWentOut.resolve();
+  } else if (method && SHOWN.has(method)) {
+    log.detail(`-> POST ${method}  <- HTTP ${response.status}`);
+  }
+  return response;
+};
+
+// --- Connect: the era is decided here, once ------------------------------------------------------
+const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: watchingFetch });
+const client = new Client({ name: 'lesson-12-client', version: '1.0.0' }, { versionNegotiation: { mode } });
+const lateReplies: string[] = [];
+client.onerror = (error) => {
+  // SDK 2.x reports a reply to a request it already gave up on here, and drops it.
+  const match = /unknown message ID: (.*)$/s.exec(error.message);
+  if (match) {
+    const reply = JSON.parse(match[1]!) as { id: RequestId; error?: { code: number } };
+    lateReplies.push(reply.error ? `error ${reply.error.code}` : 'result');
+  }
+};
+
+log.event(`connecting to ${url} (version negotiation: ${era})`);
+try {
+  await client.connect(transport);
+} catch (error) {
+  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
+  log.detail('is the server running? npx tsx lessons/12-two-eras/server.ts');
+  process.exit(1);
+}
+const version = client.getNegotiatedProtocolVersion();
+if (client.getProtocolEra() === 'modern') {
+  log.event(`connected: protocol ${version}. No initialize, no session: every request stands alone`);
+} else {
+  const session = transport.sessionId ? `session ${transport.sessionId}` : 'no session (this server is stateless)';
+  log.event(`connected: protocol ${version} (the 2025 era), ${session}`);
+}
+
+// --- Call, then cancel by aborting -----------------------------------------------------------------
+const call = client.callTool(
+  { name: 'process_large_file', arguments: { path: 'sample.txt', chunks, chunkDelayMs } },
+  { signal: controller.signal, timeout: chunks * chunkDelayMs + 60_000 },
+);
+const settled = call.then(
+  (result) => ({ result: result as CallToolResult }),
+  (error: unknown) => ({ error }),
+);
+const id = await callId.promise;
+log.event(`-> tools/call #${id} process_large_file (${chunks} chunks, ${chunkDelayMs} ms apart)`);
+
+if (cancel) {
+  let timer: NodeJS.Timeout | undefined;
+  const due = new Promise<'due'>((resolve) => (timer = setTimeout(() => resolve('due'), cancelAfterMs)));
+  if ((await Promise.race([settled, due])) === 'due') {
+    log.highlight(`aborting the call after ${cancelAfterMs} ms (reason: "${reason}")`);
+    controller.abort(reason);
+    await cancelWentOut.promise;
+  } else {
+    log.warn('the call finished before the cancel was due');
+  }
+  clearTimeout(timer);
+}
+
+const outcome = await settled;
+if ('result' in outcome) {
+  const text = outcome.result.content.map((c) => (c.type === 'text' ? c.text : '')).join(' ');
+  log.ok(`<- result: ${text}`);
+} else if (outcome.error instanceof SdkError) {
+  // The SDK gives up locally at once, with its timeout code even for a user's abort.
+  log.event(`the call rejected at once: SdkError ${outcome.error.code} "${outcome.error.message}"`);
+} else {
+  log.fail(`the call failed: ${outcome.error instanceof Error ? outcome.error.message : String(outcome.error)}`);
+}
+
+// --- Ask the server what it did: the proof of a cancel is on the server's side --------------------
+interface JobReport {
+  state: string;
+  chunksDone: number;
+  chunksTotal: number;
+  chunksDoneWhenCancelArrived?: number;
+  cancelToStopMs?: number;
+  fileHandle: string;
+  responseStream: string;
+  reply?: string;
+}
+const jobStatus = async () =>
+  (await client.callTool({ name: 'get_job_status', arguments: { requestId: id } })).structuredContent as
+    JobReport | undefined;
+const job = await waitFor('the server to finish with the call', async () => {
+  const report = await jobStatus();
+  return report && report.state !== 'running' && report.reply !== undefined && report;
+});
+if (controller.signal.aborted && job.reply !== 'nothing') {
+  await waitFor(`the server's reply (${job.reply}) to reach this client`, () => lateReplies.length > 0, {
+    timeoutMs: 5000,
+  }).catch(() => {});
+}
+for (const reply of lateReplies) {
+  log.event(`<- a late reply to #${id}: ${reply}. The SDK drops it (it had given up) and reports it to onerror`);
+}
+
+const stopped =
+  job.state === 'cancelled'
+    ? `stopped after chunk ${job.chunksDone}/${job.chunksTotal} (the cancel arrived after chunk ` +
+      `${job.chunksDoneWhenCancelArrived}; stopped ${job.cancelToStopMs} ms later)`
+    : `${job.state}, ${job.chunksDone}/${job.chunksTotal} chunks`;
+log.event(`server reports #${id}: ${stopped}`);
+log.event(
+  `server reports #${id}: file handle ${job.fileHandle}, response stream ${job.responseStream}, replied ${job.reply}`,
+);
+
+if (client.getProtocolEra() === 'legacy') await transport.terminateSession().catch(() => {});
+await client.close();
+
+const observed = job.state === 'cancelled' && job.fileHandle === 'closed' ? 'stopped' : job.state;
+if (observed === expected) {
+  log.ok(`observed: ${observed}, as expected`);
+} else {
+  log.fail(`observed: ${observed}, expected: ${expected}`);
+  process.exitCode = 1;
+}
