@@ -71,7 +71,8 @@ function report(job: StatelessJob) {
       job.cancel && job.stoppedAt !== undefined ? round(job.stoppedAt - job.cancel.receivedAt) : undefined,
     fileHandle: job.fileHandle,
     responseStream: !job.exchange ? ('unknown' as const) : job.exchange.ended ? ('closed' as const) : ('open' as const),
-    resources: { era: job.era, ...(job.exchange?.ended && { 'response stream': job.exchange.ended }) },
+    era: job.era,
+    responseStreamEnded: job.exchange?.ended,
     reply: job.exchange?.ended ? replyWritten(job.exchange, job.requestId) : undefined,
   };
 }
@@ -124,7 +125,6 @@ const handler = createMcpHandler(({ era }) => {
         if (exchange.ended !== 'closed by the client' || job.state !== 'running') return;
         job.cancel = {
           receivedAt: performance.now(),
-          reason: 'response stream closed',
           chunksDoneThen: job.chunksDone,
         };
         log.highlight(`#${id} the client closed the response stream: that is the cancel`);
@@ -152,6 +152,8 @@ const handler = createMcpHandler(({ era }) => {
         }
         job.state = 'cancelled';
         job.stoppedAt = performance.now();
+        // No message carried the client's reason: the signal's reason is the SDK's own.
+        if (job.cancel) job.cancel.reason = String(signal.reason);
         const why = job.cancel
           ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the stream closed`
           : `signal: ${String(signal.reason)}`;
@@ -186,7 +188,11 @@ const handler = createMcpHandler(({ era }) => {
       inputSchema: z.object({
         requestId: z.union([z.number().int(), z.string()]).describe('the id of the tools/call request'),
       }),
-      outputSchema: z.object(jobReportSchema),
+      outputSchema: z.object({
+        ...jobReportSchema,
+        era: z.string().describe('the protocol era the call was served in'),
+        responseStreamEnded: z.enum(['finished by the server', 'closed by the client']).optional(),
+      }),
     },
     async ({ requestId }) => {
       const job = latestJob(requestId);
