@@ -171,6 +171,7 @@ interface JobReport {
   chunksDone: number;
   chunksTotal: number;
   chunksDoneWhenCancelArrived?: number;
+  cancelReason?: string;
   cancelToStopMs?: number;
   fileHandle: string;
   responseStream: string;
@@ -198,6 +199,7 @@ const stopped =
       `${job.chunksDoneWhenCancelArrived}; stopped ${job.cancelToStopMs} ms later)`
     : `${job.state}, ${job.chunksDone}/${job.chunksTotal} chunks`;
 log.event(`server reports #${id}: ${stopped}`);
+if (job.cancelReason !== undefined) log.event(`server reports #${id}: the handler's signal said "${job.cancelReason}"`);
 log.event(
   `server reports #${id}: file handle ${job.fileHandle}, response stream ${job.responseStream}, replied ${job.reply}`,
 );

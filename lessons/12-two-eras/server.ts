@@ -45,6 +45,8 @@ ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
 interface StatelessJob extends Job {
   era: string;
   exchange?: Exchange;
+  /** True once the handler has finished, its clean-up included. */
+  finished: boolean;
   done: Promise<void>;
 }
 
@@ -73,7 +75,8 @@ function report(job: StatelessJob) {
     responseStream: !job.exchange ? ('unknown' as const) : job.exchange.ended ? ('closed' as const) : ('open' as const),
     era: job.era,
     responseStreamEnded: job.exchange?.ended,
-    reply: job.exchange?.ended ? replyWritten(job.exchange, job.requestId) : undefined,
+    // Known once the handler has finished and its response has ended, one way or the other.
+    reply: job.finished && job.exchange?.ended ? replyWritten(job.exchange, job.requestId) : undefined,
   };
 }
 
@@ -112,6 +115,7 @@ const handler = createMcpHandler(({ era }) => {
         resources: {},
         era: eraLabel,
         exchange: currentExchange(),
+        finished: false,
         done: new Promise((resolve) => (finish = resolve)),
       };
       jobs.push(job);
@@ -162,6 +166,7 @@ const handler = createMcpHandler(({ era }) => {
         await handle.close();
         job.fileHandle = 'closed';
         if (job.state === 'cancelled') log.highlight(`#${id} file handle closed`);
+        job.finished = true;
         finish();
       }
 
