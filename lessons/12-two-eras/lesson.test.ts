@@ -5,7 +5,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
@@ -269,6 +273,9 @@ describe('the era table', () => {
 
   test('sessions: none in 2026-07-28 (no initialize, no Mcp-Session-Id, GET and DELETE get 405); 2025-11-25 needs one', async () => {
     await withServer(SERVER_2026, async (server) => {
+      const discover = await post2026(server.url, { id: 'p-1', method: 'server/discover' });
+      const advertised = (await discover.json()) as { result: { supportedVersions: string[] } };
+      assert.ok(advertised.result.supportedVersions.includes('2026-07-28'), JSON.stringify(advertised));
       // A tools/call as the very first request, with a session id the server must ignore.
       const first = await post2026(server.url, callMessage('s-1', 1, 0), { headers: { 'mcp-session-id': 'abc' } });
       assert.equal(first.status, 200);
@@ -281,6 +288,9 @@ describe('the era table', () => {
       }
     });
     await withServer(SERVER_2025, async (server) => {
+      const discover = await post2026(server.url, { id: 'p-1', method: 'server/discover' });
+      assert.equal(discover.status, 400);
+      assert.match(await discover.text(), /Send initialize first/);
       const noSession = await fetch(server.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
@@ -313,12 +323,16 @@ describe('the era table', () => {
       callA.catch(() => {});
       await waitFor('both calls running', () => server.lines.filter((l) => /tools\/call #0 /.test(l)).length === 2);
       for (const { sent } of [a, b]) {
-        const call = sent.find((m) => (m as { method?: string }).method === 'tools/call') as { id: unknown };
+        const call = sent.find((m) => (m as { method?: string }).method === 'tools/call') as {
+          id: unknown;
+          params: { _meta: Record<string, unknown> };
+        };
         assert.equal(
           call.id,
           0,
           'a 2.x client numbers its first request 0 (its server/discover probe has a string id)',
         );
+        assert.equal(call.params._meta['io.modelcontextprotocol/protocolVersion'], '2026-07-28');
       }
       if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '12-two-eras/data/sample.txt'), 2);
       stopA.abort('only A');
@@ -330,6 +344,28 @@ describe('the era table', () => {
       if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '12-two-eras/data/sample.txt'), 0);
       await Promise.all([a.client.close(), b.client.close()]);
     });
+  });
+
+  test('createMcpHandler builds a new McpServer for every HTTP request, a notification included', async () => {
+    let built = 0;
+    const handler = createMcpHandler(() => {
+      built++;
+      return new McpServer({ name: 'counting', version: '1.0.0' });
+    });
+    const serve = toNodeHandler(handler);
+    const http = createServer((req, res) => void serve(req, res));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+    try {
+      await (await post2026(url, { id: 1, method: 'server/discover' })).text();
+      const notification = await post2026(url, { method: 'notifications/cancelled', params: { requestId: 1 } });
+      assert.equal(notification.status, 202);
+      await (await post2026(url, { id: 2, method: 'server/discover' })).text();
+      assert.equal(built, 3);
+    } finally {
+      await handler.close();
+      http.close();
+    }
   });
 
   test('tasks: the SDK 2.x server does not serve them (tasks/cancel gets -32601); 2025-11-25 has tasks/cancel (lesson 11)', async () => {
