@@ -4,6 +4,7 @@
 //
 // Spec: https://modelcontextprotocol.io/specification/2026-07-28/basic/patterns/cancellation
 //       https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Client,
   SdkError,
@@ -147,7 +148,8 @@ if (cancel) {
   if ((await Promise.race([settled, due])) === 'due') {
     log.highlight(`aborting the call after ${cancelAfterMs} ms (reason: "${reason}")`);
     controller.abort(reason);
-    await cancelWentOut.promise;
+    const sent = await Promise.race([cancelWentOut.promise.then(() => true), sleep(5000, false, { ref: false })]);
+    if (!sent) log.fail('the SDK sent no cancel and closed no stream within 5 s of the abort');
   } else {
     log.warn('the call finished before the cancel was due');
   }
@@ -158,7 +160,7 @@ const outcome = await settled;
 if ('result' in outcome) {
   const text = outcome.result.content.map((c) => (c.type === 'text' ? c.text : '')).join(' ');
   log.ok(`<- result: ${text}`);
-} else if (outcome.error instanceof SdkError) {
+} else if (outcome.error instanceof SdkError && controller.signal.aborted) {
   // The SDK gives up locally at once, with its timeout code even for a user's abort.
   log.event(`the call rejected at once: SdkError ${outcome.error.code} "${outcome.error.message}"`);
 } else {

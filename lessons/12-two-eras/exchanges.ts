@@ -21,6 +21,7 @@ export interface Exchange {
 }
 
 const current = new AsyncLocalStorage<Exchange>();
+const open = new Set<ServerResponse>();
 
 /** The exchange the calling code runs in: the tool call's own HTTP request and response. */
 export const currentExchange = () => current.getStore();
@@ -51,6 +52,8 @@ export function recordExchange(req: IncomingMessage & { body?: unknown }, res: S
   };
   res.once('finish', () => ended('finished by the server'));
   res.once('close', () => ended('closed by the client')); // after 'finish' this changes nothing
+  open.add(res);
+  res.once('close', () => open.delete(res));
   current.run(exchange, serve);
 }
 
@@ -77,4 +80,9 @@ export function replyWritten(exchange: Exchange, requestId: RequestId): string {
     }
   }
   return 'nothing';
+}
+
+/** Closes every response still open, for shutdown: to the SDK each one is a dropped connection. */
+export function closeOpenExchanges() {
+  for (const res of open) res.destroy();
 }

@@ -103,118 +103,128 @@ const waitForJob = (url: string, id: string | number, done: (job: JobReport) => 
 
 // --- The lesson as the README runs it ------------------------------------------------------------
 
-describe('lesson 12: the client cancels by aborting; what goes on the wire depends on the era', () => {
-  test('README: against the 2.x server (2026-07-28) the client closes the stream; the handler stops and nothing is replied', async () => {
-    await withServer(SERVER_2026, async (server) => {
-      const client = startTs(CLIENT, ['--url', server.url]);
-      assert.equal(await client.exited, 0, client.output());
-      await server.waitForLine(/replying: nothing/);
-      const lines = client.lines;
-      lineIndex(lines, /-> POST server\/discover {2}<- HTTP 200/);
-      lineIndex(lines, /connected: protocol 2026-07-28\. No initialize, no session/);
-      assert.ok(!lines.some((line) => /POST initialize|notifications\/cancelled|DELETE/.test(line)), client.output());
-      assertInOrder(lines, [
-        /-> tools\/call #0 /,
-        /aborting the call after/,
-        /-> closed the response stream of #0 \(no notification: the close is the cancel\)/,
-        /the call rejected at once: SdkError REQUEST_TIMEOUT "user changed their mind"/,
-        /server reports #0: stopped after chunk \d+\/20/,
-        /the handler's signal said "SdkError: Connection closed"/,
-        /file handle closed, response stream closed, replied nothing/,
-        /observed: stopped, as expected/,
-      ]);
-      assertInOrder(server.lines, [
-        /tools\/call #0 \(2026-07-28\)/,
-        /#0 the client closed the response stream: that is the cancel/,
-        /#0 handler stopped after chunk \d+\/20/,
-        /#0 file handle closed/,
-        /#0 replying: nothing/,
-      ]);
-      // The client's reason never reaches this server: no message carries it.
-      assert.ok(!server.output().includes('user changed their mind'), server.output());
-      if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '12-two-eras/data/sample.txt'), 0);
-      checkReadmeOutput(README, 'client-2026', asDocumented(lines, server.url, 3112));
-      checkReadmeOutput(README, 'server-2026', asDocumented(server.lines, server.url, 3112));
+describe(
+  'lesson 12: the client cancels by aborting; what goes on the wire depends on the era',
+  { timeout: 60_000 },
+  () => {
+    test('README: against the 2.x server (2026-07-28) the client closes the stream; the handler stops and nothing is replied', async () => {
+      await withServer(SERVER_2026, async (server) => {
+        const client = startTs(CLIENT, ['--url', server.url]);
+        assert.equal(await client.exited, 0, client.output());
+        await server.waitForLine(/replying: nothing/);
+        const lines = client.lines;
+        lineIndex(lines, /-> POST server\/discover {2}<- HTTP 200/);
+        lineIndex(lines, /connected: protocol 2026-07-28\. No initialize, no session/);
+        assert.ok(!lines.some((line) => /POST initialize|notifications\/cancelled|DELETE/.test(line)), client.output());
+        assertInOrder(lines, [
+          /-> tools\/call #0 /,
+          /aborting the call after/,
+          /-> closed the response stream of #0 \(no notification: the close is the cancel\)/,
+          /the call rejected at once: SdkError REQUEST_TIMEOUT "user changed their mind"/,
+          /server reports #0: stopped after chunk \d+\/20/,
+          /the handler's signal said "SdkError: Connection closed"/,
+          /file handle closed, response stream closed, replied nothing/,
+          /observed: stopped, as expected/,
+        ]);
+        assertInOrder(server.lines, [
+          /tools\/call #0 \(2026-07-28\)/,
+          /#0 the client closed the response stream: that is the cancel/,
+          /#0 handler stopped after chunk \d+\/20/,
+          /#0 file handle closed/,
+          /#0 replying: nothing/,
+        ]);
+        // The client's reason never reaches this server: no message carries it.
+        assert.ok(!server.output().includes('user changed their mind'), server.output());
+        if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '12-two-eras/data/sample.txt'), 0);
+        checkReadmeOutput(README, 'client-2026', asDocumented(lines, server.url, 3112));
+        checkReadmeOutput(README, 'server-2026', asDocumented(server.lines, server.url, 3112));
+      });
     });
-  });
 
-  test("README: the same client against lesson 01's 1.x server negotiates 2025-11-25 and sends notifications/cancelled", async () => {
+    test("README: the same client against lesson 01's 1.x server negotiates 2025-11-25 and sends notifications/cancelled", async () => {
+      await withServer(SERVER_2025, async (server) => {
+        const client = startTs(CLIENT, ['--url', server.url]);
+        assert.equal(await client.exited, 0, client.output());
+        const lines = client.lines;
+        assertInOrder(lines, [
+          /-> POST server\/discover {2}<- HTTP 400/,
+          /-> POST initialize {2}<- HTTP 200/,
+          /connected: protocol 2025-11-25 \(the 2025 era\), session [0-9a-f-]{36}/,
+          /-> tools\/call #1 /,
+          /-> POST notifications\/cancelled \{ requestId: 1, reason: "user changed their mind" \} {2}<- HTTP 202/,
+          /the call rejected at once: SdkError REQUEST_TIMEOUT "user changed their mind"/,
+          /<- a late reply to #1: error -32800\. The SDK drops it/,
+          /server reports #1: stopped after chunk \d+\/20/,
+          /the handler's signal said "user changed their mind"/,
+          /file handle closed, response stream closed, replied error -32800/,
+          /-> DELETE/,
+          /observed: stopped, as expected/,
+        ]);
+        assert.ok(!lines.some((line) => /closed the response stream/.test(line)), client.output());
+        lineIndex(server.lines, /notifications\/cancelled for #1 \(reason: "user changed their mind"\)/);
+        checkReadmeOutput(README, 'client-2025', asDocumented(lines, server.url, 3101));
+      });
+    });
+
+    test('README: a 2025-era client on the 2.x server is served statelessly: its notifications/cancelled stops nothing', async () => {
+      await withServer(SERVER_2026, async (server) => {
+        const args = ['--era', 'legacy', '--expect', 'completed', '--chunks', '6', '--chunk-delay', '150'];
+        const client = startTs(CLIENT, ['--url', server.url, ...args, '--cancel-after', '400']);
+        assert.equal(await client.exited, 0, client.output());
+        assertInOrder(client.lines, [
+          /-> POST initialize {2}<- HTTP 200/,
+          /connected: protocol 2025-11-25 \(the 2025 era\), no session \(this server is stateless\)/,
+          /-> POST notifications\/cancelled \{ requestId: 1, .* <- HTTP 202/,
+          /<- a late reply to #1: result/,
+          /server reports #1: completed, 6\/6 chunks/,
+          /replied result/,
+        ]);
+        assert.ok(!client.lines.some((line) => /server\/discover/.test(line)), client.output());
+        assertInOrder(server.lines, [
+          /tools\/call #1 \(2025 era, served statelessly\)/,
+          /notifications\/cancelled for #1 arrived as its own request: .* stops nothing/,
+          /#1 chunk 6\/6/,
+          /#1 completed: replying with the result/,
+        ]);
+        checkReadmeOutput(README, 'client-legacy', asDocumented(client.lines, server.url, 3112));
+      });
+    });
+  },
+);
+
+test(
+  'things to try: a pinned 2026-07-28 never falls back; --no-cancel completes and is answered with the result',
+  { timeout: 60_000 },
+  async () => {
     await withServer(SERVER_2025, async (server) => {
-      const client = startTs(CLIENT, ['--url', server.url]);
-      assert.equal(await client.exited, 0, client.output());
-      const lines = client.lines;
-      assertInOrder(lines, [
-        /-> POST server\/discover {2}<- HTTP 400/,
-        /-> POST initialize {2}<- HTTP 200/,
-        /connected: protocol 2025-11-25 \(the 2025 era\), session [0-9a-f-]{36}/,
-        /-> tools\/call #1 /,
-        /-> POST notifications\/cancelled \{ requestId: 1, reason: "user changed their mind" \} {2}<- HTTP 202/,
-        /the call rejected at once: SdkError REQUEST_TIMEOUT "user changed their mind"/,
-        /<- a late reply to #1: error -32800\. The SDK drops it/,
-        /server reports #1: stopped after chunk \d+\/20/,
-        /the handler's signal said "user changed their mind"/,
-        /file handle closed, response stream closed, replied error -32800/,
-        /-> DELETE/,
-        /observed: stopped, as expected/,
-      ]);
-      assert.ok(!lines.some((line) => /closed the response stream/.test(line)), client.output());
-      lineIndex(server.lines, /notifications\/cancelled for #1 \(reason: "user changed their mind"\)/);
-      checkReadmeOutput(README, 'client-2025', asDocumented(lines, server.url, 3101));
+      const pinned = startTs(CLIENT, ['--url', server.url, '--era', '2026-07-28']);
+      assert.equal(await pinned.exited, 1, pinned.output());
+      lineIndex(pinned.lines, /cannot connect to .*Version negotiation failed/);
+      assert.ok(!pinned.lines.some((line) => /initialize/.test(line)), pinned.output());
     });
-  });
-
-  test('README: a 2025-era client on the 2.x server is served statelessly: its notifications/cancelled stops nothing', async () => {
     await withServer(SERVER_2026, async (server) => {
-      const args = ['--era', 'legacy', '--expect', 'completed', '--chunks', '6', '--chunk-delay', '150'];
-      const client = startTs(CLIENT, ['--url', server.url, ...args, '--cancel-after', '400']);
+      const client = startTs(CLIENT, ['--url', server.url, '--no-cancel', '--chunks', '3', '--chunk-delay', '10']);
       assert.equal(await client.exited, 0, client.output());
       assertInOrder(client.lines, [
-        /-> POST initialize {2}<- HTTP 200/,
-        /connected: protocol 2025-11-25 \(the 2025 era\), no session \(this server is stateless\)/,
-        /-> POST notifications\/cancelled \{ requestId: 1, .* <- HTTP 202/,
-        /<- a late reply to #1: result/,
-        /server reports #1: completed, 6\/6 chunks/,
+        /<- result: Processed sample\.txt: 3 chunks/,
+        /server reports #0: completed, 3\/3 chunks/,
         /replied result/,
       ]);
-      assert.ok(!client.lines.some((line) => /server\/discover/.test(line)), client.output());
-      assertInOrder(server.lines, [
-        /tools\/call #1 \(2025 era, served statelessly\)/,
-        /notifications\/cancelled for #1 arrived as its own request: .* stops nothing/,
-        /#1 chunk 6\/6/,
-        /#1 completed: replying with the result/,
-      ]);
-      checkReadmeOutput(README, 'client-legacy', asDocumented(client.lines, server.url, 3112));
     });
-  });
-});
-
-test('things to try: a pinned 2026-07-28 never falls back; --no-cancel completes and is answered with the result', async () => {
-  await withServer(SERVER_2025, async (server) => {
-    const pinned = startTs(CLIENT, ['--url', server.url, '--era', '2026-07-28']);
-    assert.equal(await pinned.exited, 1, pinned.output());
-    lineIndex(pinned.lines, /cannot connect to .*Version negotiation failed/);
-    assert.ok(!pinned.lines.some((line) => /initialize/.test(line)), pinned.output());
-  });
-  await withServer(SERVER_2026, async (server) => {
-    const client = startTs(CLIENT, ['--url', server.url, '--no-cancel', '--chunks', '3', '--chunk-delay', '10']);
-    assert.equal(await client.exited, 0, client.output());
-    assertInOrder(client.lines, [
-      /<- result: Processed sample\.txt: 3 chunks/,
-      /server reports #0: completed, 3\/3 chunks/,
-      /replied result/,
-    ]);
-  });
-});
+  },
+);
 
 // --- The era table, row by row --------------------------------------------------------------------
 
-describe('the era table', () => {
+describe('the era table', { timeout: 60_000 }, () => {
   test('notifications/cancelled sent over HTTP to the 2026-07-28 server: HTTP 202, and the call runs to the end', async () => {
     await withServer(SERVER_2026, async (server) => {
       const call = post2026(server.url, callMessage('n-1', 6, 100)).then((r) => r.json());
       await waitForJob(server.url, 'n-1', (job) => job.chunksDone >= 1);
       const cancel = await post2026(server.url, { method: 'notifications/cancelled', params: { requestId: 'n-1' } });
       assert.equal(cancel.status, 202);
+      const running = await jobStatus2026(server.url, 'n-1');
+      assert.ok(running.state === 'running' && running.chunksDone < 6, JSON.stringify(running));
       const reply = (await call) as { id: string; result?: object };
       assert.equal(reply.id, 'n-1');
       assert.match(textOf(reply.result!), /Processed sample\.txt: 6 chunks/);
@@ -254,8 +264,11 @@ describe('the era table', () => {
         },
         body: JSON.stringify(message),
       });
-      await (await call).body?.getReader().read(); // the stream is open, the job has started
-      connection.abort();
+      await server.waitForLine(/#7 chunk 1\/10/);
+      connection.abort(); // mid-run: the plain-HTTP client drops the connection
+      const chunksAtDrop = server.lines.filter((line) => /#7 chunk \d+\/10/.test(line)).length;
+      assert.ok(chunksAtDrop < 10, `dropped after chunk ${chunksAtDrop}`);
+      await call.catch(() => {});
       await server.waitForLine(/#7 completed/);
       const status = await session.stream({
         jsonrpc: '2.0',
@@ -300,6 +313,8 @@ describe('the era table', () => {
       const session = await openRawSession(server.url);
       assert.match(session.sessionId, /^[0-9a-f-]{36}$/);
       assert.equal((await session.close()).status, 200);
+      const afterDelete = await session.post({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+      assert.equal(afterDelete.status, 404, 'DELETE ended the session');
     });
   });
 
@@ -321,7 +336,7 @@ describe('the era table', () => {
       const callA = a.client.callTool({ name: 'process_large_file', arguments: args }, { signal: stopA.signal });
       const callB = b.client.callTool({ name: 'process_large_file', arguments: args });
       callA.catch(() => {});
-      await waitFor('both calls running', () => server.lines.filter((l) => /tools\/call #0 /.test(l)).length === 2);
+      await waitFor('both calls reading', () => server.lines.filter((l) => /#0 chunk 1\/10/.test(l)).length === 2);
       for (const { sent } of [a, b]) {
         const call = sent.find((m) => (m as { method?: string }).method === 'tools/call') as {
           id: unknown;
@@ -347,9 +362,9 @@ describe('the era table', () => {
   });
 
   test('createMcpHandler builds a new McpServer for every HTTP request, a notification included', async () => {
-    let built = 0;
-    const handler = createMcpHandler(() => {
-      built++;
+    const built: string[] = [];
+    const handler = createMcpHandler(({ era }) => {
+      built.push(era);
       return new McpServer({ name: 'counting', version: '1.0.0' });
     });
     const serve = toNodeHandler(handler);
@@ -360,15 +375,33 @@ describe('the era table', () => {
       await (await post2026(url, { id: 1, method: 'server/discover' })).text();
       const notification = await post2026(url, { method: 'notifications/cancelled', params: { requestId: 1 } });
       assert.equal(notification.status, 202);
-      await (await post2026(url, { id: 2, method: 'server/discover' })).text();
-      assert.equal(built, 3);
+      // A 2025-era client, served statelessly: its initialize and its cancel get a server each too.
+      const legacy = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      const initialize = await fetch(url, {
+        method: 'POST',
+        headers: legacy,
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'initialize',
+          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'old', version: '1' } },
+        }),
+      });
+      await initialize.text();
+      const cancel = await fetch(url, {
+        method: 'POST',
+        headers: { ...legacy, 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } }),
+      });
+      assert.equal(cancel.status, 202);
+      assert.deepEqual(built, ['modern', 'modern', 'legacy', 'legacy']);
     } finally {
       await handler.close();
       http.close();
     }
   });
 
-  test('tasks: the SDK 2.x server does not serve them (tasks/cancel gets -32601); 2025-11-25 has tasks/cancel (lesson 11)', async () => {
+  test('tasks: the SDK 2.x server does not serve them, tasks/cancel gets -32601 (lesson 11 tests 2025-11-25 tasks)', async () => {
     await withServer(SERVER_2026, async (server) => {
       const response = await post2026(server.url, { id: 't-1', method: 'tasks/cancel', params: { taskId: 'task-1' } });
       const body = (await response.json()) as { id: string; error?: { code: number; message: string } };
@@ -396,3 +429,36 @@ describe('the era table', () => {
     });
   });
 });
+
+test(
+  'SIGTERM with a 2025-era call in flight: the server closes its response, the handler stops, and it exits 0',
+  { timeout: 60_000 },
+  async () => {
+    const server = await startLessonServer(SERVER_2026);
+    try {
+      const legacyHeaders = {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+      };
+      const call = fetch(server.url, {
+        method: 'POST',
+        headers: legacyHeaders,
+        body: JSON.stringify({ jsonrpc: '2.0', ...callMessage(1, 100, 100) }),
+      }).catch(() => {});
+      await server.waitForLine(/#1 chunk 1\/100/);
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0, server.output());
+      await call;
+      assertInOrder(server.lines, [
+        /tools\/call #1 \(2025 era/,
+        /SIGTERM: stopping/,
+        /#1 handler stopped/,
+        /#1 file handle closed/,
+      ]);
+      assert.ok(!server.lines.some((line) => /#1 completed/.test(line)), server.output());
+    } finally {
+      await server.stop();
+    }
+  },
+);

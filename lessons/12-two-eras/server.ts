@@ -18,7 +18,7 @@ import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { jobReportSchema, type Job } from '../shared/jobs.ts';
 import { createTimeline } from '../shared/timeline.ts';
-import { currentExchange, recordExchange, replyWritten, type Exchange } from './exchanges.ts';
+import { closeOpenExchanges, currentExchange, recordExchange, replyWritten, type Exchange } from './exchanges.ts';
 
 export const DEFAULT_PORT = 3112;
 
@@ -80,7 +80,7 @@ function report(job: StatelessJob) {
   };
 }
 
-// createMcpHandler calls this once per HTTP request, with the era that request speaks.
+// createMcpHandler calls this once for every POST it serves, with the era that request speaks.
 const handler = createMcpHandler(({ era }) => {
   const server = new McpServer({ name: 'lesson-12-two-eras', version: '1.0.0' });
   const eraLabel = era === 'modern' ? '2026-07-28' : '2025 era, served statelessly';
@@ -172,7 +172,7 @@ const handler = createMcpHandler(({ era }) => {
 
       if (job.state === 'cancelled') {
         // The stream is gone, so there is nowhere to reply, and the spec says not to: the server
-        // "MUST NOT send any further messages" for it. The SDK drops this return value.
+        // "MUST NOT send any further messages" for it. None of this return value reaches the wire.
         log.highlight(`#${id} replying: nothing (there is no stream left to reply on)`);
         return { content: [{ type: 'text', text: `Cancelled after ${job.chunksDone} of ${chunks} chunks` }] };
       }
@@ -237,12 +237,14 @@ http.on('error', (error) => {
   process.exit(1);
 });
 
-// handler.close() aborts every in-flight exchange; waiting for the jobs lets each handler's
-// finally run (its file handle closed) before the process exits.
+// handler.close() aborts the 2026-07-28 exchanges in flight, but not the 2025-era ones it serves
+// statelessly; closing every open response aborts those (a closed response is their cancel too).
+// Waiting for the jobs lets each handler's finally run (its file handle closed) before exiting.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, async () => {
     log.event(`${signal}: stopping`);
     await handler.close();
+    closeOpenExchanges();
     await Promise.all(jobs.map((job) => job.done));
     http.close();
     process.exit(0);
