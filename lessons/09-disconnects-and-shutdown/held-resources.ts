@@ -80,3 +80,9 @@ export function establishedConnections(pid: number, port: number): number | null
   }
   return count;
 }
+
+/** Whether the session's standalone SSE stream (opened by the client's GET) is open; it has a keep-alive timer too. */
+export function hasStandaloneStream(transport: StreamableHTTPServerTransport): boolean {
+  const inner = (transport as unknown as TransportInternals)._webStandardTransport;
+  return inner._streamMapping.has(inner._standaloneSseStreamId);
+}

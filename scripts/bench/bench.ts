@@ -1,0 +1,498 @@
+// npm run bench: cancellation, measured side by side in one run. Not a test and not in CI: it
+// prints a table and writes results/bench.json and results/bench.svg (see README.md beside it).
+//
+// The server is scripts/bench/server.ts in its own process (a fresh one per measurement); the
+// clients are SDK 1.x clients in this process. Times are read on the system's monotonic clock,
+// which both processes share: "cancel sent" here, "cleanup finished" there.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseFlags } from '../../lessons/shared/cli.ts';
+import { startLessonServer } from '../../lessons/shared/processes.ts';
+import { drawChart } from './chart.ts';
+import { cancelOne, connectClient, inLanes, startBenchServer, startCall, summarise, type Summary } from './harness.ts';
+import { monotonicMs, type ServerStats } from './ipc.ts';
+import type { Style } from './server.ts';
+
+const HELP = `
+Usage: npm run bench [-- --quick] [-- --with-test-command]
+
+  --quick              small counts (a smoke run of every part, figures not meaningful)
+  --with-test-command  also time \`npm test\` (adds its whole run time, about 4 minutes on 2 cores)
+  --out DIR            where bench.json and bench.svg go (default: scripts/bench/results)
+`;
+const flags = parseFlags(
+  { quick: { type: 'boolean' }, 'with-test-command': { type: 'boolean' }, out: { type: 'string' } },
+  HELP,
+);
+const quick = flags.quick ?? false;
+const root = join(import.meta.dirname, '../..');
+const outDir = flags.out ?? join(import.meta.dirname, 'results');
+
+const TARGETS = {
+  p99OneCallMs: 10,
+  concurrentCleanupMs: 300,
+  heldAfterSequential: 0,
+  floodCancelMs: 50,
+};
+
+const benchStarted = monotonicMs();
+
+// Thousands of fetches share the SDK client transport's one AbortSignal, and Node warns once per
+// listener past its limit: count those warnings instead of printing them; show any other.
+let listenerWarnings = 0;
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'MaxListenersExceededWarning') listenerWarnings++;
+  else console.warn(warning);
+});
+const say = (line: string) => console.log(line);
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+const mb = (bytes: number) => round(bytes / 1024 / 1024, 0);
+
+// ---------------------------------------------------------------------------------------------
+// 1. Cancel-to-cleanup latency, per handler style (recommended server)
+// ---------------------------------------------------------------------------------------------
+
+interface StylePlan {
+  style: Style;
+  label: string;
+  /** Calls in flight at once: 1 for the fast styles; the polling ones would take minutes one by one. */
+  inFlight: number;
+  /** The cancel goes out a random time in [0, spreadMs) after the handler started. */
+  spreadMs: number;
+}
+
+const STYLE_PLANS: StylePlan[] = [
+  { style: 'poll-1s', label: 'polls signal.aborted every 1 s', inFlight: 25, spreadMs: 1000 },
+  { style: 'poll-100ms', label: 'polls signal.aborted every 100 ms', inFlight: 25, spreadMs: 100 },
+  { style: 'abortable', label: 'abortable waits (lesson 03)', inFlight: 1, spreadMs: 20 },
+  { style: 'signal-into-io', label: 'signal into a file pipeline (lesson 04)', inFlight: 1, spreadMs: 20 },
+];
+
+async function latencyByStyle() {
+  const calls = quick ? 20 : 200;
+  const server = await startBenchServer('error');
+  const results = [];
+  try {
+    for (const plan of STYLE_PLANS) {
+      const clients = await Promise.all(
+        Array.from({ length: Math.min(plan.inFlight, 5) }, () => connectClient(server.url)),
+      );
+      const started = monotonicMs();
+      const samples = await inLanes(calls, plan.inFlight, (i) =>
+        cancelOne(
+          server,
+          clients[i % clients.length]!,
+          { style: plan.style, tag: `${plan.style}-${i}`, chunks: 100_000, chunkMs: 20 },
+          Math.random() * plan.spreadMs,
+        ),
+      );
+      await Promise.all(clients.map((c) => c.close()));
+      const cleanup = summarise(samples.map((s) => s.cancelToCleanupMs));
+      const arrival = summarise(samples.flatMap((s) => (s.cancelToServerMs === undefined ? [] : [s.cancelToServerMs])));
+      results.push({
+        ...plan,
+        calls,
+        cancelToCleanupMs: cleanup,
+        cancelArrivalMs: arrival,
+        seconds: round((monotonicMs() - started) / 1000),
+      });
+      say(`  1. ${plan.style}: median ${round(cleanup.median)} ms, p99 ${round(cleanup.p99)} ms (${calls} calls)`);
+    }
+  } finally {
+    await server.stop();
+  }
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. 1,000 concurrent long calls across 10 sessions, all cancelled: stock vs recommended
+// ---------------------------------------------------------------------------------------------
+
+async function concurrentCancels(onCancel: 'none' | 'error', round_: number) {
+  const sessions = 10;
+  const perSession = quick ? 10 : 100;
+  const server = await startBenchServer(onCancel);
+  try {
+    const clients = await Promise.all(Array.from({ length: sessions }, () => connectClient(server.url)));
+    const idle = await server.stats();
+    const calls = clients.flatMap((bench, s) =>
+      Array.from({ length: perSession }, (_, i) =>
+        startCall(bench, { style: 'abortable', tag: `c${s}-${i}`, chunks: 1000, chunkMs: 1000 }),
+      ),
+    );
+    await Promise.all(calls.map((call) => call.running));
+    const loaded = await server.stats({ gc: false });
+    const clientCpu = process.cpuUsage();
+    const cancelsSent = monotonicMs();
+    for (const call of calls) call.cancel();
+    const tags = clients.flatMap((_, s) => Array.from({ length: perSession }, (__, i) => `c${s}-${i}`));
+    const events = await Promise.all(tags.map((tag) => server.cleaned(tag, 30_000)));
+    const clientCpuUsed = process.cpuUsage(clientCpu);
+    const done = await server.stats({ gc: false });
+    const cleanedAt = events.map((e) => e.cleanedAt - cancelsSent);
+    const arrivedAt = events.flatMap((e) =>
+      e.cancelReceivedAt === undefined ? [] : [e.cancelReceivedAt - cancelsSent],
+    );
+    await sleep(1000); // "after": one second after the last cleanup, for both servers alike
+    const after = await server.stats();
+    await Promise.all(clients.map((c) => c.close()));
+    const result = {
+      onCancel,
+      round: round_,
+      calls: calls.length,
+      firstCleanupMs: round(Math.min(...cleanedAt)),
+      lastCleanupMs: round(Math.max(...cleanedAt)),
+      lastCancelArrivedMs: round(Math.max(...arrivedAt)),
+      /** CPU each side spent from the cancels until the last cleanup: who was busy. */
+      serverCpuMs: round(done.cpuMs - loaded.cpuMs, 0),
+      clientCpuMs: round((clientCpuUsed.user + clientCpuUsed.system) / 1000, 0),
+      /** TCP connections on the server's port while the calls ran, and once every cancel had arrived. */
+      tcpConnectionsLoaded: loaded.tcpConnections,
+      tcpConnectionsAfterCancels: done.tcpConnections,
+      rssIdleMb: mb(idle.rssBytes),
+      rssPeakMb: mb(Math.max(after.peakRssBytes, loaded.rssBytes)),
+      rssAfterMb: mb(after.rssBytes),
+      heldAfter: { streams: after.openResponseStreams, tcpConnections: after.tcpConnections },
+    };
+    say(
+      `  2. ${onCancel === 'none' ? 'stock' : 'recommended'} #${round_}: last cleanup ${result.lastCleanupMs} ms after the cancels, ` +
+        `RSS ${result.rssIdleMb} → ${result.rssPeakMb} → ${result.rssAfterMb} MB`,
+    );
+    return result;
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * The floor under part 2: the same 1,000 cancels from the same 10 sessions, naming no running call,
+ * so no handler has anything to stop. What is left is the cost of delivering them.
+ */
+async function cancelsForNothing() {
+  const sessions = 10;
+  const perSession = quick ? 10 : 100;
+  const server = await startBenchServer('error');
+  try {
+    const clients = await Promise.all(Array.from({ length: sessions }, () => connectClient(server.url)));
+    const before = await server.stats();
+    const sent = monotonicMs();
+    await Promise.all(
+      clients.flatMap((bench, s) =>
+        Array.from({ length: perSession }, (_, i) =>
+          bench.client.notification({
+            method: 'notifications/cancelled',
+            params: { requestId: 1_000_000 + s * perSession + i, reason: 'benchmark: names no call' },
+          }),
+        ),
+      ),
+    );
+    const total = sessions * perSession;
+    let done = await server.stats({ gc: false });
+    const deadline = monotonicMs() + 30_000;
+    while (done.cancelsRead < total && monotonicMs() < deadline) {
+      await sleep(5);
+      done = await server.stats({ gc: false });
+    }
+    await Promise.all(clients.map((c) => c.close()));
+    const result = {
+      cancels: total,
+      cancelsRead: done.cancelsRead,
+      lastReadMs: round((done.lastCancelReadAt ?? sent) - sent),
+      serverCpuMs: round(done.cpuMs - before.cpuMs, 0),
+      tcpConnectionsAfter: done.tcpConnections,
+    };
+    say(`  2. floor: ${total} cancels naming no call, the last read ${result.lastReadMs} ms after the first was sent`);
+    return result;
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. What 1,000 sequential cancels on one session leave behind: stock vs recommended
+// ---------------------------------------------------------------------------------------------
+
+const heldOf = (s: ServerStats) => ({
+  openResponseStreams: s.openResponseStreams,
+  sdkStreams: s.sdkStreams,
+  keepAliveTimers: s.keepAliveTimers,
+  sdkRequestMappings: s.sdkRequestMappings,
+  tcpConnections: s.tcpConnections,
+  heapUsedMb: round(s.heapUsedBytes / 1024 / 1024),
+});
+
+async function sequentialCancels(onCancel: 'none' | 'error') {
+  const count = quick ? 50 : 1000;
+  const server = await startBenchServer(onCancel);
+  try {
+    const bench = await connectClient(server.url);
+    const before = await server.stats();
+    const started = monotonicMs();
+    for (let i = 0; i < count; i++) {
+      await cancelOne(server, bench, { style: 'abortable', tag: `s${i}`, chunks: 1000, chunkMs: 1000 }, 0);
+    }
+    const seconds = round((monotonicMs() - started) / 1000);
+    await sleep(1000); // the same settling time for both servers
+    const after = await server.stats();
+    await bench.close();
+    const result = { onCancel, cancels: count, seconds, before: heldOf(before), after: heldOf(after) };
+    say(
+      `  3. ${onCancel === 'none' ? 'stock' : 'recommended'}: after ${count} cancels, ${after.openResponseStreams} streams, ` +
+        `${after.keepAliveTimers} timers, ${after.sdkRequestMappings} map entries, ${after.tcpConnections} TCP connections`,
+    );
+    return result;
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Cancel latency while the tool floods progress notifications
+// ---------------------------------------------------------------------------------------------
+
+async function floodCancels() {
+  const server = await startBenchServer('error');
+  const results = [];
+  try {
+    const plans = [
+      {
+        style: 'flood' as const,
+        label: 'yields after each send (lesson 07)',
+        calls: quick ? 5 : 20,
+        notifications: 1_000_000,
+      },
+      {
+        style: 'flood-tight' as const,
+        label: 'tight `await sendNotification` loop',
+        calls: quick ? 2 : 5,
+        notifications: 20_000,
+      },
+    ];
+    for (const plan of plans) {
+      const bench = await connectClient(server.url);
+      const samples = [];
+      for (let i = 0; i < plan.calls; i++) {
+        const args = { style: plan.style, tag: `${plan.style}-${i}`, chunks: plan.notifications, chunkMs: 0 };
+        samples.push(
+          await cancelOne(server, bench, args, 50 + Math.random() * 50, { mayComplete: true, from: 'sent' }),
+        );
+      }
+      await bench.close();
+      const latency = summarise(samples.map((s) => s.cancelToCleanupMs));
+      const completed = samples.filter((s) => s.state === 'completed').length;
+      results.push({
+        style: plan.style,
+        label: plan.label,
+        calls: plan.calls,
+        notifications: plan.notifications,
+        cancelToStopMs: latency,
+        /** Calls whose handler never saw the cancel: it sent every notification and completed. */
+        completedAnyway: completed,
+      });
+      say(
+        `  4. ${plan.style}: stopped median ${round(latency.median)} ms, p99 ${round(latency.p99)} ms after the cancel` +
+          (completed ? ` (${completed} of ${plan.calls} never saw it and completed)` : ''),
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Lesson servers: time to ready; the test command's wall time
+// ---------------------------------------------------------------------------------------------
+
+async function lessonReadyTimes() {
+  const lessons = readdirSync(join(root, 'lessons')).filter((name) => /^\d\d-/.test(name));
+  const results = [];
+  for (const lesson of quick ? lessons.slice(0, 2) : lessons) {
+    const started = monotonicMs();
+    const server = await startLessonServer(join(root, 'lessons', lesson, 'server.ts'));
+    const readyMs = round(monotonicMs() - started, 0);
+    await server.stop();
+    results.push({ lesson, readyMs });
+  }
+  say(
+    `  5. lesson servers ready in ${Math.min(...results.map((r) => r.readyMs))}–${Math.max(...results.map((r) => r.readyMs))} ms`,
+  );
+  return results;
+}
+
+function testCommandWallTime() {
+  if (!flags['with-test-command']) return undefined;
+  const started = monotonicMs();
+  const run = spawnSync('npm', ['test'], { cwd: root, stdio: 'ignore' });
+  const seconds = round((monotonicMs() - started) / 1000, 0);
+  say(`  5. npm test: ${seconds} s (exit ${run.status})`);
+  return { seconds, exitCode: run.status };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+say(
+  `npm run bench${quick ? ' --quick' : ''}: ${cpus().length} cores, ${mb(totalmem())} MB memory, Node ${process.version}`,
+);
+const machine = {
+  cores: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryMb: mb(totalmem()),
+  freeMemoryMb: mb(freemem()),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  sdk: (
+    JSON.parse(readFileSync(join(root, 'node_modules/@modelcontextprotocol/sdk/package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version,
+};
+
+const latency = await latencyByStyle();
+const concurrent = [];
+for (let r = 1; r <= (quick ? 1 : 2); r++) {
+  concurrent.push(await concurrentCancels('none', r));
+  concurrent.push(await concurrentCancels('error', r));
+}
+const floor = await cancelsForNothing();
+const sequential = [await sequentialCancels('none'), await sequentialCancels('error')];
+const flood = await floodCancels();
+const ready = await lessonReadyTimes();
+const testCommand = testCommandWallTime();
+
+const recommendedConcurrent = concurrent.filter((c) => c.onCancel === 'error').map((c) => c.lastCleanupMs);
+const recommendedHeld = sequential.find((s) => s.onCancel === 'error')!.after;
+const fastStyles = latency.filter((l) => l.inFlight === 1);
+const floodP99 = flood.find((f) => f.style === 'flood')!.cancelToStopMs.p99;
+/** Each target of the recommended pattern, against what this run measured. */
+const verdicts = [
+  {
+    target: `cancel-to-cleanup p99 ≤ ${TARGETS.p99OneCallMs} ms, one call in flight`,
+    measured: fastStyles.map((l) => `${l.style} ${round(l.cancelToCleanupMs.p99)} ms`).join(', '),
+    met: fastStyles.every((l) => l.cancelToCleanupMs.p99 <= TARGETS.p99OneCallMs),
+  },
+  {
+    target: `1,000 concurrent calls cleaned up ≤ ${TARGETS.concurrentCleanupMs} ms after the cancels`,
+    measured: `${Math.min(...recommendedConcurrent)}–${Math.max(...recommendedConcurrent)} ms`,
+    met: Math.max(...recommendedConcurrent) <= TARGETS.concurrentCleanupMs,
+  },
+  {
+    target: 'nothing held after 1,000 sequential cancels',
+    measured:
+      `${recommendedHeld.openResponseStreams} streams, ${recommendedHeld.keepAliveTimers} timers, ` +
+      `${recommendedHeld.sdkRequestMappings} map entries`,
+    met:
+      recommendedHeld.openResponseStreams + recommendedHeld.keepAliveTimers + recommendedHeld.sdkRequestMappings ===
+      TARGETS.heldAfterSequential,
+  },
+  {
+    target: `cancel seen ≤ ${TARGETS.floodCancelMs} ms during a progress flood (p99)`,
+    measured: `${round(floodP99)} ms`,
+    met: floodP99 <= TARGETS.floodCancelMs,
+  },
+];
+
+const results = {
+  when: new Date().toISOString(),
+  quick,
+  machine,
+  seconds: round((monotonicMs() - benchStarted) / 1000),
+  targets: TARGETS,
+  verdicts,
+  latency,
+  concurrent,
+  floor,
+  sequential,
+  flood,
+  ready,
+  testCommand,
+  /** MaxListenersExceededWarning in this (the client) process, counted, not printed. */
+  listenerWarnings,
+};
+
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, 'bench.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(outDir, 'bench.svg'), await drawChart(results));
+printTables(results);
+say(`\nWrote ${relative(process.cwd(), join(outDir, 'bench.json'))} and bench.svg (${results.seconds} s in all).`);
+process.exit(0);
+
+export type BenchResults = typeof results;
+
+function printTables(r: BenchResults) {
+  const table = (head: string[], rows: (string | number)[][]) => {
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
+    const line = (cells: (string | number)[]) => `| ${cells.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ')} |`;
+    say(line(head));
+    say(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+    for (const row of rows) say(line(row));
+  };
+  const ms = (s: Summary) => [round(s.min), round(s.median), round(s.p99)];
+  say('\n1. Cancel sent → handler cleaned up (recommended server), ms');
+  table(
+    ['handler', 'calls', 'in flight', 'min', 'median', 'p99'],
+    r.latency.map((l) => [l.label, l.calls, l.inFlight, ...ms(l.cancelToCleanupMs)]),
+  );
+  say('\n2. 1,000 concurrent calls (10 sessions × 100), all cancelled');
+  table(
+    [
+      'server',
+      'round',
+      'first cleanup ms',
+      'last cleanup ms',
+      'TCP conns (calls → +cancels)',
+      'CPU ms server / client',
+      'RSS idle MB',
+      'peak MB',
+      'after MB',
+      'streams held after',
+    ],
+    r.concurrent.map((c) => [
+      c.onCancel === 'none' ? 'stock' : 'recommended',
+      c.round,
+      c.firstCleanupMs,
+      c.lastCleanupMs,
+      `${c.tcpConnectionsLoaded} → ${c.tcpConnectionsAfterCancels}`,
+      `${c.serverCpuMs} / ${c.clientCpuMs}`,
+      c.rssIdleMb,
+      c.rssPeakMb,
+      c.rssAfterMb,
+      c.heldAfter.streams,
+    ]),
+  );
+  say(
+    `   floor: ${r.floor.cancels} cancels naming no running call, last read ${r.floor.lastReadMs} ms after the first was sent; ` +
+      `server CPU ${r.floor.serverCpuMs} ms, TCP connections after: ${r.floor.tcpConnectionsAfter}`,
+  );
+  say(`\n3. Held 1 s after ${r.sequential[0]?.cancels} sequential cancels on one session`);
+  table(
+    ['server', 'SSE streams', 'keep-alive timers', 'SDK map entries', 'TCP connections', 'heap MB (before → after)'],
+    r.sequential.map((s) => [
+      s.onCancel === 'none' ? 'stock' : 'recommended',
+      s.after.openResponseStreams,
+      s.after.keepAliveTimers,
+      s.after.sdkRequestMappings,
+      s.after.tcpConnections ?? 'n/a',
+      `${s.before.heapUsedMb} → ${s.after.heapUsedMb}`,
+    ]),
+  );
+  say('\n4. Cancel sent → flood stopped, ms');
+  table(
+    ['tool', 'calls', 'min', 'median', 'p99', 'completed anyway'],
+    r.flood.map((f) => [f.label, f.calls, ...ms(f.cancelToStopMs), `${f.completedAnyway} of ${f.calls}`]),
+  );
+  say('\n5. Lesson server ready (spawn → "listening on"), ms');
+  table(
+    ['lesson', 'ready ms'],
+    r.ready.map((x) => [x.lesson, x.readyMs]),
+  );
+  say(
+    r.testCommand
+      ? `npm test: ${r.testCommand.seconds} s`
+      : 'npm test: not timed in this run (add --with-test-command)',
+  );
+}

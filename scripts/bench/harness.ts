@@ -1,0 +1,211 @@
+// Plumbing for the benchmark: start its server as a child process with an IPC channel, connect SDK
+// clients, run one tool call and cancel it, and summarise a list of timings.
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { deferred } from '../../lessons/shared/wait.ts';
+import { monotonicMs, type CleanupEvent, type FromServer, type ServerStats, type ToServer } from './ipc.ts';
+import type { Style } from './server.ts';
+
+const SERVER = join(import.meta.dirname, 'server.ts');
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+export interface BenchServer {
+  url: string;
+  onCancel: 'none' | 'error';
+  pid: number;
+  /** Counts and memory, read inside the server process; `gc: false` skips the forced GC (for polling). */
+  stats(options?: { gc: boolean }): Promise<ServerStats>;
+  /** Resolves when the handler of call `tag` has cleaned up; rejects after `timeoutMs`. */
+  cleaned(tag: string, timeoutMs?: number): Promise<CleanupEvent>;
+  /** Every cleanup reported so far, by tag. */
+  cleanups: Map<string, CleanupEvent>;
+  stop(): Promise<void>;
+}
+
+/** Starts scripts/bench/server.ts (its own process, GC exposed) and waits until it listens. */
+export async function startBenchServer(onCancel: 'none' | 'error'): Promise<BenchServer> {
+  const child = fork(SERVER, ['--on-cancel', onCancel], {
+    execArgv: ['--expose-gc', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => children.delete(child));
+
+  const cleanups = new Map<string, CleanupEvent>();
+  const waiting = new Map<string, (event: CleanupEvent) => void>();
+  const statsWaiting = new Map<number, (stats: ServerStats) => void>();
+  const ready = deferred<string>();
+  void exited.then(() => ready.reject(new Error('the benchmark server exited before it was ready')));
+  child.on('message', (message: FromServer) => {
+    if (message.type === 'ready') ready.resolve(message.url);
+    else if (message.type === 'cleaned') {
+      cleanups.set(message.tag, message);
+      waiting.get(message.tag)?.(message);
+      waiting.delete(message.tag);
+    } else if (message.type === 'failed') console.error(`benchmark call ${message.tag} failed: ${message.message}`);
+    else if (message.type === 'stats' && message.requestId !== undefined) {
+      statsWaiting.get(message.requestId)?.(message);
+      statsWaiting.delete(message.requestId);
+    }
+  });
+  const url = await ready.promise;
+  let nextStats = 0;
+  return {
+    url,
+    onCancel,
+    pid: child.pid!,
+    cleanups,
+    stats({ gc } = { gc: true }) {
+      const requestId = nextStats++;
+      return new Promise((resolve) => {
+        statsWaiting.set(requestId, resolve);
+        child.send({ type: 'stats', requestId, gc } satisfies ToServer);
+      });
+    },
+    cleaned(tag, timeoutMs = 10_000) {
+      const done = cleanups.get(tag);
+      if (done) return Promise.resolve(done);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.delete(tag);
+          reject(new Error(`call ${tag}: no cleanup within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiting.set(tag, (event) => {
+          clearTimeout(timer);
+          resolve(event);
+        });
+      });
+    },
+    async stop() {
+      child.kill('SIGKILL'); // measurements are taken; nothing to shut down gracefully
+      await exited;
+    },
+  };
+}
+
+export interface BenchClient {
+  client: Client;
+  /** Errors the SDK client reported (late replies, progress for a call it gave up on): counted, not shown. */
+  errors: number;
+  close(): Promise<void>;
+}
+
+export async function connectClient(url: string): Promise<BenchClient> {
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  const bench: BenchClient = { client, errors: 0, close: () => client.close() };
+  client.onerror = () => void bench.errors++;
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return bench;
+}
+
+export interface CallArguments {
+  style: Style;
+  tag: string;
+  chunks: number;
+  chunkMs: number;
+}
+
+export interface StartedCall {
+  /** Resolves when the handler has sent its first progress notification: it is running. */
+  running: Promise<void>;
+  /** Aborts the call the SDK way (it sends notifications/cancelled); returns monotonicMs() just before. */
+  cancel(): number;
+  /** Progress notifications this call has received. */
+  progressCount(): number;
+}
+
+/** Starts a tools/call with a progress token (the server's first progress says the handler runs). */
+export function startCall(bench: BenchClient, args: CallArguments): StartedCall {
+  const controller = new AbortController();
+  const running = deferred<void>();
+  let progress = 0;
+  bench.client
+    .callTool({ name: 'process_large_file', arguments: { ...args } }, undefined, {
+      signal: controller.signal,
+      timeout: 600_000,
+      onprogress: () => {
+        if (progress++ === 0) running.resolve();
+      },
+    })
+    .then(
+      () => running.reject(new Error(`call ${args.tag} completed before it was cancelled`)),
+      (error: Error) => running.reject(error),
+    );
+  running.promise.catch(() => {}); // read by the caller, or not at all once it was cancelled
+  return {
+    running: running.promise,
+    cancel() {
+      const sentAt = monotonicMs();
+      controller.abort('benchmark cancel');
+      return sentAt;
+    },
+    progressCount: () => progress,
+  };
+}
+
+/**
+ * Starts a call, cancels it `delayMs` after its handler is running (or, with `from: 'sent'`, after
+ * the call was sent), and waits for the server's cleanup. A handler that never saw the cancel and
+ * completed is an error unless `mayComplete`.
+ */
+export async function cancelOne(
+  server: BenchServer,
+  bench: BenchClient,
+  args: CallArguments,
+  delayMs: number,
+  { mayComplete = false, from = 'running' }: { mayComplete?: boolean; from?: 'running' | 'sent' } = {},
+) {
+  const call = startCall(bench, args);
+  if (from === 'running') await call.running;
+  if (delayMs > 0) await sleep(delayMs);
+  const sentAt = call.cancel();
+  const event = await server.cleaned(args.tag, 60_000);
+  if (event.state === 'failed' || (event.state === 'completed' && !mayComplete))
+    throw new Error(`call ${args.tag} ended ${event.state}, not cancelled`);
+  return {
+    state: event.state,
+    sentAt,
+    cancelToCleanupMs: event.cleanedAt - sentAt,
+    cancelToServerMs: event.cancelReceivedAt === undefined ? undefined : event.cancelReceivedAt - sentAt,
+    progressSeen: call.progressCount(),
+  };
+}
+
+export interface Summary {
+  n: number;
+  min: number;
+  median: number;
+  p99: number;
+  max: number;
+}
+
+/** min / median / p99 (nearest rank: with fewer than 100 samples, the max) / max of a list of timings, in 0.01 ms. */
+export function summarise(values: number[]): Summary {
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+  const ms = (value: number) => Math.round(value * 100) / 100;
+  return { n: sorted.length, min: ms(sorted[0]!), median: ms(rank(0.5)), p99: ms(rank(0.99)), max: ms(sorted.at(-1)!) };
+}
+
+/** Runs `count` jobs with at most `lanes` at a time. */
+export async function inLanes<T>(count: number, lanes: number, job: (index: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(lanes, count) }, async () => {
+      while (next < count) {
+        const index = next++;
+        results[index] = await job(index);
+      }
+    }),
+  );
+  return results;
+}
