@@ -7,9 +7,12 @@ import { test } from 'node:test';
 
 const root = join(import.meta.dirname, '..');
 const lessons = readdirSync(join(root, 'lessons')).filter((name) => /^\d\d-/.test(name));
-const readmes = ['README.md', 'postman/README.md', ...lessons.map((lesson) => `lessons/${lesson}/README.md`)].map(
-  (path) => ({ path, text: readFileSync(join(root, path), 'utf8') }),
-);
+const readmes = [
+  'README.md',
+  'postman/README.md',
+  'scripts/bench/README.md',
+  ...lessons.map((lesson) => `lessons/${lesson}/README.md`),
+].map((path) => ({ path, text: readFileSync(join(root, path), 'utf8') }));
 
 test('every lesson has a README, a server, a client and a test, and a row in the index', () => {
   const index = readFileSync(join(root, 'README.md'), 'utf8');
@@ -31,8 +34,14 @@ test('every relative link points at a file that exists', () => {
   }
 });
 
-test('every file a README tells you to run exists, and every lesson number it names', () => {
+test('every file a README tells you to run exists, and every lesson number and npm script it names', () => {
+  const scripts = Object.keys(
+    (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: object }).scripts,
+  );
   for (const { path, text } of readmes) {
+    for (const [, script] of text.matchAll(/npm run ([\w:-]+)/g)) {
+      assert.ok(scripts.includes(script!), `${path} runs npm run ${script}, which package.json does not define`);
+    }
     for (const [, file] of text.matchAll(/npx tsx ((?:lessons|scripts)\/\S+\.ts)/g)) {
       assert.ok(existsSync(join(root, file!)), `${path} runs ${file}, which does not exist`);
     }
