@@ -175,6 +175,10 @@ export async function cancelOne(
     sentAt,
     cancelToCleanupMs: event.cleanedAt - sentAt,
     cancelToServerMs: event.cancelReceivedAt === undefined ? undefined : event.cancelReceivedAt - sentAt,
+    /** From the server reading the cancel to the handler's cleanup finished. */
+    arrivalToCleanupMs: event.cancelReceivedAt === undefined ? undefined : event.cleanedAt - event.cancelReceivedAt,
+    /** The handler had finished before the cancel was even sent. */
+    endedBeforeCancel: event.cleanedAt < sentAt,
     progressSeen: call.progressCount(),
   };
 }

@@ -49,8 +49,9 @@ export interface ServerStats {
   keepAliveTimers: number;
   /** Established TCP connections on the server's port (from /proc; null where there is none). */
   tcpConnections: number | null;
-  /** CPU time this process has used so far (user + system), read before the forced GC. */
+  /** CPU time this process had used (user + system) when the reading began, and when it ended. */
   cpuMs: number;
+  cpuMsAtEnd: number;
   rssBytes: number;
   peakRssBytes: number;
   /** After a forced GC. */

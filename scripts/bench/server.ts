@@ -15,7 +15,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { run as runStrategy } from '../../lessons/03-cooperative-handlers/strategies.ts';
-import { readLargeFile } from '../../lessons/04-signal-into-io/layers.ts';
+import { fetchFromUpstream, readLargeFile } from '../../lessons/04-signal-into-io/layers.ts';
+import { startSlowUpstream } from '../../lessons/04-signal-into-io/slow-upstream.ts';
 import {
   countHeldResources,
   establishedConnections,
@@ -36,7 +37,7 @@ const realSetInterval = globalThis.setInterval;
 const realClearInterval = globalThis.clearInterval;
 globalThis.setInterval = ((...args: Parameters<typeof realSetInterval>) => {
   const timer = realSetInterval(...args);
-  liveIntervals.add(timer);
+  if (args[1] === keepAliveMs) liveIntervals.add(timer); // the SDK's keep-alive interval, nothing else
   return timer;
 }) as unknown as typeof setInterval;
 globalThis.clearInterval = ((timer: Parameters<typeof realClearInterval>[0]) => {
@@ -54,7 +55,15 @@ The benchmark's server; scripts/bench/bench.ts starts it with an IPC channel.
   --keep-alive-ms N       interval of the SDK's SSE keep-alive comments (default: 15000)
 `;
 
-export const STYLES = ['poll-1s', 'poll-100ms', 'abortable', 'signal-into-io', 'flood', 'flood-tight'] as const;
+export const STYLES = [
+  'poll-1s',
+  'poll-100ms',
+  'abortable',
+  'signal-into-fetch',
+  'signal-into-file',
+  'flood',
+  'flood-tight',
+] as const;
 export type Style = (typeof STYLES)[number];
 
 const flags = parseFlags(
@@ -72,7 +81,11 @@ if (!process.send) {
 const send = (message: unknown) => process.send?.(message);
 
 const quiet = createTimeline('server', () => {});
+// Lesson 04's slow upstream, in this process as in lesson 04: the fetch style streams from it.
+const upstream = await startSlowUpstream(quiet, () => {});
 const sampleFile = ensureSampleFile(join(import.meta.dirname, 'data'), 'sample.txt', 1024 * 1024);
+// performance.now() and process.hrtime() read the same monotonic clock from different origins.
+const performanceToMonotonic = monotonicMs() - performance.now();
 const running = new Set<Job>();
 let cancelsRead = 0;
 let lastCancelReadAt: number | undefined;
@@ -108,16 +121,23 @@ function createServer({ transport, jobs }: NewSession) {
       try {
         await progress(0); // "the handler is running": the benchmark cancels after this
         if (style === 'flood' || style === 'flood-tight') {
-          // Lesson 07's flood_progress: checks its signal before every send; only the yielding one can see it.
+          // The loop of lesson 07's flood_progress: it checks its signal before every send, and only the
+          // yielding one ever sees it.
           for (let i = 1; i <= chunks && !signal.aborted; i++) {
             await progress(i);
             job.chunksDone = i;
             if (style === 'flood') await yieldToEventLoop();
           }
           signal.throwIfAborted();
-        } else if (style === 'signal-into-io') {
-          const onChunk = () => void job.chunksDone++;
-          await readLargeFile({ job, chunks, chunkDelayMs: chunkMs, log: quiet, onChunk }, sampleFile, signal);
+        } else if (style === 'signal-into-fetch' || style === 'signal-into-file') {
+          const layer = { job, chunks, chunkDelayMs: chunkMs, log: quiet, onChunk: () => void job.chunksDone++ };
+          if (style === 'signal-into-file') await readLargeFile(layer, sampleFile, signal);
+          else
+            await fetchFromUpstream(
+              layer,
+              `${upstream.url}?chunks=${chunks}&delayMs=${chunkMs}&tag=${tag}&key=${tag}`,
+              signal,
+            );
         } else {
           await runStrategy[style]({ file: sampleFile, chunks, chunkMs, job, signal, note: () => {} });
         }
@@ -145,9 +165,6 @@ function createServer({ transport, jobs }: NewSession) {
   return server;
 }
 
-// performance.now() and process.hrtime() read the same monotonic clock from different origins.
-const performanceToMonotonic = monotonicMs() - performance.now();
-
 const mcp = await serveMcpOverHttp({
   port,
   timeline: quiet,
@@ -163,13 +180,15 @@ const mcp = await serveMcpOverHttp({
 });
 tcpPort = mcp.port;
 
+const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
+
 function stats(gc: boolean): ServerStats {
   const cpu = process.cpuUsage();
   if (gc) globalThis.gc?.(); // started with --expose-gc: the heap figure is live objects, not garbage
   let openResponseStreams = 0;
   let sdkStreams = 0;
   let sdkRequestMappings = 0;
-  const noRequest: RequestId = '\u0000'; // count everything: no request of ours is in flight
+  const noRequest: RequestId = '\u0000'; // an id no client uses: lesson 09's count leaves out none
   let standaloneStreams = 0;
   for (const session of mcp.sessions.values()) {
     if (hasStandaloneStream(session.transport)) standaloneStreams++;
@@ -192,7 +211,8 @@ function stats(gc: boolean): ServerStats {
     // The session's standalone GET stream has a keep-alive too; it is not a request's.
     keepAliveTimers: liveIntervals.size - standaloneStreams,
     tcpConnections: establishedConnections(process.pid, tcpPort),
-    cpuMs: (cpu.user + cpu.system) / 1000,
+    cpuMs: cpuMs(cpu),
+    cpuMsAtEnd: cpuMs(process.cpuUsage()), // after the GC and the /proc reads above
     rssBytes: memory.rss,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     heapUsedBytes: memory.heapUsed,
