@@ -39,14 +39,24 @@ export function countHeldResources(
   ownRequestId: RequestId,
   openResponseStreams: number,
 ): HeldResources {
-  const inner = (transport as unknown as TransportInternals)._webStandardTransport;
-  const ownStream = inner._requestToStreamMapping.get(ownRequestId);
-  const streams = [...inner._streamMapping.keys()].filter((id) => id !== inner._standaloneSseStreamId);
   return {
     openResponseStreams,
+    ...countSdkStreams(transport, ownRequestId),
+    tcpConnections: establishedConnections(process.pid, port),
+  };
+}
+
+/**
+ * The SDK transport's open request streams (the standalone GET stream left out) and its
+ * request-id-to-stream entries, not counting request `ownRequestId`'s when one is given.
+ */
+export function countSdkStreams(transport: StreamableHTTPServerTransport, ownRequestId?: RequestId) {
+  const inner = (transport as unknown as TransportInternals)._webStandardTransport;
+  const ownStream = ownRequestId === undefined ? undefined : inner._requestToStreamMapping.get(ownRequestId);
+  const streams = [...inner._streamMapping.keys()].filter((id) => id !== inner._standaloneSseStreamId);
+  return {
     sdkStreams: streams.filter((id) => id !== ownStream).length,
     sdkRequestMappings: [...inner._requestToStreamMapping.keys()].filter((id) => id !== ownRequestId).length,
-    tcpConnections: establishedConnections(process.pid, port),
   };
 }
 

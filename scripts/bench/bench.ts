@@ -1,9 +1,9 @@
 // npm run bench: cancellation, measured side by side in one run. Not a test and not in CI: it
 // prints a table and writes results/bench.json and results/bench.svg (see README.md beside it).
 //
-// The server is scripts/bench/server.ts in its own process (a fresh one per measurement); the
-// clients are SDK 1.x clients in this process. Times are read on the system's monotonic clock,
-// which both processes share: "cancel sent" here, "cleanup finished" there.
+// The server is scripts/bench/server.ts in its own process, a fresh one per part (and per round of
+// parts 2 and 3); the clients are SDK 1.x clients in this process. Times are read on the system's
+// monotonic clock, which both processes share: "cancel sent" here, "cleanup finished" there.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
@@ -72,14 +72,28 @@ interface StylePlan {
   inFlight: number;
   /** The cancel goes out a random time in [0, spreadMs) after the handler started. */
   spreadMs: number;
+  /** Chunks of 20 ms each: far more than a cancel lets run. */
+  chunks: number;
 }
 
 const STYLE_PLANS: StylePlan[] = [
-  { style: 'poll-1s', label: 'polls signal.aborted every 1 s', inFlight: 25, spreadMs: 1000 },
-  { style: 'poll-100ms', label: 'polls signal.aborted every 100 ms', inFlight: 25, spreadMs: 100 },
-  { style: 'abortable', label: 'abortable waits (lesson 03)', inFlight: 1, spreadMs: 20 },
-  { style: 'signal-into-fetch', label: 'signal into a streaming fetch (lesson 04)', inFlight: 1, spreadMs: 20 },
-  { style: 'signal-into-file', label: 'signal into a file pipeline (lesson 04)', inFlight: 1, spreadMs: 20 },
+  { style: 'poll-1s', label: 'polls signal.aborted every 1 s', inFlight: 25, spreadMs: 1000, chunks: 100_000 },
+  { style: 'poll-100ms', label: 'polls signal.aborted every 100 ms', inFlight: 25, spreadMs: 100, chunks: 100_000 },
+  { style: 'abortable', label: 'abortable waits (lesson 03)', inFlight: 1, spreadMs: 20, chunks: 100_000 },
+  {
+    style: 'signal-into-fetch',
+    label: 'signal into a streaming fetch (lesson 04)',
+    inFlight: 1,
+    spreadMs: 20,
+    chunks: 100_000,
+  },
+  {
+    style: 'signal-into-file',
+    label: 'signal into a file pipeline (lesson 04)',
+    inFlight: 1,
+    spreadMs: 20,
+    chunks: 100,
+  }, // 10 KB reads,
 ];
 
 async function latencyByStyle() {
@@ -96,13 +110,7 @@ async function latencyByStyle() {
         cancelOne(
           server,
           clients[i % clients.length]!,
-          // 20 ms chunks, far more than a cancel lets run (the file pipeline reads its 1 MB in 10 KB chunks).
-          {
-            style: plan.style,
-            tag: `${plan.style}-${i}`,
-            chunks: plan.style === 'signal-into-file' ? 100 : 100_000,
-            chunkMs: 20,
-          },
+          { style: plan.style, tag: `${plan.style}-${i}`, chunks: plan.chunks, chunkMs: 20 },
           Math.random() * plan.spreadMs,
         ),
       );
@@ -139,9 +147,9 @@ async function concurrentCancels(onCancel: 'none' | 'error', roundNumber: number
   try {
     const clients = await Promise.all(Array.from({ length: sessions }, () => connectClient(server.url)));
     const idle = await server.stats();
-    const calls = clients.flatMap((bench, s) =>
+    const calls = clients.flatMap((client, s) =>
       Array.from({ length: perSession }, (_, i) =>
-        startCall(bench, { style: 'abortable', tag: `c${s}-${i}`, chunks: 1000, chunkMs: 1000 }),
+        startCall(client, { style: 'abortable', tag: `c${s}-${i}`, chunks: 1000, chunkMs: 1000 }),
       ),
     );
     await Promise.all(calls.map((call) => call.running));
@@ -206,9 +214,9 @@ async function cancelsForNothing() {
     const before = await server.stats();
     const sent = monotonicMs();
     await Promise.all(
-      clients.flatMap((bench, s) =>
+      clients.flatMap((client, s) =>
         Array.from({ length: perSession }, (_, i) =>
-          bench.client.notification({
+          client.notification({
             method: 'notifications/cancelled',
             params: { requestId: 1_000_000 + s * perSession + i, reason: 'benchmark: names no call' },
           }),
@@ -216,19 +224,21 @@ async function cancelsForNothing() {
       ),
     );
     const total = sessions * perSession;
-    let done = await server.stats({ gc: false });
+    // Each notification's 202 comes once the server has read it; this only makes sure of it, cheaply.
+    let done = await server.stats({ gc: false, proc: false });
     const deadline = monotonicMs() + 30_000;
     while (done.cancelsRead < total && monotonicMs() < deadline) {
       await sleep(5);
-      done = await server.stats({ gc: false });
+      done = await server.stats({ gc: false, proc: false });
     }
+    const { tcpConnections } = await server.stats({ gc: false });
     await Promise.all(clients.map((c) => c.close()));
     const result = {
       cancels: total,
       cancelsRead: done.cancelsRead,
       lastReadMs: round((done.lastCancelReadAt ?? sent) - sent),
       serverCpuMs: round(done.cpuMs - before.cpuMsAtEnd, 0),
-      tcpConnectionsAfter: done.tcpConnections,
+      tcpConnectionsAfter: tcpConnections,
     };
     say(`  2. floor: ${total} cancels naming no call, the last read ${result.lastReadMs} ms after the first was sent`);
     return result;
@@ -254,16 +264,16 @@ async function sequentialCancels(onCancel: 'none' | 'error') {
   const count = quick ? 50 : 1000;
   const server = await startBenchServer(onCancel);
   try {
-    const bench = await connectClient(server.url);
+    const client = await connectClient(server.url);
     const before = await server.stats();
     const started = monotonicMs();
     for (let i = 0; i < count; i++) {
-      await cancelOne(server, bench, { style: 'abortable', tag: `s${i}`, chunks: 1000, chunkMs: 1000 }, 0);
+      await cancelOne(server, client, { style: 'abortable', tag: `s${i}`, chunks: 1000, chunkMs: 1000 }, 0);
     }
     const seconds = round((monotonicMs() - started) / 1000);
     await sleep(1000); // the same settling time for both servers
     const after = await server.stats();
-    await bench.close();
+    await client.close();
     const result = { onCancel, cancels: count, seconds, before: heldOf(before), after: heldOf(after) };
     say(
       `  3. ${onCancel === 'none' ? 'stock' : 'recommended'}: after ${count} cancels, ${after.openResponseStreams} streams, ` +
@@ -298,15 +308,15 @@ async function floodCancels() {
       },
     ];
     for (const plan of plans) {
-      const bench = await connectClient(server.url);
+      const client = await connectClient(server.url);
       const samples = [];
       for (let i = 0; i < plan.calls; i++) {
         const args = { style: plan.style, tag: `${plan.style}-${i}`, chunks: plan.notifications, chunkMs: 0 };
         samples.push(
-          await cancelOne(server, bench, args, 50 + Math.random() * 50, { mayComplete: true, from: 'sent' }),
+          await cancelOne(server, client, args, 50 + Math.random() * 50, { mayComplete: true, from: 'sent' }),
         );
       }
-      await bench.close();
+      await client.close();
       const latency = summarise(samples.map((s) => s.cancelToCleanupMs));
       if (samples.some((s) => s.endedBeforeCancel))
         throw new Error(`a ${plan.style} call ended before its cancel was sent: raise its notification count`);

@@ -6,7 +6,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { deferred } from '../../lessons/shared/wait.ts';
-import { monotonicMs, type CleanupEvent, type FromServer, type ServerStats, type ToServer } from './ipc.ts';
+import {
+  monotonicMs,
+  type CleanupEvent,
+  type FromServer,
+  type ServerStats,
+  type StatsOptions,
+  type ToServer,
+} from './ipc.ts';
 import type { Style } from './server.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
@@ -18,14 +25,10 @@ process.once('exit', () => {
 
 export interface BenchServer {
   url: string;
-  onCancel: 'none' | 'error';
-  pid: number;
-  /** Counts and memory, read inside the server process; `gc: false` skips the forced GC (for polling). */
-  stats(options?: { gc: boolean }): Promise<ServerStats>;
+  /** Counts and memory, read inside the server process; see StatsOptions for the cheaper readings. */
+  stats(options?: Partial<StatsOptions>): Promise<ServerStats>;
   /** Resolves when the handler of call `tag` has cleaned up; rejects after `timeoutMs`. */
   cleaned(tag: string, timeoutMs?: number): Promise<CleanupEvent>;
-  /** Every cleanup reported so far, by tag. */
-  cleanups: Map<string, CleanupEvent>;
   stop(): Promise<void>;
 }
 
@@ -60,14 +63,11 @@ export async function startBenchServer(onCancel: 'none' | 'error'): Promise<Benc
   let nextStats = 0;
   return {
     url,
-    onCancel,
-    pid: child.pid!,
-    cleanups,
-    stats({ gc } = { gc: true }) {
+    stats({ gc = true, proc = true } = {}) {
       const requestId = nextStats++;
       return new Promise((resolve) => {
         statsWaiting.set(requestId, resolve);
-        child.send({ type: 'stats', requestId, gc } satisfies ToServer);
+        child.send({ type: 'stats', requestId, gc, proc } satisfies ToServer);
       });
     },
     cleaned(tag, timeoutMs = 10_000) {
@@ -91,19 +91,13 @@ export async function startBenchServer(onCancel: 'none' | 'error'): Promise<Benc
   };
 }
 
-export interface BenchClient {
-  client: Client;
-  /** Errors the SDK client reported (late replies, progress for a call it gave up on): counted, not shown. */
-  errors: number;
-  close(): Promise<void>;
-}
-
-export async function connectClient(url: string): Promise<BenchClient> {
+/** An SDK 1.x client, connected. Replies and progress that arrive for calls it gave up on go to
+ * `onerror`; the benchmark expects those and does not print them. */
+export async function connectClient(url: string): Promise<Client> {
   const client = new Client({ name: 'bench', version: '1.0.0' });
-  const bench: BenchClient = { client, errors: 0, close: () => client.close() };
-  client.onerror = () => void bench.errors++;
+  client.onerror = () => {};
   await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  return bench;
+  return client;
 }
 
 export interface CallArguments {
@@ -118,22 +112,17 @@ export interface StartedCall {
   running: Promise<void>;
   /** Aborts the call the SDK way (it sends notifications/cancelled); returns monotonicMs() just before. */
   cancel(): number;
-  /** Progress notifications this call has received. */
-  progressCount(): number;
 }
 
 /** Starts a tools/call with a progress token (the server's first progress says the handler runs). */
-export function startCall(bench: BenchClient, args: CallArguments): StartedCall {
+export function startCall(client: Client, args: CallArguments): StartedCall {
   const controller = new AbortController();
   const running = deferred<void>();
-  let progress = 0;
-  bench.client
+  client
     .callTool({ name: 'process_large_file', arguments: { ...args } }, undefined, {
       signal: controller.signal,
       timeout: 600_000,
-      onprogress: () => {
-        if (progress++ === 0) running.resolve();
-      },
+      onprogress: () => running.resolve(), // the first one counts; resolving again does nothing
     })
     .then(
       () => running.reject(new Error(`call ${args.tag} completed before it was cancelled`)),
@@ -147,7 +136,6 @@ export function startCall(bench: BenchClient, args: CallArguments): StartedCall 
       controller.abort('benchmark cancel');
       return sentAt;
     },
-    progressCount: () => progress,
   };
 }
 
@@ -158,12 +146,12 @@ export function startCall(bench: BenchClient, args: CallArguments): StartedCall 
  */
 export async function cancelOne(
   server: BenchServer,
-  bench: BenchClient,
+  client: Client,
   args: CallArguments,
   delayMs: number,
   { mayComplete = false, from = 'running' }: { mayComplete?: boolean; from?: 'running' | 'sent' } = {},
 ) {
-  const call = startCall(bench, args);
+  const call = startCall(client, args);
   if (from === 'running') await call.running;
   if (delayMs > 0) await sleep(delayMs);
   const sentAt = call.cancel();
@@ -179,7 +167,6 @@ export async function cancelOne(
     arrivalToCleanupMs: event.cancelReceivedAt === undefined ? undefined : event.cleanedAt - event.cancelReceivedAt,
     /** The handler had finished before the cancel was even sent. */
     endedBeforeCancel: event.cleanedAt < sentAt,
-    progressSeen: call.progressCount(),
   };
 }
 

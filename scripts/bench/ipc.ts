@@ -4,8 +4,12 @@
 /** Milliseconds on the system's monotonic clock (the same in every process on this machine). */
 export const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
 
-/** `gc: false` skips the forced GC: cheap enough to poll. */
-export type ToServer = { type: 'stats'; requestId: number; gc: boolean };
+/** `gc: false` skips the forced GC; `proc: false` skips reading /proc (tcpConnections is then null). */
+export type ToServer = { type: 'stats'; requestId: number } & StatsOptions;
+export interface StatsOptions {
+  gc: boolean;
+  proc: boolean;
+}
 
 export interface ReadyEvent {
   type: 'ready';
@@ -17,7 +21,6 @@ export interface ReadyEvent {
 export interface CleanupEvent {
   type: 'cleaned';
   tag: string;
-  style: string;
   state: 'completed' | 'cancelled' | 'failed';
   /** monotonicMs() when the handler's cleanup had finished. */
   cleanedAt: number;
@@ -34,8 +37,6 @@ export interface FailedEvent {
 export interface ServerStats {
   type: 'stats';
   requestId?: number;
-  sessions: number;
-  runningHandlers: number;
   /** notifications/cancelled read so far, and monotonicMs() when the last one was read. */
   cancelsRead: number;
   lastCancelReadAt?: number;
@@ -47,7 +48,7 @@ export interface ServerStats {
   sdkRequestMappings: number;
   /** Live setInterval timers: the SDK arms one keep-alive per open SSE stream. */
   keepAliveTimers: number;
-  /** Established TCP connections on the server's port (from /proc; null where there is none). */
+  /** Established TCP connections on the server's port (from /proc; null where there is none, or when not read). */
   tcpConnections: number | null;
   /** CPU time this process had used (user + system) when the reading began, and when it ended. */
   cpuMs: number;

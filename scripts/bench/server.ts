@@ -1,5 +1,6 @@
 // The benchmark's server. It runs the lessons' own handlers (lesson 03's polling and abortable
-// strategies, lesson 04's file pipeline, lesson 07's progress flood) behind the shared HTTP wiring,
+// strategies, lesson 04's streaming fetch and file pipeline, the loop of lesson 07's progress
+// flood) behind the shared HTTP wiring,
 // with two differences from a lesson server:
 //
 // - no line per call on stdout (writing a log line costs more than some of what is measured);
@@ -12,38 +13,21 @@
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { run as runStrategy } from '../../lessons/03-cooperative-handlers/strategies.ts';
 import { fetchFromUpstream, readLargeFile } from '../../lessons/04-signal-into-io/layers.ts';
 import { startSlowUpstream } from '../../lessons/04-signal-into-io/slow-upstream.ts';
 import {
-  countHeldResources,
+  countSdkStreams,
   establishedConnections,
   hasStandaloneStream,
 } from '../../lessons/09-disconnects-and-shutdown/held-resources.ts';
 import { answerCancelled, noteCancel } from '../../lessons/shared/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../../lessons/shared/cli.ts';
 import { ensureSampleFile } from '../../lessons/shared/data-folder.ts';
-import type { Job } from '../../lessons/shared/jobs.ts';
 import { serveMcpOverHttp, type NewSession } from '../../lessons/shared/mcp-http.ts';
 import { createTimeline } from '../../lessons/shared/timeline.ts';
-import { monotonicMs, type CleanupEvent, type ServerStats, type ToServer } from './ipc.ts';
-
-// The SDK arms a keep-alive setInterval per open SSE stream and keeps it privately: count the live
-// ones by wrapping the global pair before any is armed. (Measurement only; never do this in a server.)
-const liveIntervals = new Set<unknown>();
-const realSetInterval = globalThis.setInterval;
-const realClearInterval = globalThis.clearInterval;
-globalThis.setInterval = ((...args: Parameters<typeof realSetInterval>) => {
-  const timer = realSetInterval(...args);
-  if (args[1] === keepAliveMs) liveIntervals.add(timer); // the SDK's keep-alive interval, nothing else
-  return timer;
-}) as unknown as typeof setInterval;
-globalThis.clearInterval = ((timer: Parameters<typeof realClearInterval>[0]) => {
-  liveIntervals.delete(timer);
-  realClearInterval(timer);
-}) as unknown as typeof clearInterval;
+import { monotonicMs, type CleanupEvent, type ServerStats, type StatsOptions, type ToServer } from './ipc.ts';
 
 const HELP = `
 Usage: node --expose-gc --import tsx scripts/bench/server.ts [--on-cancel none|error] [--port N]
@@ -74,6 +58,21 @@ const onCancel = choiceFlag('on-cancel', flags['on-cancel'], ['none', 'error'] a
 const port = intFlag('port', flags.port, 0, 0, 65_535);
 const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
 
+// The SDK arms a keep-alive setInterval per open SSE stream and keeps it privately: count the live
+// ones by wrapping the global pair before any is armed. (Measurement only; never do this in a server.)
+const liveIntervals = new Set<unknown>();
+const realSetInterval = globalThis.setInterval;
+const realClearInterval = globalThis.clearInterval;
+globalThis.setInterval = ((...args: Parameters<typeof realSetInterval>) => {
+  const timer = realSetInterval(...args);
+  if (args[1] === keepAliveMs) liveIntervals.add(timer); // the SDK's keep-alive interval, nothing else
+  return timer;
+}) as unknown as typeof setInterval;
+globalThis.clearInterval = ((timer: Parameters<typeof realClearInterval>[0]) => {
+  liveIntervals.delete(timer);
+  realClearInterval(timer);
+}) as unknown as typeof clearInterval;
+
 if (!process.send) {
   console.error('scripts/bench/server.ts reports over IPC: run it through `npm run bench`.');
   process.exit(2);
@@ -86,10 +85,8 @@ const upstream = await startSlowUpstream(quiet, () => {});
 const sampleFile = ensureSampleFile(join(import.meta.dirname, 'data'), 'sample.txt', 1024 * 1024);
 // performance.now() and process.hrtime() read the same monotonic clock from different origins.
 const performanceToMonotonic = monotonicMs() - performance.now();
-const running = new Set<Job>();
 let cancelsRead = 0;
 let lastCancelReadAt: number | undefined;
-let tcpPort = 0;
 
 function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'bench', version: '1.0.0' });
@@ -110,7 +107,6 @@ function createServer({ transport, jobs }: NewSession) {
         file: 'sample.txt',
         chunksTotal: chunks,
       });
-      running.add(job);
       const token = extra._meta?.progressToken;
       const progress = (progress: number) =>
         token === undefined
@@ -147,12 +143,10 @@ function createServer({ transport, jobs }: NewSession) {
       }
       // Every strategy has released what it held (its `finally` ran) by the time it settles.
       const cleanedAt = monotonicMs();
-      running.delete(job);
       job.state = state;
       const event: CleanupEvent = {
         type: 'cleaned',
         tag,
-        style,
         state,
         cleanedAt,
         cancelReceivedAt: job.cancel ? job.cancel.receivedAt + performanceToMonotonic : undefined,
@@ -178,31 +172,26 @@ const mcp = await serveMcpOverHttp({
     noteCancel(session.jobs, message, quiet);
   },
 });
-tcpPort = mcp.port;
 
 const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
-function stats(gc: boolean): ServerStats {
+function stats({ gc, proc }: StatsOptions): ServerStats {
   const cpu = process.cpuUsage();
   if (gc) globalThis.gc?.(); // started with --expose-gc: the heap figure is live objects, not garbage
   let openResponseStreams = 0;
   let sdkStreams = 0;
   let sdkRequestMappings = 0;
-  const noRequest: RequestId = '\u0000'; // an id no client uses: lesson 09's count leaves out none
   let standaloneStreams = 0;
   for (const session of mcp.sessions.values()) {
     if (hasStandaloneStream(session.transport)) standaloneStreams++;
-    const open = [...session.responseStreams.values()].filter((record) => record.closedAt === undefined).length;
-    const held = countHeldResources(session.transport, tcpPort, noRequest, open);
-    openResponseStreams += held.openResponseStreams;
-    sdkStreams += held.sdkStreams;
-    sdkRequestMappings += held.sdkRequestMappings;
+    openResponseStreams += [...session.responseStreams.values()].filter((r) => r.closedAt === undefined).length;
+    const sdk = countSdkStreams(session.transport);
+    sdkStreams += sdk.sdkStreams;
+    sdkRequestMappings += sdk.sdkRequestMappings;
   }
   const memory = process.memoryUsage();
   return {
     type: 'stats',
-    sessions: mcp.sessions.size,
-    runningHandlers: running.size,
     cancelsRead,
     lastCancelReadAt,
     openResponseStreams,
@@ -210,7 +199,7 @@ function stats(gc: boolean): ServerStats {
     sdkRequestMappings,
     // The session's standalone GET stream has a keep-alive too; it is not a request's.
     keepAliveTimers: liveIntervals.size - standaloneStreams,
-    tcpConnections: establishedConnections(process.pid, tcpPort),
+    tcpConnections: proc ? establishedConnections(process.pid, mcp.port) : null,
     cpuMs: cpuMs(cpu),
     cpuMsAtEnd: cpuMs(process.cpuUsage()), // after the GC and the /proc reads above
     rssBytes: memory.rss,
@@ -220,7 +209,7 @@ function stats(gc: boolean): ServerStats {
 }
 
 process.on('message', (message: ToServer) => {
-  if (message.type === 'stats') send({ ...stats(message.gc), requestId: message.requestId });
+  if (message.type === 'stats') send({ ...stats(message), requestId: message.requestId });
 });
 process.on('disconnect', () => process.exit(0)); // the benchmark went away: so do we
 send({ type: 'ready', url: mcp.url, onCancel });
