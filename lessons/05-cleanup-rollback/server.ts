@@ -579,8 +579,9 @@ function noteCancelStep(session: McpSession, message: JSONRPCMessage) {
   const jobs = session.jobs;
   noteCancel(jobs, message, log);
   if (!('method' in message) || message.method !== 'notifications/cancelled') return;
-  const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
-  const job = requestId === undefined ? undefined : jobs?.get(requestId);
+  const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
+  // Only an id noteCancel could match: the params are the client's, of any shape and depth.
+  const job = typeof requestId === 'string' || typeof requestId === 'number' ? jobs.get(requestId) : undefined;
   if (job?.cancel && !job.resources['cancel arrived after']) {
     job.resources['cancel arrived after'] = job.resources.step ?? 'nothing (not started)';
   }

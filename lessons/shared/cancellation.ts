@@ -16,12 +16,25 @@ import type { Timeline } from './timeline.ts';
 /** LSP's RequestCancelled. Not an MCP error code: the MCP schema defines none for cancellation. */
 export const REQUEST_CANCELLED = -32800;
 
+/** A value as JSON for a log line: at most 80 characters, and never a throw (a client chooses how deep and long it is). */
+export function preview(value: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    return '(too deeply nested to show)';
+  }
+  if (json === undefined) return String(value);
+  return json.length > 80 ? `${json.slice(0, 79)}…` : json;
+}
+
 /** Records a `notifications/cancelled` on the job it names, and logs what it matched. Other messages pass by. */
 export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, log: Timeline): void {
   if (!('method' in message) || message.method !== 'notifications/cancelled') return;
   const parsed = CancelledNotificationSchema.safeParse(message);
   if (!parsed.success) {
-    log.warn(`notifications/cancelled with invalid params ${JSON.stringify(message.params)}: ignored`);
+    const what = message.params === undefined ? 'without params' : `with invalid params ${preview(message.params)}`;
+    log.warn(`notifications/cancelled ${what}: names no request, ignored`);
     return;
   }
   const { requestId, reason } = parsed.data.params;
@@ -32,13 +45,13 @@ export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, l
     return;
   }
   const job = jobs?.get(requestId);
-  const shownId = JSON.stringify(requestId);
+  const shownId = preview(requestId);
   if (job?.state === 'running' && job.cancel) {
     // The handler's signal is already aborted, and aborting again does nothing: keep the first record.
     log.warn(`notifications/cancelled for #${shownId} again: already stopping, ignored`);
   } else if (job?.state === 'running') {
     job.cancel = { receivedAt: performance.now(), reason, chunksDoneThen: job.chunksDone };
-    log.highlight(`notifications/cancelled for #${shownId} (reason: ${JSON.stringify(reason ?? '')})`);
+    log.highlight(`notifications/cancelled for #${shownId} (reason: ${preview(reason ?? '')})`);
   } else if (job) {
     log.warn(`notifications/cancelled for #${shownId}, which already ${job.state}: nothing to cancel, ignored`);
   } else {

@@ -42,6 +42,11 @@ export function resolveInDataFolder(folder: string, requested: string, label = f
     new OutsideDataFolderError(
       `path "${requested}" is outside the data folder; name a file inside ${label}, e.g. "sample.txt"`,
     );
+  if (requested.includes('\0')) {
+    throw new Error(
+      `path ${JSON.stringify(requested)} holds a NUL byte, which no file name can; name a file inside ${label}`,
+    );
+  }
   const candidate = resolve(root, requested);
   if (!inside(candidate)) throw outside();
   let real: string;

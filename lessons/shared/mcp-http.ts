@@ -1,6 +1,6 @@
 // Streamable HTTP plumbing shared by every lesson: one MCP server + transport per session,
 // express 5 routing for POST/GET/DELETE on /mcp, clear errors for bad HTTP input, a record of
-// every request's response stream (open or closed), and a clean shutdown.
+// every request's response stream (open or closed), and a shutdown that waits for clean-up.
 //
 // The lesson's own point lives in the lesson's server.ts; nothing here knows about cancelling.
 import { randomUUID } from 'node:crypto';
@@ -11,13 +11,16 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { localhostHostValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import {
+  ClientRequestSchema,
   isInitializeRequest,
   isJSONRPCRequest,
+  JSONRPCMessageSchema,
   type JSONRPCMessage,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { JobBook } from './jobs.ts';
 import type { Timeline } from './timeline.ts';
+import { waitFor } from './wait.ts';
 
 export const MCP_PATH = '/mcp';
 
@@ -72,6 +75,10 @@ export interface RunningMcpServer {
   url: string;
   port: number;
   sessions: Map<string, McpSession>;
+  /** How many request handlers are running, in every session (a handler counts until its `finally` is done). */
+  handlersRunning(): number;
+  /** Aborts every running request handler (their `extra.signal` fires) and returns how many it aborted. */
+  stopHandlers(reason: string): number;
   close(): Promise<void>;
 }
 
@@ -79,13 +86,90 @@ function jsonRpcError(res: Response, status: number, code: number, message: stri
   res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
+const LOOPBACK_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+/**
+ * DNS rebinding protection, second half (the SDK's `localhostHostValidation` checks Host): a
+ * browser sends `Origin` with a page's requests, so a page on another site that reaches this port
+ * has a foreign one. No Origin (curl, SDK clients, Postman) passes; a loopback one, any port, too.
+ * The same rule as SDK 2.x's `localhostOriginValidation`; SDK 1.x has none (its transport options
+ * for this are deprecated in favour of middleware).
+ *
+ * Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#security-warning
+ */
+export function originIsAllowed(origin: string | undefined): boolean {
+  if (origin === undefined || origin === '') return true;
+  try {
+    return LOOPBACK_HOSTNAMES.includes(new URL(origin).hostname);
+  } catch {
+    return false; // "null" (a sandboxed page, a file:// page) or not a URL at all
+  }
+}
+
+/** The SDK's schema of every request a client may send, by method. */
+const clientRequestSchemas = new Map<string, (typeof ClientRequestSchema.options)[number]>(
+  ClientRequestSchema.options.map((schema) => [schema.shape.method.value, schema]),
+);
+
+/**
+ * Why a request's params do not fit its method, e.g. `expected record, received array at
+ * params.arguments`; undefined when they fit or the method is not one MCP defines. SDK 1.x would
+ * answer such a request with -32603 "Internal error" and the raw zod issues; JSON-RPC's code is -32602.
+ */
+function whyParamsDoNotFit(request: { method: string; params?: unknown }): string | undefined {
+  const parsed = clientRequestSchemas
+    .get(request.method)
+    ?.safeParse({ method: request.method, params: request.params });
+  if (!parsed || parsed.success) return undefined;
+  return parsed.error.issues
+    .map((issue) => `${issue.message} at ${['params', ...issue.path.slice(1)].join('.')}`)
+    .join('; ');
+}
+
+/** Why `body` is not one JSON-RPC 2.0 message MCP accepts, in words; undefined when it is one. */
+function whyNotOneMessage(body: unknown): string | undefined {
+  if (body === undefined) return 'the body is empty: send one JSON-RPC message';
+  if (Array.isArray(body)) {
+    return 'a JSON array is a JSON-RPC batch, and protocol 2025-06-18 and later have none: send one message per POST';
+  }
+  if (JSONRPCMessageSchema.safeParse(body).success) return undefined;
+  const message = body as Record<string, unknown>;
+  if (Object.keys(message).length === 0) return 'the body is empty (nothing, or {}): send one JSON-RPC message';
+  if (message.jsonrpc !== '2.0') return 'not JSON-RPC 2.0: "jsonrpc" must be "2.0"';
+  if ('method' in message && typeof message.method !== 'string') return '"method" must be a string';
+  if (
+    'params' in message &&
+    (typeof message.params !== 'object' || message.params === null || Array.isArray(message.params))
+  ) {
+    return '"params" must be an object';
+  }
+  if ('id' in message && !(typeof message.id === 'string' || Number.isSafeInteger(message.id))) {
+    return `"id" must be a string or an integer, not ${JSON.stringify(message.id)?.slice(0, 40)} (MCP allows no null id)`;
+  }
+  if (!('method' in message) && !('result' in message) && !('error' in message)) {
+    return 'a message needs a "method" (a request or a notification) or a "result" or "error" (a response)';
+  }
+  return 'not a JSON-RPC 2.0 request, notification or response';
+}
+
 export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<RunningMcpServer> {
   const { timeline, host = '127.0.0.1' } = options;
   const sessions = new Map<string, McpSession>();
   const app = express();
 
-  // Reject requests whose Host header is not loopback (DNS rebinding protection).
+  // Reject requests whose Host header is not loopback, or that come from a page on another site
+  // (DNS rebinding protection): 403, before anything is parsed.
   app.use(localhostHostValidation());
+  app.use((req, res, next) => {
+    const origin = req.header('origin');
+    if (originIsAllowed(origin)) return next();
+    jsonRpcError(
+      res,
+      403,
+      -32000,
+      `Forbidden: Origin ${origin} is not allowed; this server only serves pages on localhost`,
+    );
+  });
   app.use(express.json({ limit: '1mb' }));
 
   const sessionFor = (req: Request, res: Response): McpSession | undefined => {
@@ -113,28 +197,53 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
   };
 
   app.post(MCP_PATH, async (req, res) => {
+    if (!/^application\/json\s*(;|$)/i.test(req.header('content-type') ?? '')) {
+      jsonRpcError(res, 415, -32000, 'Unsupported Media Type: send the message with Content-Type: application/json');
+      return;
+    }
     const body: unknown = req.body;
-    const messages = (Array.isArray(body) ? body : [body]) as JSONRPCMessage[];
+    const invalid = whyNotOneMessage(body);
+    if (invalid) {
+      jsonRpcError(res, 400, -32600, `Invalid Request: ${invalid}`);
+      return;
+    }
+    const message = body as JSONRPCMessage;
 
-    if (!req.header('mcp-session-id') && messages.some((m) => isInitializeRequest(m))) {
+    if (!req.header('mcp-session-id') && isInitializeRequest(message)) {
       await startSession(req, res);
       return;
     }
     const session = sessionFor(req, res);
     if (!session) return;
 
-    for (const message of messages) {
-      if (typeof message !== 'object' || message === null) continue;
-      options.onClientMessage?.(session, message);
-      if (isJSONRPCRequest(message)) {
-        const record: ResponseStreamRecord = { openedAt: performance.now(), response: res };
-        session.responseStreams.set(message.id, record);
-        res.on('close', () => {
-          record.closedAt = performance.now();
-          delete record.response;
-          options.onResponseStreamClosed?.(session, message.id);
-        });
-      }
+    // A second request with the id of one still running would take over its response stream in
+    // SDK 1.x: the first one's reply would go to the second POST, and its own stream would never end.
+    const earlier = isJSONRPCRequest(message) ? session.responseStreams.get(message.id) : undefined;
+    if (earlier && earlier.closedAt === undefined) {
+      const id = JSON.stringify((message as { id: RequestId }).id);
+      jsonRpcError(
+        res,
+        409,
+        -32600,
+        `Invalid Request: request id ${id} is in use by a request still running; use a new id`,
+      );
+      return;
+    }
+    const badParams = isJSONRPCRequest(message) ? whyParamsDoNotFit(message) : undefined;
+    if (badParams) {
+      const { id, method } = message as { id: RequestId; method: string };
+      res.json({ jsonrpc: '2.0', id, error: { code: -32602, message: `Invalid params for ${method}: ${badParams}` } });
+      return;
+    }
+    options.onClientMessage?.(session, message);
+    if (isJSONRPCRequest(message)) {
+      const record: ResponseStreamRecord = { openedAt: performance.now(), response: res };
+      session.responseStreams.set(message.id, record);
+      res.on('close', () => {
+        record.closedAt = performance.now();
+        delete record.response;
+        options.onResponseStreamClosed?.(session, message.id);
+      });
     }
     await session.transport.handleRequest(req, res, body);
   });
@@ -146,6 +255,18 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
   };
   app.get(MCP_PATH, forward);
   app.delete(MCP_PATH, forward);
+  app.all(MCP_PATH, (req, res) => {
+    res.set('Allow', 'GET, POST, DELETE');
+    jsonRpcError(
+      res,
+      405,
+      -32000,
+      `Method Not Allowed: ${req.method}. POST sends a message, GET opens the session's SSE stream, DELETE ends the session`,
+    );
+  });
+  app.use((req, res) =>
+    jsonRpcError(res, 404, -32000, `Not Found: ${req.method} ${req.path}; MCP is served at ${MCP_PATH}`),
+  );
 
   async function startSession(req: Request, res: Response) {
     let session: McpSession | undefined;
@@ -204,10 +325,23 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
   });
   const { port } = httpServer.address() as AddressInfo;
 
+  const handlersOf = (session: McpSession) => runningHandlers(session.server);
   return {
     url: `http://${host}:${port}${MCP_PATH}`,
     port,
     sessions,
+    handlersRunning: () => [...sessions.values()].reduce((sum, session) => sum + handlersOf(session).size, 0),
+    stopHandlers(reason) {
+      let stopped = 0;
+      for (const session of sessions.values()) {
+        for (const controller of handlersOf(session).values()) {
+          if (controller.signal.aborted) continue;
+          controller.abort(reason);
+          stopped++;
+        }
+      }
+      return stopped;
+    },
     async close() {
       // Closing a transport aborts every handler still running on it (their extra.signal fires).
       await Promise.all([...sessions.values()].map((s) => s.transport.close()));
@@ -215,6 +349,22 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The request handlers running in a session: the SDK's own record, one AbortController per request,
+ * removed once the handler has settled (its `finally` included). It is private in SDK 1.x, read here
+ * because nothing public says when a handler has finished cleaning up; if it is gone, this fails loudly.
+ */
+function runningHandlers(server: McpServer): Map<RequestId, AbortController> {
+  const protocol = server.server as unknown as { _requestHandlerAbortControllers?: unknown };
+  const handlers = protocol._requestHandlerAbortControllers;
+  if (!(handlers instanceof Map)) {
+    throw new Error(
+      'SDK changed: Protocol._requestHandlerAbortControllers is gone; the shutdown cannot see running handlers',
+    );
+  }
+  return handlers as Map<RequestId, AbortController>;
 }
 
 /**
@@ -230,16 +380,36 @@ export async function serveMcpOrExit(options: ServeMcpOptions): Promise<RunningM
   return running;
 }
 
+/** How long running handlers get to clean up on Ctrl-C or SIGTERM, so the process is gone within a second. */
+export const SHUTDOWN_GRACE_MS = 800;
+
 /**
- * On SIGINT/SIGTERM, closes every session, which aborts the handlers still running, and exits. It
- * does not wait for their `finally` blocks: lesson 09's shutdown does, and lesson 05's.
+ * On SIGINT/SIGTERM: abort every running handler, wait (at most SHUTDOWN_GRACE_MS) until each has
+ * settled, its `finally` included, then close the sessions and exit 0. A handler still running at
+ * the deadline is reported and the process exits 1. Closing the transports first would abort the
+ * handlers too, but exiting right after cuts their clean-up short (lesson 09 shows it).
  */
-export function closeOnSignals(server: RunningMcpServer, timeline: Timeline) {
+export function closeOnSignals(server: RunningMcpServer, timeline: Timeline, graceMs = SHUTDOWN_GRACE_MS) {
+  // `once`: a second Ctrl-C, with no listener left, ends the process at once.
   const stop = async (signal: string) => {
-    timeline.detail(`${signal}: closing sessions and exiting`);
+    const stopped = server.stopHandlers(`server shutting down (${signal})`);
+    timeline.detail(`${signal}: stopped ${stopped} running call(s); waiting for their clean-up`);
+    const cleanedUp = await waitFor('handlers to settle', () => server.handlersRunning() === 0, {
+      timeoutMs: graceMs,
+      intervalMs: 5,
+    }).then(
+      () => true,
+      () => false,
+    );
+    const left = server.handlersRunning();
     await server.close();
+    if (!cleanedUp) {
+      timeline.fail(`${left} call(s) still running after ${graceMs} ms; sessions closed, exiting 1`);
+      process.exit(1);
+    }
+    timeline.detail(`${signal}: ${stopped} call(s) cleaned up, sessions closed; exiting`);
     process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once('SIGINT', (signal) => void stop(signal));
+  process.once('SIGTERM', (signal) => void stop(signal));
 }
