@@ -10,7 +10,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
@@ -136,14 +136,15 @@ function createServer({ transport, jobs }: NewSession) {
       const toolResult = { content: [{ type: 'text' as const, text }], structuredContent: result, isError: false };
 
       if (job.state === 'completed') {
-        if (extra.signal.aborted) {
-          // The handler ignored its signal, or the cancel came after the last wait: SDK 1.x drops this result.
+        if (extra.signal.aborted && ignoreSignal) {
+          // The handler ignored its signal: SDK 1.x drops this result, and the request's stream stays open.
           job.reply = 'nothing (the SDK dropped the result: the request had been cancelled)';
           log.warn(`#${extra.requestId} ran to the end despite the cancel; the SDK drops its result`);
-        } else {
-          job.reply = 'result';
-          log.ok(`#${extra.requestId} completed: replying with the result`);
+          return toolResult;
         }
+        if (await sendResultAfterLateCancel(transport, extra, job, toolResult, log)) return toolResult;
+        job.reply = 'result';
+        log.ok(`#${extra.requestId} completed: replying with the result`);
         return toolResult;
       }
       if (job.cancel) {

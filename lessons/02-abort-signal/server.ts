@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CancelledNotificationSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool } from '../shared/jobs.ts';
@@ -166,7 +166,9 @@ function createServer({ transport, jobs }: NewSession) {
           log.ok(`#${JSON.stringify(id)} completed: replying with the result`);
         }
         const text = `Processed ${path}: ${chunks} chunks, ${bytesRead} bytes, sha256 ${result.sha256}`;
-        return { content: [{ type: 'text' as const, text }], structuredContent: result };
+        const toolResult = { content: [{ type: 'text' as const, text }], structuredContent: result };
+        await sendResultAfterLateCancel(transport, extra, job, toolResult, log);
+        return toolResult;
       }
       if (extra.signal.aborted) {
         // The SDK knows: it drops whatever this handler returns, so the answer goes through the transport.

@@ -5,7 +5,7 @@
 import { join, relative } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool } from '../shared/jobs.ts';
@@ -100,17 +100,17 @@ function createServer({ transport, jobs }: NewSession) {
         chunksTotal: chunks,
         digest,
       };
-      if (extra.signal.aborted) {
-        job.reply = 'nothing (the SDK dropped the result: the request had been cancelled)';
-        log.warn(`${id} ran to the end despite the cancel; the SDK drops its result`);
-      } else {
-        job.reply = 'result';
-        log.ok(`${id} completed all ${chunks} chunks: replying with the result`);
-      }
-      return {
-        content: [{ type: 'text', text: `Processed ${path} with ${strategy}: ${chunks} chunks, digest ${digest}` }],
+      const toolResult = {
+        content: [
+          { type: 'text' as const, text: `Processed ${path} with ${strategy}: ${chunks} chunks, digest ${digest}` },
+        ],
         structuredContent: result,
       };
+      // A cancel that arrived during the last chunk: a polling strategy ran on to the end.
+      if (await sendResultAfterLateCancel(transport, extra, job, toolResult, log)) return toolResult;
+      job.reply = 'result';
+      log.ok(`${id} completed all ${chunks} chunks: replying with the result`);
+      return toolResult;
     },
   );
 

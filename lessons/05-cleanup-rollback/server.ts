@@ -28,7 +28,7 @@ import type {
   ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
@@ -237,15 +237,18 @@ async function runTool(
   const { path, idempotencyKey: key, batchSize } = args;
   const id = extra.requestId;
   const file = resolveInDataFolder(dataFolder, path, dataLabel); // a clear error for ../../etc/passwd
+  // The job is on the books before the first await, so a cancel that comes at once finds it.
+  const job = jobs.start(id, { tool: 'process_large_file', file: path, chunksTotal: 0 });
   const lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line !== '');
   const batches = Array.from({ length: Math.ceil(lines.length / batchSize) }, (_, i) =>
     lines.slice(i * batchSize, (i + 1) * batchSize),
   );
-  const job = jobs.start(id, { tool: 'process_large_file', file: path, chunksTotal: batches.length });
+  job.chunksTotal = batches.length;
   log.event(`tools/call #${id}: process_large_file ${path}, key ${key}, ${batches.length} batches of ${batchSize}`);
 
   let result: RunResult | undefined;
   try {
+    extra.signal.throwIfAborted(); // a cancel that arrived while the file was read
     result = await importFile({ ...args, id, job, lines, batches, signal: extra.signal, extra });
   } catch (error) {
     if (!extra.signal.aborted) {
@@ -265,9 +268,11 @@ async function runTool(
   job.state = 'completed';
   if ('replayed' in result) {
     const { replayed, ...stored } = result as RunResult & { replayed: true };
+    const storedResult = textResult(`Stored result of key ${key}, not run again: ${summary(stored)}`, stored, replayed);
+    if (await sendResultAfterLateCancel(transport, extra, job, storedResult, log)) return storedResult;
     job.reply = 'stored result';
     log.ok(`#${id} replied with the stored result of key ${key}`);
-    return textResult(`Stored result of key ${key}, not run again: ${summary(stored)}`, stored, replayed);
+    return storedResult;
   }
   const toolResult = textResult(`Imported ${summary(result)}`, result, false);
   if (extra.signal.aborted) {

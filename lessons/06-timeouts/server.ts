@@ -13,7 +13,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
@@ -177,7 +177,12 @@ function createServer({ transport, jobs }: NewSession) {
         job.reply = 'result';
         log.ok(`#${id} completed: replying with the result (${progress.sent} progress notifications sent)`);
         const text = `Processed ${path}: ${chunks} chunks`;
-        return { content: [{ type: 'text', text }], structuredContent: { status: 'completed', ...result } };
+        const toolResult = {
+          content: [{ type: 'text' as const, text }],
+          structuredContent: { status: 'completed', ...result },
+        };
+        await sendResultAfterLateCancel(transport, extra, job, toolResult, log);
+        return toolResult;
       }
       if (cause === 'deadline') {
         // Not a cancel: the client is still waiting for an answer, so it gets one. A tool error

@@ -19,7 +19,7 @@ import type {
   ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job, type JobBook } from '../shared/jobs.ts';
@@ -179,7 +179,9 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
         job.reply = 'result';
         log.ok(`#${id} completed: ${job.resources['progress']}; replying with the result`);
         await sendLog('info', `finished ${path}`);
-        return { content: [{ type: 'text', text: `Processed ${path}: ${chunks} chunks` }] };
+        const toolResult = { content: [{ type: 'text' as const, text: `Processed ${path}: ${chunks} chunks` }] };
+        await sendResultAfterLateCancel(transport, extra, job, toolResult, log);
+        return toolResult;
       }
       log.detail(`#${id} ${job.resources['progress']}`);
       if (job.cancel) await answerCancelled(transport, job, log);

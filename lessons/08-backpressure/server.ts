@@ -13,7 +13,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
@@ -180,13 +180,15 @@ function createServer({ transport, jobs, responseFor, sessionId }: NewSession) {
       const note = truncated
         ? `\n[truncated: ${linesInResult} of ${lines} lines shown (${head.length} of ${bytes} bytes). The full output is ${outputUri(name)}]`
         : '';
-      return {
+      const toolResult = {
         content: [
-          { type: 'text', text: head.slice(0, head.lastIndexOf('\n') + 1) + note },
-          { type: 'resource_link', uri: outputUri(name), name, mimeType: 'text/plain', size: bytes },
+          { type: 'text' as const, text: head.slice(0, head.lastIndexOf('\n') + 1) + note },
+          { type: 'resource_link' as const, uri: outputUri(name), name, mimeType: 'text/plain', size: bytes },
         ],
         structuredContent: result,
       };
+      await sendResultAfterLateCancel(transport, extra, job, toolResult, log);
+      return toolResult;
     },
   );
 

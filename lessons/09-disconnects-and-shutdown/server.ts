@@ -12,7 +12,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { RequestId, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
@@ -123,6 +123,7 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
 
     let source: FileHandle | undefined;
     let scratch: FileHandle | undefined;
+    let completed: ReturnType<typeof textResult> | undefined;
     const scratchPath = join(scratchFolder, `${process.pid}-${String(id)}.part`);
     try {
       source = await open(file, 'r');
@@ -145,7 +146,8 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
       job.state = 'completed';
       const ranOn = job.resources['response stream'] === 'closed before the reply';
       log.ok(`#${id} completed all ${job.chunksTotal} chunks${ranOn ? ', though its client had disconnected' : ''}`);
-      return textResult(`Processed ${job.file}: ${job.chunksTotal} chunks, sha256 ${whole.digest('hex')}`);
+      completed = textResult(`Processed ${job.file}: ${job.chunksTotal} chunks, sha256 ${whole.digest('hex')}`);
+      return completed;
     } catch (error) {
       if (!signal.aborted) {
         job.state = 'failed';
@@ -166,6 +168,8 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
       if (scratch) job.resources['scratch file'] = 'removed';
       if (job.state !== 'completed') log.highlight(`#${id} file handle closed, scratch file removed`);
       await afterStop(job, extra);
+      // A cancel that arrived while this block ran: the SDK drops the return value, so send it.
+      if (completed) await sendResultAfterLateCancel(transport, extra, job, completed, log);
     }
   }
 

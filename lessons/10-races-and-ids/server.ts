@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool } from '../shared/jobs.ts';
@@ -127,12 +127,17 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
       job.reply = 'result';
       slog.ok(`#${id} completed all ${chunks} chunks: replying with the result`);
       const result = { chunksDone: job.chunksDone, chunksTotal: chunks, bytesRead, sha256: hash.digest('hex') };
-      return {
+      const toolResult = {
         content: [
-          { type: 'text', text: `Processed ${path}: ${chunks} chunks, ${bytesRead} bytes, sha256 ${result.sha256}` },
+          {
+            type: 'text' as const,
+            text: `Processed ${path}: ${chunks} chunks, ${bytesRead} bytes, sha256 ${result.sha256}`,
+          },
         ],
         structuredContent: result,
       };
+      await sendResultAfterLateCancel(transport, extra, job, toolResult, slog);
+      return toolResult;
     },
   );
 

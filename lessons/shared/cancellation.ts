@@ -9,24 +9,12 @@
 //
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CancelledNotificationSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { CancelledNotificationSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Job, JobBook } from './jobs.ts';
-import type { Timeline } from './timeline.ts';
+import { preview, type Timeline } from './timeline.ts';
 
 /** LSP's RequestCancelled. Not an MCP error code: the MCP schema defines none for cancellation. */
 export const REQUEST_CANCELLED = -32800;
-
-/** A value as JSON for a log line: at most 80 characters, and never a throw (a client chooses how deep and long it is). */
-export function preview(value: unknown): string {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(value);
-  } catch {
-    return '(too deeply nested to show)';
-  }
-  if (json === undefined) return String(value);
-  return json.length > 80 ? `${json.slice(0, 79)}…` : json;
-}
 
 /** Records a `notifications/cancelled` on the job it names, and logs what it matched. Other messages pass by. */
 export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, log: Timeline): void {
@@ -91,4 +79,30 @@ export async function answerCancelled(
     job.reply = `nothing (send failed: ${(error as Error).message})`;
     log.warn(`#${id} could not send the reply: ${(error as Error).message}`);
   }
+}
+
+/**
+ * For a handler whose work is done: if a cancel arrived between its last step and its return, SDK
+ * 1.x has already aborted the request and will drop whatever it returns (protocol.js: `if
+ * (abortController.signal.aborted) return`), so nothing would ever end the request's stream. This
+ * sends the result through the transport instead (the work is done; a client that cancelled
+ * ignores a late reply) and returns true; when the request was not cancelled it returns false.
+ */
+export async function sendResultAfterLateCancel(
+  transport: StreamableHTTPServerTransport,
+  extra: { signal: AbortSignal; requestId: RequestId },
+  job: Job,
+  result: Record<string, unknown>,
+  log: Timeline,
+): Promise<boolean> {
+  if (!extra.signal.aborted) return false;
+  const id = preview(extra.requestId);
+  log.warn(`#${id} finished its work as a cancel arrived: sending the result itself (SDK 1.x would drop it)`);
+  try {
+    await transport.send({ jsonrpc: '2.0', id: extra.requestId, result });
+    job.reply = 'result (sent by the handler: the cancel came after the work was done)';
+  } catch (error) {
+    job.reply = `nothing (send failed: ${(error as Error).message})`; // the session ended meanwhile
+  }
+  return true;
 }

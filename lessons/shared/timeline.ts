@@ -49,3 +49,15 @@ export function createTimeline(side: Side, write: (line: string) => void = (line
     detail: (message) => line(chalk.dim, message),
   };
 }
+
+/** A value as JSON for a log line: at most 80 characters, and never a throw (a client chooses how deep and long it is). */
+export function preview(value: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    return '(too deeply nested to show)';
+  }
+  if (json === undefined) return String(value);
+  return json.length > 80 ? `${json.slice(0, 79)}…` : json;
+}

@@ -8,7 +8,8 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startLessonServer } from '../../lessons/shared/processes.ts';
-import { openRawSession } from '../../lessons/shared/raw-mcp.ts';
+import { openRawSession, type SseReading } from '../../lessons/shared/raw-mcp.ts';
+import { waitFor } from '../../lessons/shared/wait.ts';
 import { answerOf, catalogue, noServerErrors, requestWithHost, sendAndCheck } from './catalogue.ts';
 
 const root = join(import.meta.dirname, '../..');
@@ -183,6 +184,57 @@ describe('every lesson server', { timeout: 120_000 }, () => {
         const answer = await answerOf(await session.post({ ...call, params }));
         assert.equal(answer.kind, 'tool error', `${path}: ${answer.message}`);
         assert.match(answer.message, /outside the data folder|no such file/, path);
+      }
+    });
+  });
+
+  // A cancel that lands as a call finishes (between its last step and its return) is aborted by
+  // SDK 1.x, which then drops the result: unless the handler sends it, the stream stays open.
+  const quickCalls: Record<string, { tool: string; args: (n: number) => Record<string, unknown> }> = {
+    ...Object.fromEntries(
+      Object.entries(readers).map(([lesson, args]) => [
+        lesson,
+        {
+          tool: 'process_large_file',
+          args: (n: number) => ({
+            ...args,
+            ...(lesson.startsWith('05') ? { idempotencyKey: `race-${n}` } : { path: 'sample.txt' }),
+          }),
+        },
+      ]),
+    ),
+    '04-signal-into-io': { tool: 'process_large_file', args: () => ({ source: 'file', chunks: 1, chunkDelayMs: 0 }) },
+    '08-backpressure': { tool: 'export_log', args: () => ({ lines: 100 }) },
+  };
+  test(`lessons ${Object.keys(quickCalls)
+    .sort()
+    .map((lesson) => lesson.slice(0, 2))
+    .join(', ')}: 60 short calls each, cancelled as they finish: every stream ends`, async () => {
+    await onEach(Object.keys(quickCalls), async (server, lesson) => {
+      const { tool, args } = quickCalls[lesson]!;
+      const session = await openRawSession(server.url);
+      const readings: SseReading[] = [];
+      for (let n = 1; n <= 60; n++) {
+        const reading = await session.stream({
+          jsonrpc: '2.0',
+          id: n,
+          method: 'tools/call',
+          params: { name: tool, arguments: args(n) },
+        });
+        await new Promise((resolve) => setTimeout(resolve, n % 4)); // spread where the cancel lands
+        await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: n } });
+        readings.push(reading);
+      }
+      await waitFor('every call stream to end', () => readings.every((reading) => reading.ended), {
+        timeoutMs: 15_000,
+      }).catch(() => {
+        const open = readings.flatMap((reading, i) => (reading.ended ? [] : [i + 1]));
+        assert.fail(`streams still open for ids ${open.join(', ')}`);
+      });
+      for (const [i, reading] of readings.entries()) {
+        const last = reading.messages.at(-1) as
+          { id?: unknown; result?: unknown; error?: { code: number } } | undefined;
+        assert.equal(last?.id, i + 1, JSON.stringify(reading.messages));
       }
     });
   });

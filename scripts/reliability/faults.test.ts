@@ -212,6 +212,12 @@ const inFlight: { lesson: string; args?: string[]; tool: string; call: Record<st
     started: /#1 chunk 1\//,
   },
   {
+    lesson: '08-backpressure',
+    tool: 'export_log',
+    call: { lines: 5_000_000 },
+    started: /tools\/call #1: export_log/,
+  },
+  {
     lesson: '09-disconnects-and-shutdown',
     tool: 'process_large_file',
     call: { path: 'sample.txt', chunks: 100, chunkDelayMs: 100 },
@@ -253,6 +259,11 @@ describe(
           /SIGTERM: 1 call\(s\) cleaned up|1 call\(s\) cleaned up, 0 scratch file\(s\) left|database closed; exiting/,
         );
         assert.ok(!server.lines.some((line) => /still running after|HTTP error/.test(line)), server.output());
+        // The shared wiring stops a handler with the SDK's own controller, so the SDK sends nothing for
+        // it. Lesson 08's handler answers any stop with -32800 itself; lesson 09's shutdown uses its own
+        // controller, and its caller hears why.
+        const replies = reading.messages.filter((message) => 'id' in message && message.id === 1);
+        assert.equal(replies.length, /^0[89]/.test(name) ? 1 : 0, JSON.stringify(reading.messages).slice(-300));
         assert.deepEqual(children.filter(isRunning), [], 'every child process is gone');
         // The database's own files (lesson 05's PGlite) are the database's business; the rest must match.
         const ours = (files: string[]) => files.filter((file) => !file.startsWith('pglite/'));
