@@ -4,7 +4,7 @@
 //
 // The lesson's own point lives in the lesson's server.ts; nothing here knows about cancelling.
 import { randomUUID } from 'node:crypto';
-import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -19,7 +19,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { JobBook } from './jobs.ts';
-import type { Timeline } from './timeline.ts';
+import { preview, type Timeline } from './timeline.ts';
 import { waitFor } from './wait.ts';
 
 export const MCP_PATH = '/mcp';
@@ -144,7 +144,8 @@ function whyNotOneMessage(body: unknown): string | undefined {
     return '"params" must be an object';
   }
   if ('id' in message && !(typeof message.id === 'string' || Number.isSafeInteger(message.id))) {
-    return `"id" must be a string or an integer, not ${JSON.stringify(message.id)?.slice(0, 40)} (MCP allows no null id)`;
+    const why = message.id === null ? ' (MCP allows no null id)' : '';
+    return `"id" must be a string or an integer, not ${preview(message.id)}${why}`;
   }
   if (!('method' in message) && !('result' in message) && !('error' in message)) {
     return 'a message needs a "method" (a request or a notification) or a "result" or "error" (a response)';
@@ -298,17 +299,30 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
 
   // Malformed JSON, an oversized body, or any other error express raises: answer in JSON-RPC,
   // with a message a person can act on, and keep serving.
-  app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
-    if (res.headersSent) return;
-    if (err.type === 'entity.parse.failed') {
-      jsonRpcError(res, 400, -32700, `Parse error: the body is not valid JSON (${err.message})`);
-    } else if (err.type === 'entity.too.large') {
-      jsonRpcError(res, 413, -32600, 'Invalid Request: the body is larger than the 1 MB this server accepts');
-    } else {
-      timeline.fail(`HTTP error: ${err.stack ?? err.message}`);
-      jsonRpcError(res, err.status ?? 500, -32603, `Internal error: ${err.message}`);
-    }
-  });
+  app.use(
+    (
+      err: Error & { status?: number; type?: string; code?: string },
+      _req: Request,
+      res: Response,
+      _next: NextFunction,
+    ) => {
+      if (res.headersSent) return;
+      if (err.type === 'entity.parse.failed') {
+        jsonRpcError(res, 400, -32700, `Parse error: the body is not valid JSON (${err.message})`);
+      } else if (err.type === 'entity.too.large') {
+        jsonRpcError(res, 413, -32600, 'Invalid Request: the body is larger than the 1 MB this server accepts');
+      } else if (err.status !== undefined && err.status < 500) {
+        // Another mistake in the request (an unsupported charset or Content-Encoding, a body that
+        // does not inflate): the client's to fix, and nothing to log.
+        const inflate = /^Z_/.test(err.code ?? '');
+        const what = inflate ? `the body is not the data its Content-Encoding names (${err.message})` : err.message;
+        jsonRpcError(res, err.status, -32000, `${STATUS_CODES[err.status]}: ${what}`);
+      } else {
+        timeline.fail(`HTTP error: ${err.stack ?? err.message}`);
+        jsonRpcError(res, err.status ?? 500, -32603, `Internal error: ${err.message}`);
+      }
+    },
+  );
 
   const httpServer = createHttpServer(app);
   await new Promise<void>((resolve, reject) => {

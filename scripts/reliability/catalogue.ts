@@ -188,6 +188,18 @@ export const catalogue: BadInput[] = [
     shared: true,
   },
   {
+    name: 'charset latin1',
+    send: to('a', ping(1), { 'content-type': 'application/json; charset=latin1' }),
+    expect: { status: 415, kind: -32000, says: /Unsupported Media Type: unsupported charset "LATIN1"/ },
+    shared: true,
+  },
+  {
+    name: 'Content-Encoding gzip on a plain body',
+    send: to('a', ping(1), { 'content-encoding': 'gzip' }),
+    expect: { status: 400, kind: -32000, says: /the body is not the data its Content-Encoding names/ },
+    shared: true,
+  },
+  {
     name: 'Accept without text/event-stream',
     send: to('a', ping(1), { accept: 'application/json' }),
     expect: { status: 406, kind: -32000, says: /must accept both application\/json and text\/event-stream/ },
@@ -260,6 +272,16 @@ export const catalogue: BadInput[] = [
     name: 'id an object',
     send: to('a', ping({ a: 1 })),
     expect: { status: 400, kind: -32600, says: /"id" must be a string or an integer/ },
+    shared: true,
+  },
+  {
+    name: 'id an object nested 5,000 deep',
+    send: to('a', `{"jsonrpc":"2.0","id":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)},"method":"ping"}`),
+    expect: {
+      status: 400,
+      kind: -32600,
+      says: /"id" must be a string or an integer, not \(too deeply nested to show\)/,
+    },
     shared: true,
   },
   {
