@@ -131,6 +131,31 @@ describe('what SDK 1.x does on its own (pinned: a test fails when the SDK change
     params: { name: 'sleep', arguments: { ms } },
   });
 
+  test('it serves a POST whose Origin is another site', async () => {
+    const bare = await bareSdkServer();
+    try {
+      const session = await openRawSession(bare.url);
+      const answer = await answerOf(await session.post(ping('o1'), { origin: 'https://evil.example' }));
+      assert.deepEqual([answer.status, answer.kind], [200, 'result']);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  test('it answers JSON that is not JSON-RPC with -32700 Parse error', async () => {
+    const bare = await bareSdkServer();
+    try {
+      const session = await openRawSession(bare.url);
+      const answer = await answerOf(await session.post({ hello: 'world' }));
+      assert.deepEqual(
+        [answer.status, answer.kind, answer.message],
+        [400, -32700, 'Parse error: Invalid JSON-RPC message'],
+      );
+    } finally {
+      await bare.close();
+    }
+  });
+
   test('it serves a batch, which protocol 2025-06-18 removed', async () => {
     const bare = await bareSdkServer();
     try {
