@@ -57,6 +57,8 @@ const taskStore = wired ? new AbortingTaskStore() : new InMemoryTaskStore();
 
 /** The job behind each task, by task id (task ids are unique across sessions). */
 const jobsByTask = new Map<string, Job>();
+/** The tasks whose work is running: a shutdown cancels them and waits for their clean-up. */
+const workRunning = new Set<string>();
 
 const short = (taskId: string) => taskId.slice(0, 8);
 
@@ -181,7 +183,10 @@ function createServer({ jobs }: NewSession) {
         }
         const signal = taskStore instanceof AbortingTaskStore ? taskStore.signalFor(task.taskId) : extra.signal;
         // Not awaited: the tools/call is answered now, with the task; the work goes on without it.
-        void processFile(task.taskId, job, file, { chunks, chunkDelayMs }, extra.taskStore, signal);
+        workRunning.add(task.taskId);
+        void processFile(task.taskId, job, file, { chunks, chunkDelayMs }, extra.taskStore, signal).finally(() =>
+          workRunning.delete(task.taskId),
+        );
         return { task };
       },
       getTask: async (_args, extra) => extra.taskStore.getTask(extra.taskId),
@@ -258,5 +263,20 @@ function noteTaskMessages(session: McpSession, message: JSONRPCMessage) {
   }
 }
 
-const running = await serveMcpOrExit({ port, timeline: log, createServer, onClientMessage: noteTaskMessages });
+// A task's work outlives its tools/call, so the shutdown does not see it among the running handlers:
+// cancelling the task stops it (with --unwired it does not, and the shutdown says so).
+const otherWork = {
+  stop(reason: string) {
+    for (const taskId of workRunning) void taskStore.updateTaskStatus(taskId, 'cancelled', reason);
+    return workRunning.size;
+  },
+  running: () => workRunning.size,
+};
+const running = await serveMcpOrExit({
+  port,
+  timeline: log,
+  createServer,
+  onClientMessage: noteTaskMessages,
+  otherWork,
+});
 log.ok(`listening on ${running.url}  (tasks/cancel ${wired ? 'stops the work' : 'does NOT stop the work: --unwired'})`);

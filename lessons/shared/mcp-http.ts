@@ -69,6 +69,16 @@ export interface ServeMcpOptions {
   onResponseStreamClosed?: (session: McpSession, requestId: RequestId) => void;
   /** Interval of the SDK's SSE keep-alive comments (SDK default: 15 000 ms). */
   keepAliveMs?: number;
+  /** Work that outlives its request (a task's work), for the shutdown to stop and wait for. */
+  otherWork?: OtherWork;
+}
+
+/** Work a shutdown must stop and wait for besides the running request handlers. */
+export interface OtherWork {
+  /** Asks every piece of it to stop; returns how many were running. */
+  stop(reason: string): number;
+  /** How many pieces are still running (each counts until its clean-up is done). */
+  running(): number;
 }
 
 export interface RunningMcpServer {
@@ -390,7 +400,7 @@ export async function serveMcpOrExit(options: ServeMcpOptions): Promise<RunningM
     options.timeline.fail(error.message);
     process.exit(1);
   });
-  closeOnSignals(running, options.timeline);
+  closeOnSignals(running, options.timeline, { otherWork: options.otherWork });
   return running;
 }
 
@@ -398,24 +408,30 @@ export async function serveMcpOrExit(options: ServeMcpOptions): Promise<RunningM
 export const SHUTDOWN_GRACE_MS = 800;
 
 /**
- * On SIGINT/SIGTERM: abort every running handler, wait (at most SHUTDOWN_GRACE_MS) until each has
- * settled, its `finally` included, then close the sessions and exit 0. A handler still running at
- * the deadline is reported and the process exits 1. Closing the transports first would abort the
- * handlers too, but exiting right after cuts their clean-up short (lesson 09 shows it).
+ * On SIGINT/SIGTERM: abort every running handler (and `otherWork`), wait (at most `graceMs`) until
+ * each has settled, its `finally` included, then close the sessions and exit 0. Anything still
+ * running at the deadline is reported and the process exits 1. Closing the transports would abort
+ * the handlers too, but nothing would then wait for their clean-up before the exit.
  */
-export function closeOnSignals(server: RunningMcpServer, timeline: Timeline, graceMs = SHUTDOWN_GRACE_MS) {
+export function closeOnSignals(
+  server: RunningMcpServer,
+  timeline: Timeline,
+  { graceMs = SHUTDOWN_GRACE_MS, otherWork }: { graceMs?: number; otherWork?: OtherWork } = {},
+) {
+  const running = () => server.handlersRunning() + (otherWork?.running() ?? 0);
   // `once`: a second Ctrl-C, with no listener left, ends the process at once.
   const stop = async (signal: string) => {
-    const stopped = server.stopHandlers(`server shutting down (${signal})`);
+    const reason = `server shutting down (${signal})`;
+    const stopped = server.stopHandlers(reason) + (otherWork?.stop(reason) ?? 0);
     timeline.detail(`${signal}: stopped ${stopped} running call(s); waiting for their clean-up`);
-    const cleanedUp = await waitFor('handlers to settle', () => server.handlersRunning() === 0, {
+    const cleanedUp = await waitFor('handlers to settle', () => running() === 0, {
       timeoutMs: graceMs,
       intervalMs: 5,
     }).then(
       () => true,
       () => false,
     );
-    const left = server.handlersRunning();
+    const left = running();
     await server.close();
     if (!cleanedUp) {
       timeline.fail(`${left} call(s) still running after ${graceMs} ms; sessions closed, exiting 1`);

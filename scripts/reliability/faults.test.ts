@@ -167,7 +167,15 @@ describe('faults mid-call', { timeout: 90_000 }, () => {
 });
 
 /** For each lesson server: a call that runs long enough to be in flight when SIGTERM arrives. */
-const inFlight: { lesson: string; args?: string[]; tool: string; call: Record<string, unknown>; started: RegExp }[] = [
+const inFlight: {
+  lesson: string;
+  args?: string[];
+  tool: string;
+  call: Record<string, unknown>;
+  /** For a task-augmented call (lesson 11): its `task` params. */
+  task?: { ttl: number };
+  started: RegExp;
+}[] = [
   {
     lesson: '01-cancel-by-id',
     tool: 'process_large_file',
@@ -229,19 +237,27 @@ const inFlight: { lesson: string; args?: string[]; tool: string; call: Record<st
     call: { path: 'sample.txt', chunks: 100, chunkDelayMs: 100 },
     started: /#1 chunk 1\//,
   },
+  {
+    lesson: '11-tasks',
+    tool: 'process_large_file',
+    call: { path: 'sample.txt', chunks: 100, chunkDelayMs: 100 },
+    task: { ttl: 60_000 },
+    started: /task \S+ chunk 1\//,
+  },
 ];
 
 describe(
   'server SIGTERM mid-call: the call is stopped and cleaned up, and the process exits 0',
   { timeout: 120_000 },
   () => {
-    for (const { lesson: name, args = [], tool, call, started } of inFlight) {
+    for (const { lesson: name, args = [], tool, call, task, started } of inFlight) {
       test(`lesson ${name.slice(0, 2)}: no child process and no new file left behind`, async (t) => {
         const server: Server = await startLessonServer(lesson(name), args);
         const data = args[0] === '--data' ? args[1]! : lesson(name, 'data');
         const filesBefore = filesUnder(data);
         const session = await openRawSession(server.url);
-        const reading = await session.stream(toolCall(1, tool, call));
+        const message = toolCall(1, tool, call);
+        const reading = await session.stream(task ? { ...message, params: { ...message.params, task } } : message);
         await server.waitForLine(started);
         const children = descendantsOf(server.child.pid!);
 
@@ -261,9 +277,9 @@ describe(
         assert.ok(!server.lines.some((line) => /still running after|HTTP error/.test(line)), server.output());
         // The shared wiring stops a handler with the SDK's own controller, so the SDK sends nothing for
         // it. Lesson 08's handler answers any stop with -32800 itself; lesson 09's shutdown uses its own
-        // controller, and its caller hears why.
+        // controller, and its caller hears why; lesson 11's tools/call was answered (with the task) at once.
         const replies = reading.messages.filter((message) => 'id' in message && message.id === 1);
-        assert.equal(replies.length, /^0[89]/.test(name) ? 1 : 0, JSON.stringify(reading.messages).slice(-300));
+        assert.equal(replies.length, /^(08|09|11)/.test(name) ? 1 : 0, JSON.stringify(reading.messages).slice(-300));
         assert.deepEqual(children.filter(isRunning), [], 'every child process is gone');
         // The database's own files (lesson 05's PGlite) are the database's business; the rest must match.
         const ours = (files: string[]) => files.filter((file) => !file.startsWith('pglite/'));
