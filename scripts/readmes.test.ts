@@ -11,6 +11,7 @@ const readmes = [
   'README.md',
   'postman/README.md',
   'scripts/bench/README.md',
+  'scripts/reliability/README.md',
   ...lessons.map((lesson) => `lessons/${lesson}/README.md`),
 ].map((path) => ({ path, text: readFileSync(join(root, path), 'utf8') }));
 
