@@ -158,16 +158,16 @@ function createServer({ transport, jobs }: NewSession) {
         ...(job.state === 'completed' && { sha256: hash.digest('hex') }),
       };
       if (job.state === 'completed') {
-        if (job.cancel && !extra.signal.aborted) {
+        const text = `Processed ${path}: ${chunks} chunks, ${bytesRead} bytes, sha256 ${result.sha256}`;
+        const toolResult = { content: [{ type: 'text' as const, text }], structuredContent: result };
+        if (await sendResultAfterLateCancel(transport, extra, job, toolResult, log)) return toolResult;
+        if (job.cancel) {
           job.reply = 'result (the SDK ignored the cancel)';
           log.warn(`#${JSON.stringify(id)} completed although a cancel for it arrived: the SDK did not act on it`);
         } else {
           job.reply = 'result';
           log.ok(`#${JSON.stringify(id)} completed: replying with the result`);
         }
-        const text = `Processed ${path}: ${chunks} chunks, ${bytesRead} bytes, sha256 ${result.sha256}`;
-        const toolResult = { content: [{ type: 'text' as const, text }], structuredContent: result };
-        await sendResultAfterLateCancel(transport, extra, job, toolResult, log);
         return toolResult;
       }
       if (extra.signal.aborted) {

@@ -32,7 +32,7 @@ import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../share
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { serveMcpOverHttp, SHUTDOWN_GRACE_MS, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { openPglite, openPostgres, type Database, type Sql } from './database.ts';
 import { acquireLock, isRunning, LockHeldError, readLockOwner, releaseLock } from './lock-file.ts';
@@ -239,15 +239,15 @@ async function runTool(
   const file = resolveInDataFolder(dataFolder, path, dataLabel); // a clear error for ../../etc/passwd
   // The job is on the books before the first await, so a cancel that comes at once finds it.
   const job = jobs.start(id, { tool: 'process_large_file', file: path, chunksTotal: 0 });
-  const lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line !== '');
-  const batches = Array.from({ length: Math.ceil(lines.length / batchSize) }, (_, i) =>
-    lines.slice(i * batchSize, (i + 1) * batchSize),
-  );
-  job.chunksTotal = batches.length;
-  log.event(`tools/call #${id}: process_large_file ${path}, key ${key}, ${batches.length} batches of ${batchSize}`);
 
   let result: RunResult | undefined;
   try {
+    const lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line !== '');
+    const batches = Array.from({ length: Math.ceil(lines.length / batchSize) }, (_, i) =>
+      lines.slice(i * batchSize, (i + 1) * batchSize),
+    );
+    job.chunksTotal = batches.length;
+    log.event(`tools/call #${id}: process_large_file ${path}, key ${key}, ${batches.length} batches of ${batchSize}`);
     extra.signal.throwIfAborted(); // a cancel that arrived while the file was read
     result = await importFile({ ...args, id, job, lines, batches, signal: extra.signal, extra });
   } catch (error) {
@@ -625,7 +625,14 @@ function closeCleanlyOnSignals() {
   const stop = async (signal: string) => {
     log.detail(`${signal}: closing sessions, waiting for ${runningCalls.size} running call(s) to clean up`);
     await running.close();
-    await Promise.allSettled(runningCalls);
+    const cleanedUp = await Promise.race([
+      Promise.allSettled(runningCalls).then(() => true),
+      sleep(SHUTDOWN_GRACE_MS).then(() => false),
+    ]);
+    if (!cleanedUp) {
+      log.fail(`${runningCalls.size} call(s) still running after ${SHUTDOWN_GRACE_MS} ms; exiting 1`);
+      process.exit(1);
+    }
     await db.close();
     log.detail('database closed; exiting');
     process.exit(0);

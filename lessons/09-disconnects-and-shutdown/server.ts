@@ -16,7 +16,7 @@ import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../share
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { serveMcpOverHttp, SHUTDOWN_GRACE_MS, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { countHeldResources, heldResourcesSchema } from './held-resources.ts';
 import { shutDownGracefully } from './shutdown.ts';
@@ -39,7 +39,7 @@ Usage: npx tsx lessons/09-disconnects-and-shutdown/server.ts [options]
   --disconnect-means-cancel stop a handler when its response stream closes before its reply
                             (opt-in: the 2025-11-25 spec says a disconnect SHOULD NOT be read as a cancel)
   --keep-alive-ms N         interval of the SDK's SSE keep-alive comments (default: 15000)
-  --shutdown-deadline-ms N  on SIGINT/SIGTERM, how long running calls get to clean up (default: 5000)
+  --shutdown-deadline-ms N  on SIGINT/SIGTERM, how long running calls get to clean up (default: ${SHUTDOWN_GRACE_MS})
   -h, --help                show this help
 `;
 
@@ -57,7 +57,7 @@ const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65
 const onCancel = choiceFlag('on-cancel', flags['on-cancel'], CANCEL_ANSWERS, 'error');
 const disconnectMeansCancel = flags['disconnect-means-cancel'] ?? false;
 const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
-const shutdownDeadlineMs = intFlag('shutdown-deadline-ms', flags['shutdown-deadline-ms'], 5_000, 1);
+const shutdownDeadlineMs = intFlag('shutdown-deadline-ms', flags['shutdown-deadline-ms'], SHUTDOWN_GRACE_MS, 1);
 
 const log = createTimeline('server');
 const dataFolder = join(import.meta.dirname, 'data');

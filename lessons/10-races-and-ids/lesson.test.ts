@@ -241,7 +241,7 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: 60_0
       assert.equal(malformed.status, 202);
       assert.equal(await malformed.text(), '');
       await server.waitForLine(
-        /notifications\/cancelled with invalid params \{"requestId":null\}: names no request, ignored/,
+        /notifications\/cancelled with invalid params \{"requestId":null\}: the SDK drops it, so it cancels nothing/,
       );
       // No requestId at all: the same empty 202, and the server says it names no request.
       const noId = await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { reason: 'x' } });

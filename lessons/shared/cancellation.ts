@@ -21,8 +21,10 @@ export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, l
   if (!('method' in message) || message.method !== 'notifications/cancelled') return;
   const parsed = CancelledNotificationSchema.safeParse(message);
   if (!parsed.success) {
+    // The SDK parses it with the same schema and drops it: even a valid requestId beside, say, a
+    // reason that is not a string cancels nothing.
     const what = message.params === undefined ? 'without params' : `with invalid params ${preview(message.params)}`;
-    log.warn(`notifications/cancelled ${what}: names no request, ignored`);
+    log.warn(`notifications/cancelled ${what}: the SDK drops it, so it cancels nothing`);
     return;
   }
   const { requestId, reason } = parsed.data.params;
@@ -82,8 +84,8 @@ export async function answerCancelled(
 }
 
 /**
- * For a handler whose work is done: if a cancel arrived between its last step and its return, SDK
- * 1.x has already aborted the request and will drop whatever it returns (protocol.js: `if
+ * For a handler whose work is done: if its request was aborted between its last step and its
+ * return (a cancel, a shutdown, its session ending), SDK 1.x has already aborted the request and will drop whatever it returns (protocol.js: `if
  * (abortController.signal.aborted) return`), so nothing would ever end the request's stream. This
  * sends the result through the transport instead (the work is done; a client that cancelled
  * ignores a late reply) and returns true; when the request was not cancelled it returns false.
@@ -97,7 +99,7 @@ export async function sendResultAfterLateCancel(
 ): Promise<boolean> {
   if (!extra.signal.aborted) return false;
   const id = preview(extra.requestId);
-  log.warn(`#${id} finished its work as a cancel arrived: sending the result itself (SDK 1.x would drop it)`);
+  log.warn(`#${id} finished its work as its request was aborted: sending the result itself (SDK 1.x would drop it)`);
   try {
     await transport.send({ jsonrpc: '2.0', id: extra.requestId, result });
     job.reply = 'result (sent by the handler: the cancel came after the work was done)';

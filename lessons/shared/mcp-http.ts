@@ -87,7 +87,10 @@ export interface RunningMcpServer {
   sessions: Map<string, McpSession>;
   /** How many request handlers are running, in every session (a handler counts until its `finally` is done). */
   handlersRunning(): number;
-  /** Aborts every running request handler (their `extra.signal` fires) and returns how many it aborted. */
+  /**
+   * Aborts every running request handler (their `extra.signal` fires) and returns how many it
+   * aborted. From then on the server answers every request with 503: it is shutting down.
+   */
   stopHandlers(reason: string): number;
   close(): Promise<void>;
 }
@@ -126,7 +129,8 @@ const clientRequestSchemas = new Map<string, (typeof ClientRequestSchema.options
  * params.arguments`; undefined when they fit or the method is not one MCP defines. SDK 1.x would
  * answer such a request with -32603 "Internal error" and the raw zod issues; JSON-RPC's code is -32602.
  */
-function whyParamsDoNotFit(request: { method: string; params?: unknown }): string | undefined {
+function whyParamsDoNotFit(server: McpServer, request: { method: string; params?: unknown }): string | undefined {
+  if (!handledMethods(server).has(request.method)) return undefined; // the SDK answers -32601
   const parsed = clientRequestSchemas
     .get(request.method)
     ?.safeParse({ method: request.method, params: request.params });
@@ -155,7 +159,7 @@ function whyNotOneMessage(body: unknown): string | undefined {
   }
   if ('id' in message && !(typeof message.id === 'string' || Number.isSafeInteger(message.id))) {
     const why = message.id === null ? ' (MCP allows no null id)' : '';
-    return `"id" must be a string or an integer, not ${preview(message.id)}${why}`;
+    return `"id" must be a string or an integer (within ±2^53), not ${preview(message.id)}${why}`;
   }
   if (!('method' in message) && !('result' in message) && !('error' in message)) {
     return 'a message needs a "method" (a request or a notification) or a "result" or "error" (a response)';
@@ -171,6 +175,12 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
   // Reject requests whose Host header is not loopback, or that come from a page on another site
   // (DNS rebinding protection): 403, before anything is parsed.
   app.use(localhostHostValidation());
+  let shuttingDown = false;
+  app.use((_req, res, next) => {
+    if (!shuttingDown) return next();
+    // Work started now would only be aborted: say so, and let the client retry elsewhere or later.
+    jsonRpcError(res, 503, -32000, 'Service Unavailable: the server is shutting down');
+  });
   app.use((req, res, next) => {
     const origin = req.header('origin');
     if (originIsAllowed(origin)) return next();
@@ -227,22 +237,17 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
     const session = sessionFor(req, res);
     if (!session) return;
 
-    // A second request with the id of one still running would take over its response stream in
-    // SDK 1.x: the first one's reply would go to the second POST, and its own stream would never end.
-    const earlier = isJSONRPCRequest(message) ? session.responseStreams.get(message.id) : undefined;
-    if (earlier && earlier.closedAt === undefined) {
-      const id = JSON.stringify((message as { id: RequestId }).id);
-      jsonRpcError(
-        res,
-        409,
-        -32600,
-        `Invalid Request: request id ${id} is in use by a request still running; use a new id`,
-      );
+    // SDK 1.x keys a session's running requests by id: a second request with the id of one still
+    // running (or whose response stream is still open) takes over its entries, so the first one's
+    // reply is lost, its stream never ends, and no cancel can reach it any more.
+    if (isJSONRPCRequest(message) && idInUse(session, message.id)) {
+      const id = preview(message.id);
+      jsonRpcError(res, 409, -32600, `Invalid Request: request id ${id} is still in use in this session; use a new id`);
       return;
     }
-    const badParams = isJSONRPCRequest(message) ? whyParamsDoNotFit(message) : undefined;
-    if (badParams) {
-      const { id, method } = message as { id: RequestId; method: string };
+    const badParams = isJSONRPCRequest(message) ? whyParamsDoNotFit(session.server, message) : undefined;
+    if (badParams && isJSONRPCRequest(message)) {
+      const { id, method } = message;
       res.json({ jsonrpc: '2.0', id, error: { code: -32602, message: `Invalid params for ${method}: ${badParams}` } });
       return;
     }
@@ -356,6 +361,7 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
     sessions,
     handlersRunning: () => [...sessions.values()].reduce((sum, session) => sum + handlersOf(session).size, 0),
     stopHandlers(reason) {
+      shuttingDown = true;
       let stopped = 0;
       for (const session of sessions.values()) {
         for (const controller of handlersOf(session).values()) {
@@ -373,6 +379,19 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };
+}
+
+/** True while request `id` of this session runs, or its response stream is still open. */
+function idInUse(session: McpSession, id: RequestId): boolean {
+  const stream = session.responseStreams.get(id);
+  return runningHandlers(session.server).has(id) || (stream !== undefined && stream.closedAt === undefined);
+}
+
+/** The methods a session's server has a request handler for (private in SDK 1.x, like the map below). */
+function handledMethods(server: McpServer): Map<string, unknown> {
+  const handlers = (server.server as unknown as { _requestHandlers?: unknown })._requestHandlers;
+  if (!(handlers instanceof Map)) throw new Error('SDK changed: Protocol._requestHandlers is gone');
+  return handlers as Map<string, unknown>;
 }
 
 /**

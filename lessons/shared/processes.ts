@@ -17,7 +17,7 @@ export interface StartedProcess {
   output(): string;
   /** Waits until a line matches `pattern` and returns the match. */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Resolves with the exit code once the process has exited. */
+  /** Resolves with the exit code once the process has exited and all its output has been read. */
   exited: Promise<number | null>;
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
   stop(graceMs?: number): Promise<number | null>;
@@ -54,8 +54,9 @@ export function startTs(
       onLine?.(raw);
     });
   }
+  // 'close', not 'exit': it comes once the output has been read to the end, so `lines` is complete.
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
       children.delete(child);
       resolve(code ?? (signal ? 128 : null));
     }),

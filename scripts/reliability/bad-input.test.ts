@@ -1,6 +1,6 @@
 // The bad-input catalogue (catalogue.ts), sent over plain HTTP to the real lesson servers: each
 // entry gets its clear answer, the server serves the next request, and a call running in another
-// session is not touched. Then: what SDK 1.x does with three of them on its own, which is why the
+// session is not touched. Then: what SDK 1.x does with five of them on its own, which is why the
 // shared wiring (lessons/shared/mcp-http.ts) checks them before the SDK sees them.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -186,7 +186,7 @@ describe('what SDK 1.x does on its own (pinned: a test fails when the SDK change
     const bare = await bareSdkServer();
     try {
       const session = await openRawSession(bare.url);
-      const first = await session.stream(sleepCall(5, 300));
+      const first = await session.stream(sleepCall(5, 1000));
       const second = await session.stream(sleepCall(5, 0));
       await second.done;
       await waitFor('both handlers to finish', () => bare.finished.length === 2);

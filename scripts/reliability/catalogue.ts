@@ -265,7 +265,7 @@ export const catalogue: BadInput[] = [
   {
     name: 'id null',
     send: to('a', ping(null)),
-    expect: { status: 400, kind: -32600, says: /"id" must be a string or an integer, not null/ },
+    expect: { status: 400, kind: -32600, says: /"id" must be a string or an integer \(within ±2\^53\), not null/ },
     shared: true,
   },
   {
@@ -280,7 +280,7 @@ export const catalogue: BadInput[] = [
     expect: {
       status: 400,
       kind: -32600,
-      says: /"id" must be a string or an integer, not \(too deeply nested to show\)/,
+      says: /"id" must be a string or an integer \(within ±2\^53\), not \(too deeply nested to show\)/,
     },
     shared: true,
   },
@@ -305,7 +305,7 @@ export const catalogue: BadInput[] = [
   {
     name: "the id of session b's running call, on b",
     send: async ({ b, bRunning }) => answerOf(await b.post(call({ path: 'sample.txt', chunks: 1 }, bRunning))),
-    expect: { status: 409, kind: -32600, says: /request id \d+ is in use by a request still running/ },
+    expect: { status: 409, kind: -32600, says: /request id \d+ is still in use in this session; use a new id/ },
   },
 
   // Methods and params.
@@ -393,7 +393,7 @@ export const catalogue: BadInput[] = [
     name: 'a cancel without params',
     send: to('a', cancel()),
     expect: { status: 202, kind: 'accepted', says: /^$/ },
-    logs: /notifications\/cancelled without params: names no request, ignored/,
+    logs: /notifications\/cancelled without params: the SDK drops it, so it cancels nothing/,
     shared: true,
   },
   {
@@ -414,14 +414,14 @@ export const catalogue: BadInput[] = [
     name: 'a cancel whose requestId is an object',
     send: to('a', cancel({ requestId: { a: 1 } })),
     expect: { status: 202, kind: 'accepted', says: /^$/ },
-    logs: /notifications\/cancelled with invalid params \{"requestId":\{"a":1\}\}: names no request, ignored/,
+    logs: /notifications\/cancelled with invalid params \{"requestId":\{"a":1\}\}: the SDK drops it/,
     shared: true,
   },
   {
     name: 'a cancel nested 100,000 deep',
     send: to('a', `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":${nested(100_000)}}}`),
     expect: { status: 202, kind: 'accepted', says: /^$/ },
-    logs: /notifications\/cancelled with invalid params \(too deeply nested to show\): names no request, ignored/,
+    logs: /notifications\/cancelled with invalid params \(too deeply nested to show\): the SDK drops it/,
     shared: true,
   },
   {
@@ -442,6 +442,17 @@ export const catalogue: BadInput[] = [
     send: async ({ a, bRunning }) => answerOf(await a.post(cancel({ requestId: bRunning }))),
     expect: { status: 202, kind: 'accepted', says: /^$/ },
     logs: /notifications\/cancelled for 1000 matches no request in this session: ignored/,
+  },
+  {
+    name: "a cancel of b's call, reason a number, on b",
+    send: async ({ b, bRunning }) => answerOf(await b.post(cancel({ requestId: bRunning, reason: 5 }))),
+    expect: { status: 202, kind: 'accepted', says: /^$/ },
+    logs: /notifications\/cancelled with invalid params \{"requestId":1000,"reason":5\}: the SDK drops it/,
+  },
+  {
+    name: "a ping from a carrying b's session id",
+    send: async ({ a, b }) => answerOf(await a.post(ping('as-b'), { 'mcp-session-id': b.sessionId })),
+    expect: { status: 200, kind: 'result', says: /^$/ },
   },
   {
     name: 'a response to a request never sent',

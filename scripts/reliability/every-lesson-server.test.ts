@@ -92,16 +92,51 @@ describe('every lesson server', { timeout: 120_000 }, () => {
   const sdk1 = lessons.filter((lesson) => !lesson.startsWith('12'));
   const shared = catalogue.filter((entry) => entry.shared);
 
-  test(`lessons 02-11: the ${shared.length} bad inputs about the HTTP layer they share get their answer`, async () => {
+  // A call that runs for seconds on each lesson that has one, in session b, while a takes the bad input.
+  const longCalls: Record<string, { name: string; arguments: Record<string, unknown> }> = {
+    '02-abort-signal': {
+      name: 'process_large_file',
+      arguments: { path: 'sample.txt', chunks: 1000, chunkDelayMs: 20 },
+    },
+    '03-cooperative-handlers': {
+      name: 'process_large_file',
+      arguments: { strategy: 'abortable', chunks: 1000, chunkMs: 20 },
+    },
+    '04-signal-into-io': { name: 'process_large_file', arguments: { source: 'file', chunks: 1000, chunkDelayMs: 20 } },
+    '05-cleanup-rollback': {
+      name: 'process_large_file',
+      arguments: { idempotencyKey: 'b-running', stepDelayMs: 2000 },
+    },
+    '06-timeouts': { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 1000, chunkDelayMs: 20 } },
+    '07-progress': { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 1000, chunkDelayMs: 20 } },
+    '09-disconnects-and-shutdown': {
+      name: 'process_large_file',
+      arguments: { path: 'sample.txt', chunks: 1000, chunkDelayMs: 20 },
+    },
+    '10-races-and-ids': {
+      name: 'process_large_file',
+      arguments: { path: 'sample.txt', chunks: 1000, chunkDelayMs: 20 },
+    },
+  };
+  test(`lessons 02-11: the ${shared.length} bad inputs about the HTTP layer they share get their answer; a call in another session runs on`, async () => {
     // Lesson 01 takes the whole catalogue in bad-input.test.ts; lesson 12 is SDK 2.x, with a wiring of its own.
     await onEach(
       sdk1.filter((lesson) => !lesson.startsWith('01')),
-      async (server) => {
+      async (server, lesson) => {
         const [a, b] = [await openRawSession(server.url), await openRawSession(server.url)];
+        const long = longCalls[lesson];
+        const running = long && (await b.stream({ jsonrpc: '2.0', id: 1000, method: 'tools/call', params: long }));
         for (const entry of shared) {
           await sendAndCheck(entry, { url: server.url, a, b, bRunning: 1000 }, server, { checkLog: false });
         }
         noServerErrors(server);
+        if (!running) return;
+        // Untouched: still streaming, and no cancel for it noted; then a real cancel ends it with -32800.
+        assert.equal(running.ended, false, JSON.stringify(running.messages).slice(-300));
+        assert.ok(!server.lines.some((line) => /cancelled for #1000\b/.test(line)), server.output());
+        await b.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1000 } });
+        await running.done;
+        assert.equal((running.messages.at(-1) as { error?: { code: number } }).error?.code, -32800);
       },
     );
   });
@@ -209,7 +244,9 @@ describe('every lesson server', { timeout: 120_000 }, () => {
   test(`lessons ${Object.keys(quickCalls)
     .sort()
     .map((lesson) => lesson.slice(0, 2))
-    .join(', ')}: 60 short calls each, cancelled as they finish: every stream ends`, async () => {
+    .join(
+      ', ',
+    )}: 60 short calls each, a cancel sent 0-3 ms after each: every stream ends, whichever wins`, async (t) => {
     await onEach(Object.keys(quickCalls), async (server, lesson) => {
       const { tool, args } = quickCalls[lesson]!;
       const session = await openRawSession(server.url);
@@ -221,7 +258,9 @@ describe('every lesson server', { timeout: 120_000 }, () => {
           method: 'tools/call',
           params: { name: tool, arguments: args(n) },
         });
-        await new Promise((resolve) => setTimeout(resolve, n % 4)); // spread where the cancel lands
+        // Not a wait for anything: 0-3 ms between the call and its cancel spreads where the cancel
+        // lands, before, during or after the handler's last step.
+        await new Promise((resolve) => setTimeout(resolve, n % 4));
         await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: n } });
         readings.push(reading);
       }
@@ -236,6 +275,9 @@ describe('every lesson server', { timeout: 120_000 }, () => {
           { id?: unknown; result?: unknown; error?: { code: number } } | undefined;
         assert.equal(last?.id, i + 1, JSON.stringify(reading.messages));
       }
+      // How often the cancel landed in the window this test is about depends on the machine: shown, not asserted.
+      const late = server.lines.filter((line) => /finished its work as its request was aborted/.test(line)).length;
+      t.diagnostic(`lesson ${lesson.slice(0, 2)}: ${late} of 60 results sent by the handler after a late cancel`);
     });
   });
 });

@@ -85,7 +85,8 @@ const defined = (fields: Record<string, Json | undefined>): JsonObject =>
 
 // Values of every JSON type, and some that JSON.stringify cannot write.
 
-// Deeper than V8's JSON.stringify can go (about 5,000 levels) but far below the 1 MB body limit.
+// From 1,000 to 20,000 levels: past the depth where JSON.stringify overflows (about 5,000 on Node 20),
+// yet far below the 1 MB body limit.
 const nested = fc
   .tuple(fc.integer({ min: 1_000, max: 20_000 }), fc.boolean())
   .map(([depth, objects]) =>
