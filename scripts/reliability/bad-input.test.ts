@@ -14,7 +14,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { z } from 'zod';
 import { jobStatusInSession } from '../../lessons/09-disconnects-and-shutdown/session-over-http.ts';
 import { startLessonServer } from '../../lessons/shared/processes.ts';
-import { openRawSession } from '../../lessons/shared/raw-mcp.ts';
+import { openRawSession, type RawSession } from '../../lessons/shared/raw-mcp.ts';
 import { checkReadmeOutput } from '../../lessons/shared/readme-output.ts';
 import { waitFor } from '../../lessons/shared/wait.ts';
 import {
@@ -92,6 +92,8 @@ describe('bad input over plain HTTP: a clear answer, and the server serves on', 
   });
 });
 
+type BareServer = Awaited<ReturnType<typeof bareSdkServer>>;
+
 /**
  * A bare SDK 1.x server, with none of the shared wiring: one session, a `sleep` tool, plain
  * node:http in front of the transport.
@@ -124,6 +126,15 @@ async function bareSdkServer() {
 }
 
 describe('what SDK 1.x does on its own (pinned: a test fails when the SDK changes)', { timeout: 30_000 }, () => {
+  /** Runs `body` with a session on a fresh bare server, and closes the server whatever happens. */
+  async function withBareServer(body: (session: RawSession, bare: BareServer) => Promise<void>) {
+    const bare = await bareSdkServer();
+    try {
+      await body(await openRawSession(bare.url), bare);
+    } finally {
+      await bare.close();
+    }
+  }
   const sleepCall = (id: number, ms: number) => ({
     jsonrpc: '2.0' as const,
     id,
@@ -131,61 +142,39 @@ describe('what SDK 1.x does on its own (pinned: a test fails when the SDK change
     params: { name: 'sleep', arguments: { ms } },
   });
 
-  test('it serves a POST whose Origin is another site', async () => {
-    const bare = await bareSdkServer();
-    try {
-      const session = await openRawSession(bare.url);
+  test('it serves a POST whose Origin is another site', () =>
+    withBareServer(async (session) => {
       const answer = await answerOf(await session.post(ping('o1'), { origin: 'https://evil.example' }));
       assert.deepEqual([answer.status, answer.kind], [200, 'result']);
-    } finally {
-      await bare.close();
-    }
-  });
+    }));
 
-  test('it answers JSON that is not JSON-RPC with -32700 Parse error', async () => {
-    const bare = await bareSdkServer();
-    try {
-      const session = await openRawSession(bare.url);
+  test('it answers JSON that is not JSON-RPC with -32700 Parse error', () =>
+    withBareServer(async (session) => {
       const answer = await answerOf(await session.post({ hello: 'world' }));
       assert.deepEqual(
         [answer.status, answer.kind, answer.message],
         [400, -32700, 'Parse error: Invalid JSON-RPC message'],
       );
-    } finally {
-      await bare.close();
-    }
-  });
+    }));
 
-  test('it serves a batch, which protocol 2025-06-18 removed', async () => {
-    const bare = await bareSdkServer();
-    try {
-      const session = await openRawSession(bare.url);
+  test('it serves a batch, which protocol 2025-06-18 removed', () =>
+    withBareServer(async (session) => {
       const response = await session.post([ping('b1'), ping('b2')]);
       assert.equal(response.status, 200);
       assert.equal((await response.text()).match(/"result":\{\}/g)?.length, 2);
-    } finally {
-      await bare.close();
-    }
-  });
+    }));
 
-  test('it answers params that do not fit the method with -32603 (Internal error) and the raw zod issues', async () => {
-    const bare = await bareSdkServer();
-    try {
-      const session = await openRawSession(bare.url);
+  test('it answers params that do not fit the method with -32603 (Internal error) and the raw zod issues', () =>
+    withBareServer(async (session) => {
       const answer = await answerOf(
         await session.post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'sleep', arguments: [1] } }),
       );
       assert.equal(answer.kind, -32603);
       assert.match(answer.message, /"expected": "record"[\s\S]*"arguments"/);
-    } finally {
-      await bare.close();
-    }
-  });
+    }));
 
-  test("a second request with a running request's id takes its stream: the first reply is lost and its stream never ends", async () => {
-    const bare = await bareSdkServer();
-    try {
-      const session = await openRawSession(bare.url);
+  test("a second request with a running request's id takes its stream: the first reply is lost and its stream never ends", () =>
+    withBareServer(async (session, bare) => {
       const first = await session.stream(sleepCall(5, 1000));
       const second = await session.stream(sleepCall(5, 0));
       await second.done;
@@ -194,8 +183,5 @@ describe('what SDK 1.x does on its own (pinned: a test fails when the SDK change
       assert.match(JSON.stringify(second.messages), /slept 0 ms/);
       assert.equal(first.ended, false, 'the first stream is still open');
       assert.deepEqual(first.messages, [], 'and its reply went nowhere');
-    } finally {
-      await bare.close();
-    }
-  });
+    }));
 });
