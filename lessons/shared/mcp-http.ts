@@ -126,7 +126,8 @@ const clientRequestSchemas = new Map<string, (typeof ClientRequestSchema.options
 
 /**
  * Why a request's params do not fit its method, e.g. `expected record, received array at
- * params.arguments`; undefined when they fit or the method is not one MCP defines. SDK 1.x would
+ * params.arguments`; undefined when they fit, or when the server does not serve the method (the SDK
+ * then answers -32601), or when MCP defines no schema for it. SDK 1.x would
  * answer such a request with -32603 "Internal error" and the raw zod issues; JSON-RPC's code is -32602.
  */
 function whyParamsDoNotFit(server: McpServer, request: { method: string; params?: unknown }): string | undefined {
@@ -175,12 +176,6 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
   // Reject requests whose Host header is not loopback, or that come from a page on another site
   // (DNS rebinding protection): 403, before anything is parsed.
   app.use(localhostHostValidation());
-  let shuttingDown = false;
-  app.use((_req, res, next) => {
-    if (!shuttingDown) return next();
-    // Work started now would only be aborted: say so, and let the client retry elsewhere or later.
-    jsonRpcError(res, 503, -32000, 'Service Unavailable: the server is shutting down');
-  });
   app.use((req, res, next) => {
     const origin = req.header('origin');
     if (originIsAllowed(origin)) return next();
@@ -190,6 +185,12 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       -32000,
       `Forbidden: Origin ${origin} is not allowed; this server only serves pages on localhost`,
     );
+  });
+  let shuttingDown = false;
+  app.use((_req, res, next) => {
+    if (!shuttingDown) return next();
+    // Work started now would only be aborted: say so, and let the client retry elsewhere or later.
+    jsonRpcError(res, 503, -32000, 'Service Unavailable: the server is shutting down');
   });
   app.use(express.json({ limit: '1mb' }));
 
@@ -240,16 +241,27 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
     // SDK 1.x keys a session's running requests by id: a second request with the id of one still
     // running (or whose response stream is still open) takes over its entries, so the first one's
     // reply is lost, its stream never ends, and no cancel can reach it any more.
-    if (isJSONRPCRequest(message) && idInUse(session, message.id)) {
-      const id = preview(message.id);
-      jsonRpcError(res, 409, -32600, `Invalid Request: request id ${id} is still in use in this session; use a new id`);
-      return;
-    }
-    const badParams = isJSONRPCRequest(message) ? whyParamsDoNotFit(session.server, message) : undefined;
-    if (badParams && isJSONRPCRequest(message)) {
+    if (isJSONRPCRequest(message)) {
       const { id, method } = message;
-      res.json({ jsonrpc: '2.0', id, error: { code: -32602, message: `Invalid params for ${method}: ${badParams}` } });
-      return;
+      if (idInUse(session, id)) {
+        const shown = preview(id);
+        jsonRpcError(
+          res,
+          409,
+          -32600,
+          `Invalid Request: request id ${shown} is still in use in this session; use a new id`,
+        );
+        return;
+      }
+      const badParams = whyParamsDoNotFit(session.server, message);
+      if (badParams) {
+        res.json({
+          jsonrpc: '2.0',
+          id,
+          error: { code: -32602, message: `Invalid params for ${method}: ${badParams}` },
+        });
+        return;
+      }
     }
     options.onClientMessage?.(session, message);
     if (isJSONRPCRequest(message)) {
