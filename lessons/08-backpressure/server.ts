@@ -39,6 +39,8 @@ Usage: npx tsx lessons/08-backpressure/server.ts [options]
                          wait   wait for the client to read (lossless; the job runs at the reader's pace)
                          skip   leave lines out of the live view and say how many (the job runs at full speed)
   --queue-bytes N      the most lines, in bytes, waiting for a slow client (default: 262144)
+  --data DIR           where outputs/ goes; its files are removed when the server starts
+                       (default: lessons/08-backpressure/data)
   -h, --help           show this help
 `;
 
@@ -48,6 +50,7 @@ const flags = parseFlags(
     naive: { type: 'boolean' },
     'when-full': { type: 'string' },
     'queue-bytes': { type: 'string' },
+    data: { type: 'string' },
   },
   HELP,
 );
@@ -57,8 +60,8 @@ const whenFull = choiceFlag('when-full', flags['when-full'], WHEN_FULL, 'wait');
 const maxQueuedBytes = intFlag('queue-bytes', flags['queue-bytes'], 256 * 1024, 1024, 64 * 1024 * 1024);
 
 const log = createTimeline('server');
-const outputFolder = join(import.meta.dirname, 'data', 'outputs');
-const outputLabel = relative(join(import.meta.dirname, '../..'), outputFolder);
+const outputFolder = join(flags.data ?? join(import.meta.dirname, 'data'), 'outputs');
+const outputLabel = relative(join(import.meta.dirname, '../..'), outputFolder); // shown in messages
 mkdirSync(outputFolder, { recursive: true });
 
 const outputUri = (name: string) => `backpressure://outputs/${name}`;

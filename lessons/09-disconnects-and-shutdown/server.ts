@@ -40,6 +40,7 @@ Usage: npx tsx lessons/09-disconnects-and-shutdown/server.ts [options]
                             (opt-in: the 2025-11-25 spec says a disconnect SHOULD NOT be read as a cancel)
   --keep-alive-ms N         interval of the SDK's SSE keep-alive comments (default: 15000)
   --shutdown-deadline-ms N  on SIGINT/SIGTERM, how long running calls get to clean up (default: ${SHUTDOWN_GRACE_MS})
+  --data DIR                the data folder: sample.txt and scratch/ (default: lessons/09-disconnects-and-shutdown/data)
   -h, --help                show this help
 `;
 
@@ -50,6 +51,7 @@ const flags = parseFlags(
     'disconnect-means-cancel': { type: 'boolean' },
     'keep-alive-ms': { type: 'string' },
     'shutdown-deadline-ms': { type: 'string' },
+    data: { type: 'string' },
   },
   HELP,
 );
@@ -60,7 +62,7 @@ const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
 const shutdownDeadlineMs = intFlag('shutdown-deadline-ms', flags['shutdown-deadline-ms'], SHUTDOWN_GRACE_MS, 1);
 
 const log = createTimeline('server');
-const dataFolder = join(import.meta.dirname, 'data');
+const dataFolder = flags.data ?? join(import.meta.dirname, 'data');
 const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
 const scratchFolder = join(dataFolder, 'scratch');
 ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);

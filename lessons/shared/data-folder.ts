@@ -1,6 +1,6 @@
 // A lesson's data folder: the only place its tools may read, and the sample file they read.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 
 /**
@@ -19,7 +19,10 @@ export function ensureSampleFile(folder: string, name: string, bytes: number): s
     lines.push(line);
     size += line.length;
   }
-  writeFileSync(path, lines.join('').slice(0, bytes));
+  // Written aside and renamed into place, so a process that starts meanwhile never reads half a file.
+  const partial = `${path}.${process.pid}.partial`;
+  writeFileSync(partial, lines.join('').slice(0, bytes));
+  renameSync(partial, path);
   return path;
 }
 

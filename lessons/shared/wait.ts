@@ -1,4 +1,19 @@
 // Waiting for a condition, never for a fixed time.
+import { availableParallelism, loadavg } from 'node:os';
+
+/**
+ * How much slower than a quiet machine this one runs right now: the load per core (at least 1),
+ * times TEST_SLOWDOWN when set (e.g. 3 on a slow CI machine). A deadline is how long to wait before
+ * calling a condition failed; passing tests never wait for it, so stretching it costs nothing.
+ */
+export function slowdown(): number {
+  const fromEnv = Number(process.env.TEST_SLOWDOWN);
+  const load = Math.min(4, Math.max(1, loadavg()[0]! / availableParallelism()));
+  return (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 1) * load;
+}
+
+/** `ms` stretched by how loaded the machine is now: for deadlines, never for delays a test relies on. */
+export const scaled = (ms: number) => Math.round(ms * slowdown());
 
 export class WaitTimeoutError extends Error {
   override name = 'WaitTimeoutError';
@@ -6,18 +21,19 @@ export class WaitTimeoutError extends Error {
 
 /**
  * Polls `check` until it returns a value other than `undefined`/`false`, and returns that value.
- * Throws a WaitTimeoutError naming `what` when `timeoutMs` passes first.
+ * Throws a WaitTimeoutError naming `what` when `timeoutMs` (stretched by `slowdown()`) passes first.
  */
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   { timeoutMs = 10_000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const budget = scaled(timeoutMs);
+  const deadline = Date.now() + budget;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() >= deadline) throw new WaitTimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() >= deadline) throw new WaitTimeoutError(`timed out after ${budget} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -35,7 +35,7 @@ const processGone = (pid: number) =>
 describe('npm run soak', { concurrency: true, timeout: 30_000 }, () => {
   test('--seconds 2: every kind of cycle runs, samples and a verdict are printed, the JSON written, nothing left running', async (t) => {
     const out = tempJson(t);
-    const soak = startTs(SOAK, ['--seconds', '2', '--session-cycles', '6', '--out', out]);
+    const soak = startTs(SOAK, ['--seconds', '2', '--session-cycles', '3', '--out', out]);
     t.after(() => soak.stop());
 
     const [, pid] = await soak.waitForLine(/server pid (\d+) listening on http:\/\/127\.0\.0\.1:\d+\/mcp/);

@@ -390,7 +390,8 @@ async function worker(index: number) {
       }
     }
     try {
-      if (sessions++ % 2 === 1 && !stopping) await deleteMidCall(session);
+      // Every other session ends with a call running; odd workers start with one, so even a short run has some.
+      if ((sessions++ + index) % 2 === 1 && !stopping) await deleteMidCall(session);
       else await session.close();
     } catch (error) {
       unexpected(`ending a session: ${(error as Error).message}`);
