@@ -116,7 +116,11 @@ describe('lesson 09: a client disconnect is not a cancel (2025-11-25)', { timeou
       if (canSeeFileDescriptors) assert.equal(sampleOpen(server), 1);
       assert.equal(scratchFilesOf(server).length, 1);
       assert.equal((await session.close()).status, 200);
-      await server.waitForLine(/#7 handler stopped after chunk \d+\/100 \(the session ended\)/);
+      // "the session ended" is the server's label; the SDK's own reason is a bare AbortError.
+      const [, name, message] = await server.waitForLine(
+        /#7 handler stopped after chunk \d+\/100 \(the session ended; extra\.signal\.reason: (\w+) "([^"]*)"\)/,
+      );
+      assert.deepEqual([name, message], ['AbortError', 'This operation was aborted']);
       await server.waitForLine(/#7 file handle closed, scratch file removed/);
       if (canSeeFileDescriptors) assert.equal(sampleOpen(server), 0);
       assert.deepEqual(scratchFilesOf(server), []);

@@ -157,7 +157,7 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
       }
       job.state = 'cancelled';
       job.stoppedAt = performance.now();
-      const why = stopReason(job, stopper.signal);
+      const why = stopReason(job, stopper.signal, extra.signal);
       job.resources['stopped by'] = why;
       log.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${job.chunksTotal} (${why})`);
       return textResult(`Stopped after ${job.chunksDone} of ${job.chunksTotal} chunks: ${why}`, true);
@@ -221,10 +221,16 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
   return server;
 }
 
-function stopReason(job: Job, ownSignal: AbortSignal): string {
+/** Why a handler stopped. Only this server's own reasons and a client's cancel name themselves. */
+function stopReason(job: Job, ownSignal: AbortSignal, sdkSignal: AbortSignal): string {
   if (ownSignal.aborted) return String(ownSignal.reason);
   if (job.cancel) return `cancelled by the client: "${job.cancel.reason ?? ''}"`;
-  return 'the session ended';
+  // Neither: the session's transport closed (a DELETE). SDK 1.x then aborts every running handler
+  // with no reason (protocol.js _onclose: `controller.abort()`), so the signal's reason is the
+  // platform's bare AbortError. "the session ended" is this server's reading of that, not the SDK's.
+  const reason = sdkSignal.reason as unknown;
+  const shown = reason instanceof Error ? `${reason.name} "${reason.message}"` : JSON.stringify(reason);
+  return `the session ended; extra.signal.reason: ${shown}`;
 }
 
 /**

@@ -7,6 +7,13 @@ import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, LATEST_PROTOCOL_VERSION, McpError, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import {
+  Client as Client2,
+  SdkError,
+  SdkErrorCode,
+  StreamableHTTPClientTransport as StreamableHTTPClientTransport2,
+  type JSONRPCMessage as JSONRPCMessage2,
+} from '@modelcontextprotocol/client';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
@@ -377,54 +384,103 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: 60_0
   });
 });
 
-describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x does', { timeout: 60_000 }, () => {
-  test('SDK 1.x today (#998): aborting connect() sends notifications/cancelled for initialize (#0)', async () => {
+/**
+ * A fetch that hands the server's answer to `initialize` to the SDK only after 2 s (sooner if the SDK
+ * aborts that POST), so a connect() can be aborted once the server has answered. Records each POST.
+ */
+function slowInitializeAnswers() {
+  const posts: { body: string; sessionId: string | null; outcome?: number | 'aborted' }[] = [];
+  let answered = false;
+  const slowFetch: typeof fetch = async (input, init) => {
+    const post = { body: String(init?.body), sessionId: new Headers(init?.headers).get('mcp-session-id') };
+    posts.push(post);
+    const response = await fetch(input, init).catch((error: unknown) => {
+      Object.assign(post, { outcome: 'aborted' });
+      throw error;
+    });
+    Object.assign(post, { outcome: response.status });
+    if (post.body.includes('"initialize"')) {
+      answered = true;
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, 2000);
+        init?.signal?.addEventListener('abort', () => (clearTimeout(timer), reject(init.signal!.reason)));
+      });
+    }
+    return response;
+  };
+  return { fetch: slowFetch, posts, answered: () => answered };
+}
+
+/** Method and id (or params, for a notification) of each message, as the client sent it. */
+const methodsOf = (sent: { method?: string; id?: unknown; params?: unknown }[]) =>
+  sent.map((m) => ('method' in m ? [m.method, 'id' in m ? m.id : m.params] : []));
+
+describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x and 2.x do', { timeout: 60_000 }, () => {
+  test('aborting connect() once the server has answered initialize (one server for both SDKs)', async (t) => {
     await withServer(async (server) => {
-      const sent: JSONRPCMessage[] = [];
-      const posts: { body: string; sessionId: string | null; outcome?: number | 'aborted' }[] = [];
-      let answered = false;
-      const slow: typeof fetch = async (input, init) => {
-        const post = { body: String(init?.body), sessionId: new Headers(init?.headers).get('mcp-session-id') };
-        posts.push(post);
-        const response = await fetch(input, init).catch((error: unknown) => {
-          Object.assign(post, { outcome: 'aborted' });
-          throw error;
-        });
-        Object.assign(post, { outcome: response.status });
-        answered ||= String(init?.body).includes('"initialize"');
-        if (String(init?.body).includes('"initialize"'))
-          await new Promise((resolve, reject) => {
-            const timer = setTimeout(resolve, 2000);
-            init?.signal?.addEventListener('abort', () => (clearTimeout(timer), reject(init.signal!.reason)));
-          });
-        return response;
-      };
-      const transport = new StreamableHTTPClientTransport(new URL(server.url), { fetch: slow });
-      const send = transport.send.bind(transport);
-      transport.send = (message, options) => (sent.push(message as JSONRPCMessage), send(message, options));
-      const client = new Client({ name: 'test', version: '1' });
-      client.onerror = () => {};
-      const controller = new AbortController();
-      const connecting = client.connect(transport, { signal: controller.signal });
-      await waitFor("the server's answer to initialize, still on its way to the SDK", () => answered);
-      controller.abort('gave up');
-      await assert.rejects(connecting, (error) => error instanceof McpError && error.code === ErrorCode.RequestTimeout);
-      assert.deepEqual(
-        sent.map((m) => ('method' in m ? [m.method, 'id' in m ? m.id : m.params] : [])),
-        [
+      await t.test('SDK 1.x today (#998): it sends notifications/cancelled for initialize (#0)', async () => {
+        const network = slowInitializeAnswers();
+        const sent: JSONRPCMessage[] = [];
+        const transport = new StreamableHTTPClientTransport(new URL(server.url), { fetch: network.fetch });
+        const send = transport.send.bind(transport);
+        transport.send = (message, options) => (sent.push(message as JSONRPCMessage), send(message, options));
+        const client = new Client({ name: 'test', version: '1' });
+        client.onerror = () => {};
+        const controller = new AbortController();
+        const connecting = client.connect(transport, { signal: controller.signal });
+        await waitFor("the server's answer to initialize, still on its way to the SDK", network.answered);
+        controller.abort('gave up');
+        await assert.rejects(
+          connecting,
+          (error) => error instanceof McpError && error.code === ErrorCode.RequestTimeout,
+        );
+        assert.deepEqual(methodsOf(sent), [
           ['initialize', 0],
           ['notifications/cancelled', { requestId: 0, reason: 'gave up' }],
-        ],
-      );
-      assert.equal(transport.sessionId, undefined);
-      // That cancel had no session id to carry. The failed connect() closes the transport, which aborts
-      // the cancel's POST; had it been answered, this server would have refused it (HTTP 400, next test).
-      const cancelPost = await waitFor('the cancel POST to settle', () =>
-        posts.find((post) => post.body.includes('notifications/cancelled') && post.outcome !== undefined),
-      );
-      assert.equal(cancelPost.sessionId, null);
-      assert.ok(cancelPost.outcome === 'aborted' || cancelPost.outcome === 400, String(cancelPost.outcome));
-      await server.waitForLine(/session \S+ started/);
+        ]);
+        assert.equal(transport.sessionId, undefined);
+        // That cancel had no session id to carry. The failed connect() closes the transport, which aborts
+        // the cancel's POST; had it been answered, this server would have refused it (HTTP 400, next test).
+        const cancelPost = await waitFor('the cancel POST to settle', () =>
+          network.posts.find((post) => post.body.includes('notifications/cancelled') && post.outcome !== undefined),
+        );
+        assert.equal(cancelPost.sessionId, null);
+        assert.ok(cancelPost.outcome === 'aborted' || cancelPost.outcome === 400, String(cancelPost.outcome));
+        await server.waitForLine(/session \S+ started/);
+      });
+
+      await t.test('SDK 2.x (2.1.0+, PR #2668): the same abort sends no cancel for initialize', async () => {
+        const network = slowInitializeAnswers();
+        const sent: JSONRPCMessage2[] = [];
+        const transport = new StreamableHTTPClientTransport2(new URL(server.url), { fetch: network.fetch });
+        const send = transport.send.bind(transport);
+        transport.send = (message, options) => (sent.push(...[message].flat()), send(message, options));
+        const client = new Client2({ name: 'test', version: '2' });
+        client.onerror = () => {};
+        const controller = new AbortController();
+        // 2.x's connect() takes request options too, and gives them to its initialize request.
+        const connecting = client.connect(transport, { signal: controller.signal });
+        await waitFor("the server's answer to initialize, still on its way to the SDK", network.answered);
+        controller.abort('gave up');
+        await assert.rejects(
+          connecting,
+          (error) =>
+            error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout && error.message === 'gave up',
+        );
+        assert.deepEqual(methodsOf(sent), [['initialize', 0]]);
+        // Nothing else went out over HTTP either.
+        await waitFor('every POST to settle', () => network.posts.every((post) => post.outcome !== undefined));
+        assert.deepEqual(
+          network.posts.map((post) => (JSON.parse(post.body) as { method: string }).method),
+          ['initialize'],
+        );
+        // The session the server made for it is as lost as with 1.x: its id never reached the client.
+        assert.equal(transport.sessionId, undefined);
+        await waitFor(
+          'the server to have made a second session',
+          () => server.lines.filter((line) => /session \S+ started/.test(line)).length === 2 || undefined,
+        );
+      });
     });
   });
 

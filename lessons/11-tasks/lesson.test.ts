@@ -410,13 +410,13 @@ describe('what SDK 1.x does with tasks (pinned: a test fails when the SDK change
     });
   });
 
-  test('aborting callToolStream sends no tasks/cancel: the work runs on to completion', async () => {
+  test('aborting callToolStream (SDK 1.x): no tasks/cancel, but notifications/cancelled for its tools/call and every tasks/get, which the server ignores: the task completes', async () => {
     await withServer([], async (server) => {
       const { client, sent, close } = await connectRecordingClient(server.url);
       try {
         const controller = new AbortController();
         const stream = client.experimental.tasks.callToolStream(
-          { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 6, chunkDelayMs: 50 } },
+          { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 10, chunkDelayMs: 150 } },
           CallToolResultSchema,
           { task: { ttl: 60_000 }, signal: controller.signal },
         );
@@ -424,23 +424,54 @@ describe('what SDK 1.x does with tasks (pinned: a test fails when the SDK change
         const seen: string[] = [];
         for await (const message of stream) {
           seen.push(message.type);
-          if (message.type === 'taskCreated') {
-            taskId = message.task.taskId;
+          if (message.type === 'taskCreated') taskId = message.task.taskId;
+          // Between two polls: the tools/call and both tasks/get have been answered by now.
+          if (message.type === 'taskStatus' && seen.filter((type) => type === 'taskStatus').length === 2)
             controller.abort('the caller gave up');
-          }
         }
         assert.ok(taskId);
-        assert.equal(seen.at(-1), 'error', seen.join(', '));
-        const methods = sent
-          .filter((m): m is JSONRPCMessage & { method: string } => 'method' in m)
-          .map((m) => m.method);
-        assert.ok(!methods.includes('tasks/cancel'), methods.join(', '));
+        assert.deepEqual(seen, ['taskCreated', 'taskStatus', 'taskStatus', 'error']);
+
+        type Sent = JSONRPCMessage & { method: string; id?: number; params?: Record<string, unknown> };
+        const messages = sent.filter((m): m is Sent => 'method' in m);
+        const idsOf = (method: string) => messages.filter((m) => m.method === method && 'id' in m).map((m) => m.id);
+        const [callId] = idsOf('tools/call');
+        const getIds = idsOf('tasks/get');
+        assert.equal(getIds.length, 2);
+        // SDK 1.x polls with the call's own options: each tasks/get carries the call's `task` too.
+        for (const get of messages.filter((m) => m.method === 'tasks/get'))
+          assert.deepEqual(get.params?.task, { ttl: 60_000 });
+        // What the spec forbids for a task-augmented request, for the call and for each (answered) poll...
+        assert.deepEqual(
+          messages.filter((m) => m.method === 'notifications/cancelled').map((m) => m.params),
+          [callId, ...getIds].map((requestId) => ({ requestId, reason: 'the caller gave up' })),
+        );
+        // ...and not the one it asks for.
+        assert.equal(idsOf('tasks/cancel').length, 0);
+
+        // The server ignored them all, while the work still ran...
+        await server.waitForLine(
+          new RegExp(`notifications/cancelled for #${callId}: that request already returned task`),
+        );
+        for (const id of getIds)
+          await server.waitForLine(
+            new RegExp(`notifications/cancelled for #${id}: that was a tasks/get, not the task`),
+          );
+        const during = await work(client, taskId);
+        assert.equal(during.state, 'running', 'the cancels arrived while the work ran');
+        // ...and it ran to its last chunk; the task completed, with its result.
         const report = await waitFor('the work to finish', async () => {
           const job = await work(client, taskId);
           return job.state !== 'running' && job;
         });
         assert.equal(report.state, 'completed');
-        assert.equal(report.chunksDone, 6);
+        assert.equal(report.chunksDone, 10);
+        const tasks = client.experimental.tasks;
+        assert.equal((await tasks.getTask(taskId)).status, 'completed');
+        assert.match(
+          textOf(await tasks.getTaskResult(taskId, CallToolResultSchema)),
+          /Processed sample.txt: 10 chunks/,
+        );
       } finally {
         await close();
       }

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestTaskStore } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { CallToolResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { noteCancel } from '../shared/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
@@ -229,9 +229,16 @@ function createServer({ jobs }: NewSession) {
   return server;
 }
 
+/** The method of each tasks/* request a session sent, by id, so a cancel naming one can say what it named. */
+const taskRequests = new WeakMap<McpSession, Map<RequestId, string>>();
+
 /** Notes when `tasks/cancel` reaches the server, on the task's job, before the SDK handles it. */
 function noteTaskMessages(session: McpSession, message: JSONRPCMessage) {
   if (!('method' in message)) return;
+  if (message.method.startsWith('tasks/') && 'id' in message) {
+    if (!taskRequests.has(session)) taskRequests.set(session, new Map());
+    taskRequests.get(session)!.set(message.id, message.method);
+  }
   if (message.method === 'tasks/cancel' && 'id' in message) {
     const taskId = String(message.params?.taskId);
     const job = jobsByTask.get(taskId);
@@ -248,14 +255,23 @@ function noteTaskMessages(session: McpSession, message: JSONRPCMessage) {
   }
   if (message.method === 'notifications/cancelled') {
     const requestId = message.params?.requestId;
-    const job =
-      typeof requestId === 'string' || typeof requestId === 'number' ? session.jobs.get(requestId) : undefined;
+    const id = typeof requestId === 'string' || typeof requestId === 'number' ? requestId : undefined;
+    const job = id === undefined ? undefined : session.jobs.get(id);
     const taskId = [...jobsByTask].find(([, taskJob]) => taskJob === job)?.[0];
     if (taskId) {
       // Its tools/call was answered with the task long ago: the SDK has no request left to abort.
       log.warn(
         `notifications/cancelled for #${JSON.stringify(requestId)}: that request already returned task ` +
           `${short(taskId)}; a task is cancelled with tasks/cancel. Nothing stops.`,
+      );
+      return;
+    }
+    const method = id === undefined ? undefined : taskRequests.get(session)?.get(id);
+    if (method) {
+      // SDK 1.x sends these when a callToolStream's signal aborts: one per tasks/get it polled with.
+      log.warn(
+        `notifications/cancelled for #${JSON.stringify(requestId)}: that was a ${method}, not the task ` +
+          '(only tasks/cancel cancels a task): the task is not affected',
       );
       return;
     }
