@@ -16,6 +16,9 @@ const root = join(import.meta.dirname, '../..');
 const lessons = readdirSync(join(root, 'lessons')).filter((name) => /^\d\d-/.test(name));
 const scratch = mkdtempSync(join(tmpdir(), 'reliability-servers-'));
 
+/** Lessons whose servers write into their data folder (and take --data DIR). */
+const WRITES_DATA = ['05', '08', '09'];
+
 type Server = Awaited<ReturnType<typeof startLessonServer>>;
 const servers = new Map<string, Server>();
 
@@ -27,8 +30,9 @@ before(async () => {
       batch.map((lesson) =>
         startLessonServer(
           join(root, 'lessons', lesson, 'server.ts'),
-          // Lesson 05 gets a data folder of its own: two processes must never open one PGlite folder.
-          lesson.startsWith('05') ? ['--data', join(scratch, 'lesson05')] : [],
+          // The lessons that write into their data folder get one of their own, so other test files
+          // running at the same time never see this file's writes (and two PGlite processes never share one).
+          WRITES_DATA.includes(lesson.slice(0, 2)) ? ['--data', join(scratch, `lesson${lesson.slice(0, 2)}`)] : [],
         ),
       ),
     );

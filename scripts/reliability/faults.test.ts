@@ -224,12 +224,14 @@ const inFlight: {
   },
   {
     lesson: '08-backpressure',
+    args: ['--data', join(scratch, 'lesson08')],
     tool: 'export_log',
     call: { lines: 5_000_000 },
     started: /tools\/call #1: export_log/,
   },
   {
     lesson: '09-disconnects-and-shutdown',
+    args: ['--data', join(scratch, 'lesson09')],
     tool: 'process_large_file',
     call: { path: 'sample.txt', chunks: 100, chunkDelayMs: 100 },
     started: /#1 chunk 1\//,
