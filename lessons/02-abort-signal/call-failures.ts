@@ -53,6 +53,7 @@ export function classifyCallFailure(error: unknown, signal: AbortSignal | undefi
  * The spec's answer is ping (SHOULD periodically ping; a timeout SHOULD count as a connection
  * failure). This pings every `everyMs`, and at once on a transport error; when a ping fails it
  * closes the client, which rejects every pending call with McpError -32000 "Connection closed".
+ * For 2025-11-25 only: protocol 2026-07-28 removed ping (see the README, section 2).
  */
 export function closeWhenServerGone(
   client: Client,

@@ -1,13 +1,26 @@
 // Lesson 02, end to end: the real server and client processes on ephemeral ports, SDK clients in
 // this process, and the wire seen with plain fetch. Every claim in this lesson's README is checked here.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { getEventListeners } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import {
+  Client as Client2,
+  SdkError,
+  SdkErrorCode,
+  StreamableHTTPClientTransport as StreamableHTTPClientTransport2,
+} from '@modelcontextprotocol/client';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { McpServer as McpServer2 } from '@modelcontextprotocol/server';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ErrorCode, McpError, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
@@ -24,6 +37,13 @@ import { classifyCallFailure, closeWhenServerGone, holdCancelsUntilSent, withCal
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
+const LESSON_12_SERVER = join(import.meta.dirname, '../12-two-eras/server.ts');
+/** What a 2026-07-28 request carries in `_meta` instead of a session. */
+const ENVELOPE_2026 = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'raw-http', version: '1.0.0' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 
 type Server = Awaited<ReturnType<typeof startLessonServer>>;
 
@@ -662,6 +682,221 @@ describe('lesson 02 pitfall: request id 0', { timeout: 60_000 }, () => {
       await assertFileReleased(server);
       await session.close();
     });
+  });
+});
+
+describe('lesson 02 with SDK 2.x (2.4.0): what changed, and what did not', { timeout: 60_000 }, () => {
+  /** An SDK 2.x client whose every POST body is recorded as it leaves. */
+  async function connect2(url: string, options?: ConstructorParameters<typeof Client2>[1]) {
+    const sent: { method?: string; id?: unknown; params?: Record<string, unknown> }[] = [];
+    const recordingFetch: typeof fetch = (input, init) => {
+      if (typeof init?.body === 'string') sent.push(JSON.parse(init.body) as (typeof sent)[number]);
+      return fetch(input, init);
+    };
+    const transport = new StreamableHTTPClientTransport2(new URL(url), { fetch: recordingFetch });
+    const client = new Client2({ name: 'lesson-02-sdk2', version: '1.0.0' }, options);
+    client.onerror = () => {}; // late replies to calls it gave up on
+    await client.connect(transport);
+    const cancels = () => sent.filter((m) => m.method === 'notifications/cancelled').map((m) => m.params);
+    const close = async () => {
+      await transport.terminateSession().catch(() => {});
+      await client.close();
+    };
+    return { client, sent, cancels, close };
+  }
+  const job2 = async (client: Client2, requestId: number) =>
+    (await client.callTool({ name: 'get_job_status', arguments: { requestId } })).structuredContent as JobReport;
+  const settledJob2 = (client: Client2, requestId: number) =>
+    waitFor(`job #${requestId} to settle`, async () => {
+      const job = await job2(client, requestId);
+      return job.state !== 'running' && job.fileHandle === 'closed' && job;
+    });
+
+  test('one signal for 12 calls: no listener left, no warning, and a later abort cancels only the call still running', async () => {
+    const server = stockView();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const { client, sent, cancels, close } = await connect2(server.url);
+    try {
+      assert.equal(client.getNegotiatedProtocolVersion(), '2025-11-25', 'a 1.x server: the 2025 era, with a session');
+      const shared = new AbortController();
+      for (let i = 0; i < 12; i++) await client.callTool(fileArgs(1, 0), { signal: shared.signal });
+      assert.equal(getEventListeners(shared.signal, 'abort').length, 0, 'each call removed its listener');
+      // Node emits the warning on the next tick after the 11th listener; a setImmediate is past it.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        warnings.filter((w) => w.name === 'MaxListenersExceededWarning'),
+        [],
+      );
+
+      const running = client.callTool(fileArgs(100, 50), { signal: shared.signal });
+      const calls = () => sent.filter((m) => m.method === 'tools/call').map((m) => m.id);
+      await waitFor('the 13th call to leave', () => calls().length === 13);
+      assert.deepEqual(calls(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+      await server.waitForLine(/#13 chunk 1\/100/);
+      shared.abort('leaving the page');
+      const error = await running.then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+      // #2165 is still open in 2.x: a user's abort is reported with the timeout code.
+      assert.ok(error instanceof SdkError, String(error));
+      assert.deepEqual(
+        [error.code, error.message, error.data],
+        [SdkErrorCode.RequestTimeout, 'leaving the page', undefined],
+      );
+      assert.equal(SdkErrorCode.RequestTimeout, 'REQUEST_TIMEOUT', 'a string, not a JSON-RPC code');
+      assert.deepEqual(cancels(), [{ requestId: 13, reason: 'leaving the page' }], 'none for the 12 finished calls');
+      const job = await settledJob2(client, 13);
+      assert.deepEqual([job.state, job.cancelReason], ['cancelled', 'leaving the page']);
+      await assertFileReleased(server);
+      assert.ok(!server.lines.some((line) => /which already completed: nothing to cancel/.test(line)), server.output());
+
+      // The timeout option: the same code, the limit in data.
+      const timeout = await client.callTool(fileArgs(50, 50), { timeout: 300 }).then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+      assert.ok(timeout instanceof SdkError);
+      assert.deepEqual(
+        [timeout.code, timeout.message, timeout.data],
+        [SdkErrorCode.RequestTimeout, 'Request timed out', { timeout: 300 }],
+      );
+    } finally {
+      process.off('warning', onWarning);
+      await close();
+    }
+  });
+
+  test('id 0: a cancel naming it stops the handler on an SDK 2.x server with sessions (#2283 fixed)', async () => {
+    // A 2.x server that keeps sessions, so the cancel POST reaches the server instance running the
+    // handler. Lesson 12's server serves 2025 clients statelessly, where a cancel reaches a fresh
+    // instance with nothing running; in 2026-07-28 over HTTP, closing the stream is the cancel.
+    const runs: { id: unknown; chunksDone: number; stopped?: unknown; finished?: boolean }[] = [];
+    const mcp = new McpServer2({ name: 'lesson-02-sdk2-server', version: '1.0.0' });
+    mcp.registerTool(
+      'count_chunks',
+      { inputSchema: z.object({ chunks: z.number().int() }) },
+      async ({ chunks }, ctx) => {
+        const run: (typeof runs)[number] = { id: ctx.mcpReq.id, chunksDone: 0 };
+        runs.push(run);
+        try {
+          for (let i = 0; i < chunks; i++) {
+            await sleep(50, undefined, { signal: ctx.mcpReq.signal });
+            run.chunksDone++;
+          }
+        } catch {
+          run.stopped = ctx.mcpReq.signal.reason;
+        } finally {
+          run.finished = true;
+        }
+        return { content: [{ type: 'text', text: `${run.chunksDone} chunks` }] };
+      },
+    );
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
+    await mcp.connect(transport);
+    const http = createServer((req, res) => void transport.handleRequest(req, res));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+    try {
+      const session = await openRawSession(url);
+      assert.equal(session.protocolVersion, '2025-11-25');
+      const reading = await session.stream({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'tools/call',
+        params: { name: 'count_chunks', arguments: { chunks: 100 } },
+      });
+      reading.done.catch(() => {}); // the test reads the handler's record, not this stream
+      await waitFor('the handler to run', () => (runs[0]?.chunksDone ?? 0) >= 1);
+      assert.equal((await session.post(cancelMessage(0, 'stop zero'))).status, 202);
+      const run = await waitFor('the handler to finish', () => runs[0]?.finished && runs[0]);
+      assert.equal(run.id, 0);
+      assert.equal(run.stopped, 'stop zero', "the handler's signal aborted with the cancel's reason");
+      assert.ok(run.chunksDone < 100, `stopped after ${run.chunksDone} of 100 chunks`);
+      await session.close();
+    } finally {
+      await mcp.close();
+      http.closeAllConnections();
+      http.close();
+    }
+  });
+
+  test("2026-07-28 (lesson 12's server): no ping; a lost server fails the call itself; an abort is still REQUEST_TIMEOUT", async () => {
+    const server = await startLessonServer(LESSON_12_SERVER);
+    try {
+      const { client, sent, close } = await connect2(server.url, {
+        versionNegotiation: { mode: { pin: '2026-07-28' } },
+      });
+      assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
+      // The 2.x client will not send a method the era does not have.
+      const ping = await client.ping().then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+      assert.ok(ping instanceof SdkError, String(ping));
+      assert.deepEqual(
+        [ping.code, ping.data],
+        [SdkErrorCode.MethodNotSupportedByProtocolVersion, { method: 'ping', era: '2026-07-28' }],
+      );
+      assert.deepEqual(
+        sent.map((m) => m.method),
+        ['server/discover'],
+        'the ping never left the client',
+      );
+      // Sent anyway, over plain HTTP: the server does not know the method.
+      const raw = await fetch(server.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'ping',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'p-1', method: 'ping', params: { _meta: ENVELOPE_2026 } }),
+      });
+      assert.equal(raw.status, 404);
+      assert.deepEqual(await raw.json(), {
+        jsonrpc: '2.0',
+        id: 'p-1',
+        error: { code: -32601, message: 'Method not found' },
+      });
+
+      // A user's abort: the same SdkError as in the 2025 era; the stream closes and the handler stops.
+      const controller = new AbortController();
+      const call = client.callTool(
+        { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 100, chunkDelayMs: 50 } },
+        { signal: controller.signal },
+      );
+      await server.waitForLine(/#0 chunk 1\/100/);
+      controller.abort('user pressed cancel');
+      const aborted = await call.then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+      assert.ok(aborted instanceof SdkError);
+      assert.deepEqual([aborted.code, aborted.message], [SdkErrorCode.RequestTimeout, 'user pressed cancel']);
+      await server.waitForLine(/#0 handler stopped after chunk \d+\/100/);
+      await server.waitForLine(/#0 file handle closed/);
+
+      // Without ping: a call runs on its own response stream, so a server that dies fails it at once.
+      const doomed = client.callTool(
+        { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 100, chunkDelayMs: 50 } },
+        { timeout: 60_000 },
+      );
+      await server.waitForLine(/#1 chunk 1\/100/);
+      server.child.kill('SIGKILL');
+      const lost = await doomed.then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+      assert.ok(lost instanceof TypeError, `not a timeout: ${String(lost)}`);
+      assert.equal(classifyCallFailure(lost, undefined), 'connection lost');
+      await close();
+    } finally {
+      await server.stop();
+    }
   });
 });
 

@@ -34,7 +34,7 @@ Usage: npx tsx lessons/06-timeouts/client.ts [options]
                        timeout            callTool's timeout passes; the SDK cancels the call
                        reset-on-progress  progress keeps a call longer than its timeout alive
                        max-total          what maxTotalTimeout really does in SDK 1.x (upstream #2695)
-                       total-cap          a total cap that holds: your own AbortSignal.timeout
+                       total-cap          a total cap that holds: your own AbortController and timer
   --chunks N         chunks per call (default: 20; max-total uses 30 so the job outlives the SDK's timers)
   --chunk-delay MS   the server's pause after each chunk (default: 100)
   --deadline MS      the call's deadlineMs in "deadline" (default: 500)
@@ -322,7 +322,7 @@ const run: Record<Scenario, { about: string; run: () => Promise<Checks> }> = {
   timeout: { about: "callTool's timeout passes; the SDK cancels", run: timeout },
   'reset-on-progress': { about: 'progress keeps a call longer than its timeout alive', run: resetOnProgress },
   'max-total': { about: 'maxTotalTimeout in SDK 1.x today (upstream #2695)', run: maxTotal },
-  'total-cap': { about: 'a total cap that holds: AbortSignal.timeout + AbortSignal.any', run: totalCap },
+  'total-cap': { about: 'a total cap that holds: an AbortController and a timer of its own', run: totalCap },
 };
 
 log.event(`connecting to ${url}`);

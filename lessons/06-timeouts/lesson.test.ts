@@ -2,9 +2,13 @@
 // and SDK clients in the test that record every message they send. Every claim in the README is
 // checked here, on the server's side: what stopped the job, after how many chunks, file closed.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import {
+  Client as Client2,
+  StreamableHTTPClientTransport as StreamableHTTPClientTransport2,
+} from '@modelcontextprotocol/client';
 import { ErrorCode, McpError, type JSONRPCMessage, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
@@ -63,7 +67,15 @@ function outputFrom(server: Server) {
   };
 }
 
-/** The lines match `patterns` in this order. */
+/**
+ * Resolves once the clock has passed `deadline` (plus a little): for the claim "nothing happens
+ * after the deadline", the deadline passing is the condition to wait for.
+ */
+const clockPast = (deadline: number) =>
+  waitFor('the clock to pass the deadline', () => Date.now() > deadline + 20, {
+    timeoutMs: deadline - Date.now() + 5000,
+  });
+
 const callArgs = (args: Record<string, unknown>) => ({
   name: 'process_large_file',
   arguments: { path: 'sample.txt', chunks: 40, chunkDelayMs: 100, ...args },
@@ -418,11 +430,74 @@ describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, ()
       assert.equal(job.fileHandle, 'closed');
       if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
 
-      // No stale timer: wait past the moment the SDK's idle timer would fire (Node runs timers in
-      // order of expiry, so a leftover timer set earlier for idleMs would run before this one).
-      await sleep(idleMs);
+      // No stale timer: wait until the SDK's idle timer would have fired (Node runs timers in order
+      // of expiry, so a leftover timer set earlier for idleMs runs before the poll that sees this).
+      await clockPast(Date.now() + idleMs);
       assert.equal(cancelsIn(recording.sent).length, 1);
     });
+  });
+
+  test('a call that finishes first sends no cancel later: not when the cap passes, not when the caller aborts', async () => {
+    await withRecordingClient(server, async (recording) => {
+      const caller = new AbortController();
+      const totalMs = 400;
+      const started = Date.now();
+      const result = await callToolWithTotalCap(recording.client, callArgs({ chunks: 2, chunkDelayMs: 0 }), {
+        totalMs,
+        idleMs: 1000,
+        signal: caller.signal,
+      });
+      assert.match(textOf(result), /^Processed sample.txt: 2 chunks$/);
+      assert.ok(Date.now() - started < totalMs, 'the call finished before the cap');
+      assert.equal(getEventListeners(caller.signal, 'abort').length, 0, "the caller's signal was unlinked");
+      caller.abort('stop button, after the fact');
+      await clockPast(started + totalMs);
+      assert.deepEqual(cancelsIn(recording.sent), [], 'no cancel for a call that had finished');
+      assert.equal((await jobStatus(recording, lastCallId(recording.sent))).state, 'completed');
+    });
+  });
+
+  test('SDK 1.x today: a plain AbortSignal.timeout sends notifications/cancelled after the call has completed', async () => {
+    const output = outputFrom(server);
+    await withRecordingClient(server, async (recording) => {
+      // shared/protocol.js adds an abort listener to the signal and never removes it.
+      const signal = AbortSignal.timeout(300);
+      await recording.client.callTool(callArgs({ chunks: 2, chunkDelayMs: 0 }), undefined, { signal });
+      const id = lastCallId(recording.sent);
+      assert.equal((await jobStatus(recording, id)).state, 'completed');
+      assert.deepEqual(cancelsIn(recording.sent), []);
+      await waitFor('the timeout signal to fire', () => signal.aborted);
+      assert.deepEqual(cancelsIn(recording.sent), [{ requestId: id, reason: TIMEOUT_SIGNAL_REASON }]);
+      await output.waitForLine(
+        new RegExp(`notifications/cancelled for #${id}, which already completed: nothing to cancel, ignored`),
+      );
+    });
+  });
+
+  test('SDK 2.x removes its listener when the call settles: the same AbortSignal.timeout sends nothing later', async () => {
+    const sent: { method?: string; id?: unknown }[] = [];
+    const recordingFetch: typeof fetch = (input, init) => {
+      if (typeof init?.body === 'string') sent.push(JSON.parse(init.body) as (typeof sent)[number]);
+      return fetch(input, init);
+    };
+    const transport = new StreamableHTTPClientTransport2(new URL(server.url), { fetch: recordingFetch });
+    const client = new Client2({ name: 'lesson-06-sdk2', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      assert.equal(client.getNegotiatedProtocolVersion(), '2025-11-25');
+      const signal = AbortSignal.timeout(300);
+      const result = await client.callTool(callArgs({ chunks: 2, chunkDelayMs: 0 }), { signal });
+      assert.match(textOf(result), /^Processed sample.txt: 2 chunks$/);
+      assert.equal(getEventListeners(signal, 'abort').length, 0);
+      await waitFor('the timeout signal to fire', () => signal.aborted);
+      assert.deepEqual(
+        sent.filter((m) => m.method === 'notifications/cancelled'),
+        [],
+      );
+    } finally {
+      await transport.terminateSession().catch(() => {});
+      await client.close();
+    }
   });
 
   test('it tells a caller cancel and an idle timeout from the cap', async () => {
@@ -441,9 +516,25 @@ describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, ()
       });
       assert.equal((await jobEnded(recording, lastCallId(recording.sent))).cancelReason, 'stop button');
 
+      // A signal aborted before the call: nothing is sent, and the stop is still the caller's.
+      const sentBefore = recording.sent.length;
+      await assert.rejects(
+        callToolWithTotalCap(recording.client, callArgs({}), {
+          totalMs: 60_000,
+          idleMs: 60_000,
+          signal: AbortSignal.abort('too soon'),
+        }),
+        (error: CallStoppedError) => {
+          assert.deepEqual(error.stop, { kind: 'caller cancel', reason: 'too soon' });
+          return true;
+        },
+      );
+      assert.equal(recording.sent.length, sentBefore, 'nothing left the client');
+
       // A 2 s wait before the first chunk's progress: nothing arrives within the 300 ms idle timeout.
+      const idleStarted = Date.now();
       const idle = callToolWithTotalCap(recording.client, callArgs({ chunkDelayMs: 2000 }), {
-        totalMs: 60_000,
+        totalMs: 700,
         idleMs: 300,
       });
       await assert.rejects(idle, (error: CallStoppedError) => {
@@ -453,6 +544,9 @@ describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, ()
       const job = await jobEnded(recording, lastCallId(recording.sent));
       assert.equal(job.cancelReason, SDK_TIMEOUT_REASON);
       assert.equal(job.fileHandle, 'closed');
+      // The cap passing later, after the idle timeout ended the call, sends no second cancel.
+      await clockPast(idleStarted + 700);
+      assert.equal(cancelsIn(recording.sent).length, 2, 'one cancel for each call');
     });
   });
 });

@@ -4,6 +4,14 @@
 // `resetTimeoutOnProgress`, checked only when a progress notification arrives, and when it does
 // fire it sends no cancel (upstream issue #2695; lesson.test.ts pins all three). An AbortSignal
 // of your own has none of those problems: the SDK cancels the request the moment it aborts.
+//
+// But SDK 1.x never removes the abort listener it adds to that signal (shared/protocol.js), and
+// sends `notifications/cancelled` whenever the signal aborts, even long after the call finished.
+// The spec allows a cancel only for a request "believed to still be in-progress"
+// (https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation).
+// So the signal must be one nothing can abort once the call settles: a controller of our own, a
+// timer cleared and the caller's signal unlinked in `finally`. (`AbortSignal.timeout(totalMs)`
+// would fire later for a call that completed first; lesson.test.ts pins that too.)
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   ErrorCode,
@@ -18,7 +26,7 @@ export interface CappedCallOptions {
   totalMs: number;
   /** Give up when nothing (no progress, no reply) arrives for this long; each progress resets it. */
   idleMs: number;
-  /** The caller's own cancel, e.g. a Stop button. */
+  /** The caller's own cancel, e.g. a Stop button. Aborting it after the call settled sends nothing. */
   signal?: AbortSignal;
   onprogress?: (progress: Progress) => void;
 }
@@ -47,28 +55,47 @@ export class CallStoppedError extends Error {
 
 /**
  * `client.callTool` with an idle timeout that progress resets and a total cap that nothing resets.
- * On any of the three stops the SDK sends `notifications/cancelled` for the request and rejects.
+ * On any of the three stops the SDK sends `notifications/cancelled` for the request and rejects;
+ * once the call has settled, nothing sends a cancel for it.
  */
 export async function callToolWithTotalCap(
   client: Client,
   params: CallToolRequest['params'],
   { totalMs, idleMs, signal, onprogress = () => {} }: CappedCallOptions,
 ): Promise<CallToolResult> {
-  const cap = AbortSignal.timeout(totalMs);
+  const call = new AbortController(); // this call's alone, aborted only while the call is pending
+  let stoppedBy: 'total cap' | 'caller cancel' | undefined;
+  const stop = (by: typeof stoppedBy, reason: unknown) => {
+    if (call.signal.aborted) return;
+    stoppedBy = by;
+    call.abort(reason);
+  };
+  // The reason AbortSignal.timeout gives: the server sees "TimeoutError: ..." as the cancel's reason.
+  const timer = setTimeout(
+    () => stop('total cap', new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    totalMs,
+  );
+  const onCallerAbort = () => stop('caller cancel', signal?.reason);
+  if (signal?.aborted) onCallerAbort();
+  else signal?.addEventListener('abort', onCallerAbort, { once: true });
   try {
     return (await client.callTool(params, undefined, {
-      signal: signal ? AbortSignal.any([signal, cap]) : cap,
+      signal: call.signal,
       timeout: idleMs,
       resetTimeoutOnProgress: true,
       onprogress, // the SDK asks for progress (adds a progressToken) only when there is a handler
     })) as CallToolResult;
   } catch (error) {
-    // SDK 1.x rejects an abort and a timeout alike, with McpError -32001; the signals say which it was.
-    if (cap.aborted) throw new CallStoppedError({ kind: 'total cap', totalMs }, error);
-    if (signal?.aborted) throw new CallStoppedError({ kind: 'caller cancel', reason: signal.reason }, error);
+    // SDK 1.x rejects an abort and a timeout alike, with McpError -32001; what aborted says which it was.
+    if (stoppedBy === 'total cap') throw new CallStoppedError({ kind: 'total cap', totalMs }, error);
+    if (stoppedBy === 'caller cancel')
+      throw new CallStoppedError({ kind: 'caller cancel', reason: signal?.reason }, error);
     if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
       throw new CallStoppedError({ kind: 'idle timeout', idleMs }, error);
     }
     throw error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onCallerAbort);
   }
 }
