@@ -1,9 +1,14 @@
 // Lesson 07, end to end: the real server and client processes on ephemeral ports, and the wire read
 // with plain fetch. Every claim in this lesson's README is checked here.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { Client as Client2, SdkError, SdkErrorCode, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { toNodeHandler } from '@modelcontextprotocol/node';
 import { ErrorCode, McpError, type JSONRPCMessage, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
@@ -20,6 +25,7 @@ import { waitFor } from '../shared/wait.ts';
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
+const SERVER_2026 = join(import.meta.dirname, '../12-two-eras/server.ts');
 
 type Server = Awaited<ReturnType<typeof startLessonServer>>;
 
@@ -369,16 +375,19 @@ describe(
   'lesson 07 in a terminal (script(1))',
   { timeout: 60_000, skip: !canRunInTerminal && 'needs script(1) from util-linux for a pseudo-terminal' },
   () => {
-    let server: Server;
-    before(async () => (server = await startLessonServer(SERVER)));
-    after(() => server.stop());
+    // One server for these tests, started by the first that runs.
+    let server: Server | undefined;
+    const serverUrl = async () => (server ??= await startLessonServer(SERVER)).url;
+    after(() => server?.stop());
 
     for (const [name, key] of [
       ['Esc', '\x1b'],
       ['c', 'c'],
     ] as const) {
       test(`80 columns: log lines print whole above the live bar; ${name} cancels at once; the terminal is restored`, async () => {
-        const terminal = startTsInTerminal(CLIENT, ['--url', server.url, '--log-level', 'debug'], { columns: 80 });
+        const terminal = startTsInTerminal(CLIENT, ['--url', await serverUrl(), '--log-level', 'debug'], {
+          columns: 80,
+        });
         try {
           // A debug log line written while the bar is on screen.
           await waitFor('a log line under the bar', () => {
@@ -425,7 +434,7 @@ describe(
       ['SIGTERM', 143],
     ] as const) {
       test(`${how} while the bar is drawn: the cursor is shown and line wrap is on afterwards`, async () => {
-        const terminal = startTsInTerminal(CLIENT, ['--url', server.url, '--cancel-at-percent', '100']);
+        const terminal = startTsInTerminal(CLIENT, ['--url', await serverUrl(), '--cancel-at-percent', '100']);
         try {
           await waitFor('the bar', () => barAt(1).test(terminal.output()));
           if (how === 'Ctrl-C') terminal.press('\x03');
@@ -439,3 +448,88 @@ describe(
     }
   },
 );
+
+// --- 2026-07-28 has no logging/setLevel ------------------------------------------------------------
+
+/** A request as SDK 2.x sends it in 2026-07-28: version and capabilities in `_meta`, the method in a header. */
+const post2026 = (url: string, method: string, params: Record<string, unknown> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': method,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method,
+      params: {
+        ...params,
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    }),
+  });
+const METHOD_NOT_FOUND = { jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'Method not found' } };
+
+describe('2026-07-28 removes logging/setLevel (SDK 2.x)', { timeout: 30_000 }, () => {
+  test('a server that declares logging answers it in 2025-11-25, and with 404 and -32601 in 2026-07-28', async () => {
+    const handler = createMcpHandler(
+      () => new McpServer({ name: 'logging', version: '1.0.0' }, { capabilities: { logging: {} } }),
+    );
+    const serve = toNodeHandler(handler);
+    let posts = 0;
+    const http = createServer((req, res) => {
+      posts++;
+      void serve(req, res);
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+    const connect = async (mode: 'legacy' | { pin: '2026-07-28' }) => {
+      const client = new Client2({ name: 'lesson-07-test', version: '1.0.0' }, { versionNegotiation: { mode } });
+      await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+      return client;
+    };
+    try {
+      const legacy = await connect('legacy');
+      assert.deepEqual(await legacy.setLoggingLevel('info'), {});
+      await legacy.close();
+
+      const modern = await connect({ pin: '2026-07-28' });
+      const before = posts;
+      await assert.rejects(modern.setLoggingLevel('info'), (error: SdkError) => {
+        assert.equal(error.code, SdkErrorCode.MethodNotSupportedByProtocolVersion);
+        return true;
+      });
+      assert.equal(posts, before, 'the client refused without sending anything');
+      await modern.close();
+
+      for (const [method, params] of [
+        ['logging/setLevel', { level: 'info' }],
+        ['ping', {}],
+      ] as const) {
+        const response = await post2026(url, method, params);
+        assert.equal(response.status, 404, method);
+        assert.deepEqual(await response.json(), METHOD_NOT_FOUND, method);
+      }
+    } finally {
+      await handler.close();
+      http.close();
+    }
+  });
+
+  test("lesson 12's server answers logging/setLevel in 2026-07-28 with 404 and -32601", async () => {
+    const server = await startLessonServer(SERVER_2026);
+    try {
+      const response = await post2026(server.url, 'logging/setLevel', { level: 'info' });
+      assert.equal(response.status, 404);
+      assert.deepEqual(await response.json(), METHOD_NOT_FOUND);
+    } finally {
+      await server.stop();
+    }
+  });
+});
