@@ -4,7 +4,6 @@
 //
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/progress
 //       https://modelcontextprotocol.io/specification/2025-11-25/server/utilities/logging
-import { emitKeypressEvents } from 'node:readline';
 import cliProgress from 'cli-progress';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -35,7 +34,8 @@ Usage: npx tsx lessons/07-progress/client.ts [options]
 
   --url URL               the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3107/mcp)
   --chunks N              chunks to split the file into (default: 20)
-  --chunk-delay MS        the server's pause after each chunk (default: 250)
+  --chunk-delay MS        the server's pause after each chunk (default: 250; 1000 in a terminal, so
+                          there is time to press a key)
   --cancel-at-percent P   cancel once progress reaches P% (default: 50; in a terminal, press c or Esc
                           to cancel sooner)
   --no-cancel             let the call run to completion
@@ -65,7 +65,9 @@ const flags = parseFlags(
 );
 const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3107/mcp';
 const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
-const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
+// In a terminal the reader may press c or Esc before the cancel at 50%: give them 10 s rather than 2.5 s.
+const interactive = process.stdin.isTTY && process.stdout.isTTY;
+const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], interactive ? 1000 : 250, 0, 60_000);
 const cancelAtPercent = intFlag('cancel-at-percent', flags['cancel-at-percent'], 50, 0, 100);
 const cancel = !flags['no-cancel'];
 const logLevel = choiceFlag('log-level', flags['log-level'], LOG_LEVELS, 'info');
@@ -80,15 +82,30 @@ const expected = choiceFlag('expect', flags.expect, OUTCOMES, cancel && !starves
 const live = process.stdout.isTTY && flood === undefined;
 const bars = live
   ? new cliProgress.MultiBar(
-      { format: 'progress [{bar}] {percentage}% | {value}/{total} | {message}', hideCursor: true },
+      {
+        format: 'progress [{bar}] {percentage}% | {value}/{total} | {message}',
+        barsize: 30,
+        stream: process.stdout,
+        hideCursor: true,
+        // true leaves the terminal's line wrap on; the default (false) turns it off, which cuts every log
+        // line at the right edge. The bar itself is still cut to the terminal's width.
+        linewrap: true,
+        forceRedraw: true, // redraw the bar below a log line even when its value has not changed
+      },
       cliProgress.Presets.shades_classic,
     )
   : undefined;
-let barShown = live;
-const log = createTimeline('client', (line) => (barShown ? bars?.log(`${line}\n`) : console.log(line)));
+let progressBar: cliProgress.SingleBar | undefined; // on screen from the first progress until stopBar()
+const log = createTimeline('client', (line) => {
+  if (!progressBar) return console.log(line);
+  bars!.log(`${line}\n`);
+  bars!.update(); // now, not at the next redraw: clears the bar's line, writes this one, redraws the bar below
+});
+/** Stops the bar (its last state stays on screen) and shows the cursor again; once, however often it is called. */
 const stopBar = () => {
-  bars?.stop();
-  barShown = false;
+  if (!progressBar) return;
+  progressBar = undefined;
+  bars!.stop();
 };
 
 // What goes out and comes in, as it does: the id and progressToken of our call; replies the SDK no longer waits for.
@@ -135,6 +152,25 @@ log.event(`-> logging/setLevel ${logLevel}: the server sends log messages at ${l
 
 const controller = new AbortController();
 const keys = cancel ? listenForCancelKey(() => controller.abort('user pressed a key')) : undefined;
+// The bar hides the cursor and the keys are read raw: put the terminal back however this process ends.
+// 'exit' comes at the end, on process.exit(), and after an uncaught exception or rejection has been
+// printed; the monitor comes before it is printed, so the error is not written over the bar.
+const restoreTerminal = () => {
+  stopBar();
+  keys?.dispose();
+};
+process.on('exit', restoreTerminal);
+process.on('uncaughtExceptionMonitor', restoreTerminal);
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  // Without a listener Node dies of the signal at once, and no 'exit' listener runs.
+  process.once(signal, () => {
+    restoreTerminal();
+    process.exit(code);
+  });
+}
 let progressCount = 0;
 let progressAfterAbort = 0;
 
@@ -153,7 +189,6 @@ function onProgress({ progress, total, message }: Progress) {
     controller.abort(`cancelled at ${cancelAtPercent}%`);
   }
 }
-let progressBar: cliProgress.SingleBar | undefined;
 
 const tool =
   flood === undefined
@@ -262,21 +297,29 @@ async function finishedJob(requestId: RequestId): Promise<JobReport> {
   );
 }
 
-/** In a terminal, c or Esc cancels at once (Ctrl-C still interrupts). */
+/**
+ * In a terminal, c or Esc cancels at once. The keys are read as raw bytes rather than readline's
+ * keypress events, which hold a lone Esc back for 500 ms (readline's escapeCodeTimeout) in case an
+ * arrow key's escape sequence follows; a terminal writes such a sequence whole, so Esc alone arrives
+ * as the one byte \x1b. Raw mode also turns Ctrl-C into a byte (\x03): pass it on as SIGINT.
+ */
 function listenForCancelKey(onCancel: () => void) {
   const stdin = process.stdin;
   if (!stdin.isTTY) return undefined;
-  const onKey = (_: string, key: { name?: string; ctrl?: boolean }) => {
-    if (key.ctrl && key.name === 'c') process.kill(process.pid, 'SIGINT');
-    else if (key.name === 'c' || key.name === 'escape') onCancel();
+  const onData = (data: Buffer) => {
+    const key = data.toString();
+    if (key === '\x03') process.kill(process.pid, 'SIGINT');
+    else if (key === 'c' || key === 'C' || key === '\x1b') onCancel();
   };
-  emitKeypressEvents(stdin);
   stdin.setRawMode(true);
-  stdin.on('keypress', onKey);
+  stdin.on('data', onData);
   log.detail('press c or Esc to cancel');
+  let listening = true;
   return {
     dispose() {
-      stdin.off('keypress', onKey);
+      if (!listening) return;
+      listening = false;
+      stdin.off('data', onData);
       stdin.setRawMode(false);
       stdin.pause();
     },

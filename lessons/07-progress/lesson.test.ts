@@ -1,9 +1,14 @@
 // Lesson 07, end to end: the real server and client processes on ephemeral ports, and the wire read
 // with plain fetch. Every claim in this lesson's README is checked here.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { Client as Client2, SdkError, SdkErrorCode, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { toNodeHandler } from '@modelcontextprotocol/node';
 import { ErrorCode, McpError, type JSONRPCMessage, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
 import { checkReadmeOutput } from '../shared/readme-output.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
@@ -20,6 +25,7 @@ import { waitFor } from '../shared/wait.ts';
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
+const SERVER_2026 = join(import.meta.dirname, '../12-two-eras/server.ts');
 
 type Server = Awaited<ReturnType<typeof startLessonServer>>;
 
@@ -340,31 +346,190 @@ function logLineFirst(lines: string[]): string[] {
   return [...rest.slice(0, call + 1), lines[log]!, ...rest.slice(call + 1)];
 }
 
-describe('lesson 07 in a terminal', { timeout: 30_000 }, () => {
-  test(
-    'a live progress bar, and pressing c cancels',
-    { skip: !canRunInTerminal && 'needs script(1) from util-linux for a pseudo-terminal' },
-    async () => {
-      await withServer([], async (server) => {
-        const terminal = startTsInTerminal(CLIENT, ['--url', server.url, '--cancel-at-percent', '100']);
+const CURSOR_HIDDEN = '\x1b[?25l';
+const CURSOR_SHOWN = '\x1b[?25h';
+const WRAP_OFF = '\x1b[?7l';
+const WRAP_ON = '\x1b[?7h';
+
+/** The bar hid the cursor; by the end of the output it is shown again, and line wrap is not left off. */
+function assertTerminalRestored(output: string) {
+  assert.ok(output.includes(CURSOR_HIDDEN), 'the bar hid the cursor');
+  assert.ok(output.lastIndexOf(CURSOR_SHOWN) > output.lastIndexOf(CURSOR_HIDDEN), 'the cursor is shown again');
+  assert.ok(output.lastIndexOf(WRAP_ON) >= output.lastIndexOf(WRAP_OFF), 'line wrap is on again');
+}
+
+const barAt = (n: number) => new RegExp(`progress \\[[█░]+\\] \\d+% \\| ${n}/20 \\| read chunk ${n} of 20`);
+/** Milliseconds since midnight: now, or at a timeline line's clock (HH:MM:SS.mmm, this machine's time). */
+function msOfDay(line?: string) {
+  const d = new Date();
+  const [h, m, s, ms] = line
+    ? line
+        .match(/(\d\d):(\d\d):(\d\d)\.(\d{3}) \+/)!
+        .slice(1)
+        .map(Number)
+    : [d.getHours(), d.getMinutes(), d.getSeconds(), d.getMilliseconds()];
+  return ((h! * 60 + m!) * 60 + s!) * 1000 + ms!;
+}
+
+describe(
+  'lesson 07 in a terminal (script(1))',
+  { timeout: 60_000, skip: !canRunInTerminal && 'needs script(1) from util-linux for a pseudo-terminal' },
+  () => {
+    // One server for these tests, started by the first that runs.
+    let server: Server | undefined;
+    const serverUrl = async () => (server ??= await startLessonServer(SERVER)).url;
+    after(() => server?.stop());
+
+    for (const [name, key] of [
+      ['Esc', '\x1b'],
+      ['c', 'c'],
+    ] as const) {
+      test(`80 columns: log lines print whole above the live bar; ${name} cancels at once; the terminal is restored`, async () => {
+        const terminal = startTsInTerminal(CLIENT, ['--url', await serverUrl(), '--log-level', 'debug'], {
+          columns: 80,
+        });
         try {
-          await waitFor('the key prompt', () => terminal.output().includes('press c or Esc to cancel'));
-          await waitFor('the bar', () =>
-            /progress \[[█░]+\] \d+% \| 2\/20 \| read chunk 2 of 20/.test(terminal.output()),
-          );
-          terminal.press('c');
+          // A debug log line written while the bar is on screen.
+          await waitFor('a log line under the bar', () => {
+            const output = terminal.output();
+            const bar = output.search(barAt(1));
+            return bar >= 0 && /log \[debug\] .*\r\n/.test(output.slice(bar));
+          });
+          const pressedAt = msOfDay();
+          terminal.press(key);
           assert.equal(await terminal.exited, 0, terminal.output());
-          assert.match(terminal.output(), /-> abort\("user pressed a key"\)/);
-          assert.match(terminal.output(), /observed: cancelled, as expected/);
-          assert.doesNotMatch(
-            terminal.output(),
-            /client progress \d+\/20/,
-            'in a terminal the bar replaces the plain lines',
-          );
+          const output = terminal.output();
+          const lines = output.split('\r\n');
+          const line = (pattern: RegExp) => lines.find((l) => pattern.test(l)) ?? assert.fail(`${pattern}:\n${output}`);
+
+          // In a terminal the chunks are 1 s apart, and the key, not the 50% mark, cancelled.
+          line(/-> tools\/call #\d+ process_large_file \{"path":"sample.txt","chunks":20,"chunkDelayMs":1000\}/);
+          const abort = line(/-> abort\("user pressed a key"\)/);
+          const [, done] = line(/server reports #\d+: cancelled after (\d+)\/20/).match(/after (\d+)\//)!;
+          assert.ok(Number(done) < 10, `cancelled before 50%: ${done}/20`);
+          // The key is read as one byte: Esc is not held back 500 ms, as readline's keypress events hold it.
+          const keyToAbortMs = msOfDay(abort) - pressedAt;
+          assert.ok(keyToAbortMs < 400, `${name} to abort: ${keyToAbortMs} ms`);
+
+          // Line wrap stays on, and every timeline line is written whole (no escape code inside it), so
+          // the terminal wraps one longer than 80 columns instead of cutting it.
+          assert.ok(!output.includes(WRAP_OFF), 'line wrap is never turned off');
+          const timelineLine = /\d\d:\d\d:\d\d\.\d{3} \+ *[\d.]+s client [^\r\n]*/g;
+          for (const l of output.match(timelineLine)!) assert.ok(!l.includes('\x1b'), JSON.stringify(l));
+          const underBar = output.slice(output.search(barAt(1))).match(timelineLine)!;
+          const debug = underBar.find((l) => / log \[debug\] /.test(l))!;
+          assert.match(debug, / client log \[debug\] process_large_file: chunk \d+: \d+ bytes at offset \d+$/);
+          assert.ok(debug.length > 80, debug);
+          assert.match(output, /observed: cancelled, as expected/);
+          assert.doesNotMatch(output, /client progress \d+\/20/, 'in a terminal the bar replaces the plain lines');
+          assertTerminalRestored(output);
         } finally {
           terminal.kill();
         }
       });
+    }
+
+    for (const [how, code] of [
+      ['Ctrl-C', 130],
+      ['SIGTERM', 143],
+    ] as const) {
+      test(`${how} while the bar is drawn: the cursor is shown and line wrap is on afterwards`, async () => {
+        const terminal = startTsInTerminal(CLIENT, ['--url', await serverUrl(), '--cancel-at-percent', '100']);
+        try {
+          await waitFor('the bar', () => barAt(1).test(terminal.output()));
+          if (how === 'Ctrl-C') terminal.press('\x03');
+          else terminal.signal('SIGTERM');
+          assert.equal(await terminal.exited, code, terminal.output());
+          assertTerminalRestored(terminal.output());
+        } finally {
+          terminal.kill();
+        }
+      });
+    }
+  },
+);
+
+// --- 2026-07-28 has no logging/setLevel ------------------------------------------------------------
+
+/** A request as SDK 2.x sends it in 2026-07-28: version and capabilities in `_meta`, the method in a header. */
+const post2026 = (url: string, method: string, params: Record<string, unknown> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': method,
     },
-  );
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method,
+      params: {
+        ...params,
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    }),
+  });
+const METHOD_NOT_FOUND = { jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'Method not found' } };
+
+describe('2026-07-28 removes logging/setLevel (SDK 2.x)', { timeout: 30_000 }, () => {
+  test('a server that declares logging answers it in 2025-11-25, and with 404 and -32601 in 2026-07-28', async () => {
+    const handler = createMcpHandler(
+      () => new McpServer({ name: 'logging', version: '1.0.0' }, { capabilities: { logging: {} } }),
+    );
+    const serve = toNodeHandler(handler);
+    let posts = 0;
+    const http = createServer((req, res) => {
+      posts++;
+      void serve(req, res);
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+    const connect = async (mode: 'legacy' | { pin: '2026-07-28' }) => {
+      const client = new Client2({ name: 'lesson-07-test', version: '1.0.0' }, { versionNegotiation: { mode } });
+      await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+      return client;
+    };
+    try {
+      const legacy = await connect('legacy');
+      assert.deepEqual(await legacy.setLoggingLevel('info'), {});
+      await legacy.close();
+
+      const modern = await connect({ pin: '2026-07-28' });
+      const before = posts;
+      await assert.rejects(modern.setLoggingLevel('info'), (error: SdkError) => {
+        assert.equal(error.code, SdkErrorCode.MethodNotSupportedByProtocolVersion);
+        return true;
+      });
+      assert.equal(posts, before, 'the client refused without sending anything');
+      await modern.close();
+
+      for (const [method, params] of [
+        ['logging/setLevel', { level: 'info' }],
+        ['ping', {}],
+      ] as const) {
+        const response = await post2026(url, method, params);
+        assert.equal(response.status, 404, method);
+        assert.deepEqual(await response.json(), METHOD_NOT_FOUND, method);
+      }
+    } finally {
+      await handler.close();
+      http.close();
+    }
+  });
+
+  test("lesson 12's server answers logging/setLevel in 2026-07-28 with 404 and -32601", async () => {
+    const server = await startLessonServer(SERVER_2026);
+    try {
+      const response = await post2026(server.url, 'logging/setLevel', { level: 'info' });
+      assert.equal(response.status, 404);
+      assert.deepEqual(await response.json(), METHOD_NOT_FOUND);
+    } finally {
+      await server.stop();
+    }
+  });
 });

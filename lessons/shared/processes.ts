@@ -2,6 +2,7 @@
 // runner: output captured line by line, conditions waited for (never fixed sleeps), and no child
 // left behind when the parent exits.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { waitFor } from './wait.ts';
 
@@ -113,21 +114,32 @@ export interface TerminalProcess {
   /** Types keys into its terminal. */
   press(keys: string): void;
   exited: Promise<number | null>;
+  /** Sends a signal to the program itself: script(1) answers one sent to it by killing the program. */
+  signal(signal: NodeJS.Signals): void;
   kill(): void;
 }
 
 /**
  * Runs a TypeScript file under script(1), so it sees a real terminal: it reads single key presses
  * and draws in place, as it does for a reader. Colour is off so the output can be matched.
+ * `columns` sets the terminal's width (script(1) gives it none: 0 columns).
  */
-export function startTsInTerminal(file: string, args: string[] = []): TerminalProcess {
-  const command = [process.execPath, '--import', 'tsx', file, ...args].map((word) => `'${word}'`).join(' ');
+export function startTsInTerminal(
+  file: string,
+  args: string[] = [],
+  { columns }: { columns?: number } = {},
+): TerminalProcess {
+  const program = [process.execPath, '--import', 'tsx', file, ...args].map((word) => `'${word}'`).join(' ');
+  // exec: the program replaces the shell, so it is script's only child (see signal below).
+  const command = `${columns ? `stty cols ${columns}; ` : ''}exec ${program}`;
   const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, FORCE_COLOR: '0' } });
   children.add(child);
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.setEncoding('utf8'); // a character split between two chunks stays whole
+  child.stdout.on('data', (chunk: string) => (output += chunk));
+  // 'close', not 'exit': it comes once the output has been read to the end.
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       children.delete(child);
       resolve(code);
     }),
@@ -136,6 +148,10 @@ export function startTsInTerminal(file: string, args: string[] = []): TerminalPr
     output: () => output,
     press: (keys) => child.stdin.write(keys),
     exited,
+    signal(signal) {
+      const pid = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
+      process.kill(Number(pid), signal);
+    },
     kill: () => child.kill('SIGKILL'),
   };
 }
