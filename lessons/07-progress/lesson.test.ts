@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ErrorCode, McpError, type JSONRPCMessage, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
-import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -321,8 +321,22 @@ describe('lesson 07 README shows what the code prints', { timeout: 60_000 }, () 
       assert.equal(await client.exited, 0, client.output());
       await server.waitForLine(/session \S+ ended/);
       const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url), normalisers);
-      checkReadmeOutput(README, 'client', asDocumented(logLineFirst(client.lines), server.url), normalisers);
+      checkReadmePair(
+        README,
+        [
+          ['server', asDocumented(serverLines, server.url)],
+          ['client', asDocumented(logLineFirst(client.lines), server.url)],
+        ],
+        normalisers,
+        {
+          order: [
+            ['client', /-> tools\/call #\d+/, 'server', /tools\/call #\d+:/],
+            ['server', /chunk 1\/20, progress 1\/20 sent/, 'client', /progress 1\/20 /],
+            ['client', /-> abort\(/, 'server', /notifications\/cancelled for #/],
+            ['server', /replying: error -32800/, 'client', /the server's final message/],
+          ],
+        },
+      );
     });
   });
 });
