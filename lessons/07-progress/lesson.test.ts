@@ -331,7 +331,7 @@ describe('lesson 07 README shows what the code prints', { timeout: 60_000 }, () 
         {
           order: [
             ['client', /-> tools\/call #\d+/, 'server', /tools\/call #\d+:/],
-            ['server', /chunk 1\/20, progress 1\/20 sent/, 'client', /progress 1\/20 /],
+            ['server', /tools\/call #\d+:/, 'client', /progress 1\/20 /],
             ['client', /-> abort\(/, 'server', /notifications\/cancelled for #/],
             ['server', /replying: error -32800/, 'client', /the server's final message/],
           ],

@@ -95,6 +95,15 @@ describe('checkReadmePair', () => {
     );
   });
 
+  test('blocks that are slices of one run may follow each other by up to gapMs', () => {
+    const seconds = (by: number) => (time: string) =>
+      `22:14:${String(Number(time.slice(6, 8)) + by).padStart(2, '0')}${time.slice(8)}`;
+    // The client's block starts 1.3 s after the server's ends.
+    const path = readme(server(A, asIs), client(A, seconds(2)));
+    withUpdate(false, () => checkReadmePair(path, thisRun));
+    assert.throws(() => withUpdate(false, () => checkReadmePair(path, thisRun, [], { gapMs: 1000 })), /1\.3 s later/);
+  });
+
   test('a pair out of causal order fails, quoting both lines', () => {
     // Close enough in time to pass the window check, but the server reads the cancel before it is sent.
     const early = (time: string) => (time === '22:14:41.305' ? '22:14:41.101' : time);

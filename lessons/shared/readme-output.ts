@@ -99,6 +99,8 @@ function withBodies(readme: string, blocks: [ReturnType<typeof findBlock>, strin
  * A line in one block that, in any single run, is printed no later than a line in the other:
  * `[block, pattern, block, pattern]`, each pattern naming the first line it matches. For example
  * `['client', /-> tools\/call/, 'server', /tools\/call #1:/]`: the client sends before the server reads.
+ * Name only orders a message causes (one side prints before sending, the other after receiving):
+ * this run's own output is checked too, so an order that only usually holds makes the test flaky.
  */
 export type Before = [string, RegExp, string, RegExp];
 
@@ -107,7 +109,7 @@ export interface PairChecks {
   order?: Before[];
   /** Ids both blocks show from one run, by what they are; session ids (UUIDs) are always checked. */
   ids?: Record<string, RegExp>;
-  /** How far apart (ms) the two blocks' clock readings may be: one block may start this long after the other ends. */
+  /** How long (ms) one block may start after the other ends: 2000 unless given. */
   gapMs?: number;
 }
 
@@ -201,7 +203,7 @@ function pairProblem(blocks: [string, string[]][], checks: PairChecks = {}): str
     return times.length ? { from: Math.min(...times), to: Math.max(...times) } : undefined;
   });
   const [spanA, spanB] = spans;
-  const gap = checks.gapMs ?? 1000;
+  const gap = checks.gapMs ?? 2000;
   if (spanA && spanB) {
     const [first, second, firstName, secondName] =
       spanA.from <= spanB.from ? [spanA, spanB, nameA, nameB] : [spanB, spanA, nameB, nameA];
