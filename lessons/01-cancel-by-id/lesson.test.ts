@@ -10,7 +10,7 @@ import { ErrorCode, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { DEFAULT_SSE_KEEP_ALIVE_MS } from '@modelcontextprotocol/sdk/server/sseKeepAlive.js';
 import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
-import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import {
   canSeeFileDescriptors,
@@ -456,8 +456,23 @@ describe('lesson 01 README shows what the code prints', { timeout: 60_000 }, () 
       assert.equal(await client.exited, 0, client.output());
       await server.waitForLine(/session \S+ ended/);
       const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url));
-      checkReadmeOutput(README, 'client', asDocumented(client.lines, server.url));
+      // The README says the clock puts the two terminals in order: they must be one run's.
+      checkReadmePair(
+        README,
+        [
+          ['server', asDocumented(serverLines, server.url)],
+          ['client', asDocumented(client.lines, server.url)],
+        ],
+        [],
+        {
+          order: [
+            ['server', /session \S+ started/, 'client', /session \S+, protocol/],
+            ['client', /-> tools\/call #1/, 'server', /tools\/call #1:/],
+            ['client', /-> notifications\/cancelled/, 'server', /notifications\/cancelled for #1/],
+            ['server', /#1 replying: error/, 'client', /<- error -32800/],
+          ],
+        },
+      );
     });
   });
 

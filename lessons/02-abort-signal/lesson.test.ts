@@ -22,7 +22,7 @@ import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/p
 import { ErrorCode, McpError, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { startLessonServer, startTs } from '../shared/processes.ts';
-import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
   canSeeFileDescriptors,
@@ -964,8 +964,10 @@ describe('lesson 02 README shows what the code prints', { timeout: 60_000 }, () 
       assert.equal(await client.exited, 0, client.output());
       await server.waitForLine(/session \S+ ended/);
       const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url));
-      checkReadmeOutput(README, 'client', asDocumented(client.lines, server.url));
+      checkReadmePair(README, [
+        ['server', asDocumented(serverLines, server.url)],
+        ['client', asDocumented(client.lines, server.url)],
+      ]);
     });
   });
 

@@ -11,7 +11,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { jobReportSchema } from '../shared/jobs.ts';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession, type RawSession, type SseReading } from '../shared/raw-mcp.ts';
-import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
+import { checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
 import { assertInOrder, canSeeFileDescriptors, lineIndex, openDescriptorsTo } from '../shared/testing.ts';
 import { waitFor } from '../shared/wait.ts';
 import type { z } from 'zod';
@@ -308,8 +308,14 @@ describe('lesson 03 README shows what the code prints', { timeout: 60_000 }, () 
       assert.equal(await client.exited, 0, client.output());
       await server.waitForLine(/session \S+ ended/);
       const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url), normalisers);
-      checkReadmeOutput(README, 'client', asDocumented(client.lines, server.url), normalisers);
+      checkReadmePair(
+        README,
+        [
+          ['server', asDocumented(serverLines, server.url)],
+          ['client', asDocumented(client.lines, server.url)],
+        ],
+        normalisers,
+      );
     } finally {
       await server.stop();
     }

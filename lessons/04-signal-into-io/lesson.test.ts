@@ -9,7 +9,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { startLessonServer, startTs } from '../shared/processes.ts';
-import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
+import { checkReadmeOutput, checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
 import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
 import {
   canSeeFileDescriptors,
@@ -130,13 +130,15 @@ describe('lesson 04: a cancel stops the I/O itself, in every layer (PGlite)', { 
     for (const source of SOURCES) lineIndex(client.lines, new RegExp(`${source}: stopped$`));
     lineIndex(client.lines, /every layer: stopped, as expected/);
 
-    checkReadmeOutput(
+    const serverLines = asDocumented(log.slice(0, lineIndex(log, /session \S+ ended/) + 1), server);
+    checkReadmePair(
       README,
-      'server',
-      asDocumented(log.slice(0, lineIndex(log, /session \S+ ended/) + 1), server),
+      [
+        ['server', serverLines],
+        ['client', asDocumented(client.lines, server)],
+      ],
       normalisers,
     );
-    checkReadmeOutput(README, 'client', asDocumented(client.lines, server), normalisers);
   });
 
   test('without a cancel every layer runs to the end and releases everything', async () => {

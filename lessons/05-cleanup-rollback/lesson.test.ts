@@ -14,7 +14,7 @@ import pg from 'pg';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, type CallToolResult, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
-import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
+import { checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
 import { assertInOrder, connectRecordingClient, lineIndex, textOf, type RecordingClient } from '../shared/testing.ts';
 import { waitFor } from '../shared/wait.ts';
 import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
@@ -412,8 +412,25 @@ describe('lesson 05: the client cancels, checks, retries, and gets the stored re
         /#\d+ key import-\w+ already completed: replaying its stored result, running nothing/,
       ]);
       const firstSession = log.slice(0, lineIndex(log, /session \S+ ended/) + 1);
-      checkReadmeOutput(README, 'server', asDocumented(firstSession), readmeNormalisers);
-      checkReadmeOutput(README, 'client', asDocumented(out), readmeNormalisers);
+      checkReadmePair(
+        README,
+        [
+          ['server', asDocumented(firstSession)],
+          ['client', asDocumented(out)],
+        ],
+        readmeNormalisers,
+        {
+          ids: { 'idempotency key': /import-[0-9a-f]{8}/ },
+          order: [
+            ['client', /-> tools\/call process_large_file/, 'server', /tools\/call #\d+:/],
+            ['client', /-> cancel at progress/, 'server', /notifications\/cancelled for #/],
+            ['client', /-> retry: tools\/call/, 'server', /committed \(40 rows/],
+            ['server', /committed \(40 rows/, 'client', /<- completed: 40 rows/],
+            ['client', /-> retry again: tools\/call/, 'server', /already completed: replaying/],
+            ['server', /already completed: replaying/, 'client', /<- the stored result/],
+          ],
+        },
+      );
 
       // A cancel after COMMIT is too late: the call completes, the server sends the result itself,
       // and both retries replay. The client exits 1 unless told to expect that.

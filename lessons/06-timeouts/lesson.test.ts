@@ -11,7 +11,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { ErrorCode, McpError, type JSONRPCMessage, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
-import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -608,8 +608,14 @@ describe('lesson 06 README shows what the code prints', { timeout: 60_000 }, () 
       const shown = (lines: string[], from: RegExp, to: RegExp) =>
         asDocumented(lines.slice(lineIndex(lines, from), lineIndex(lines, to) + 1), server.url);
       const [serverOut, clientOut] = [server.lines, client.lines];
-      checkReadmeOutput(README, 'server', shown(serverOut, /listening on/, /#3 replying/), extra);
-      checkReadmeOutput(README, 'client', shown(clientOut, /connecting to/, /cancel: as expected/), extra);
+      checkReadmePair(
+        README,
+        [
+          ['server', shown(serverOut, /listening on/, /#3 replying/)],
+          ['client', shown(clientOut, /connecting to/, /cancel: as expected/)],
+        ],
+        extra,
+      );
       for (const scenario of ['timeout', 'reset-on-progress', 'max-total', 'total-cap']) {
         const block = shown(clientOut, new RegExp(`== ${scenario}:`), new RegExp(`${scenario}: as expected`));
         checkReadmeOutput(README, `client: ${scenario}`, block, extra);

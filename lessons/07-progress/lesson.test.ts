@@ -10,7 +10,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { ErrorCode, McpError, type JSONRPCMessage, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
-import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -327,8 +327,22 @@ describe('lesson 07 README shows what the code prints', { timeout: 60_000 }, () 
       assert.equal(await client.exited, 0, client.output());
       await server.waitForLine(/session \S+ ended/);
       const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url), normalisers);
-      checkReadmeOutput(README, 'client', asDocumented(logLineFirst(client.lines), server.url), normalisers);
+      checkReadmePair(
+        README,
+        [
+          ['server', asDocumented(serverLines, server.url)],
+          ['client', asDocumented(logLineFirst(client.lines), server.url)],
+        ],
+        normalisers,
+        {
+          order: [
+            ['client', /-> tools\/call #\d+/, 'server', /tools\/call #\d+:/],
+            ['server', /tools\/call #\d+:/, 'client', /progress 1\/20 /],
+            ['client', /-> abort\(/, 'server', /notifications\/cancelled for #/],
+            ['server', /replying: error -32800/, 'client', /the server's final message/],
+          ],
+        },
+      );
     });
   });
 });

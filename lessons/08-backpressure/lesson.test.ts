@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
-import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { connectRecordingClient, lineIndex, textOf } from '../shared/testing.ts';
 import { logLines } from './log-lines.ts';
 
@@ -115,8 +115,14 @@ describe('lesson 08: a slow reader and the server memory', { timeout: 90_000 }, 
     await withServer([], async (server) => {
       const { lines, growthBytes } = await stallAgainst(server, 'bounded');
       await server.waitForLine(/session \S+ ended/);
-      checkReadmeOutput(README, 'slow reader', asDocumented(lines, server.url), varying);
-      checkReadmeOutput(README, 'server, slow reader', asDocumented(server.lines, server.url), varying);
+      checkReadmePair(
+        README,
+        [
+          ['server, slow reader', asDocumented(server.lines, server.url)],
+          ['slow reader', asDocumented(lines, server.url)],
+        ],
+        varying,
+      );
       assert.ok(growthBytes < BOUND_BYTES, `growth ${growthBytes} should stay under ${BOUND_BYTES}`);
       lineIndex(lines, /live view: waiting for room \(the client reads slowly\)/);
       const [, done, atCancel] = lines[lineIndex(lines, /server reports #1: cancelled after batch/)]!.match(
@@ -144,8 +150,14 @@ describe('lesson 08: a fast client', { timeout: 60_000 }, () => {
       const client = startTs(CLIENT, ['--url', server.url]);
       assert.equal(await client.exited, 0, client.output());
       await server.waitForLine(/session \S+ ended/);
-      checkReadmeOutput(README, 'server', asDocumented(server.lines, server.url), varying);
-      checkReadmeOutput(README, 'client', asDocumented(client.lines, server.url), varying);
+      checkReadmePair(
+        README,
+        [
+          ['server', asDocumented(server.lines, server.url)],
+          ['client', asDocumented(client.lines, server.url)],
+        ],
+        varying,
+      );
       const out = client.lines;
       lineIndex(out, /<- live view: 20000 lines in \d+ notifications\/message/);
       lineIndex(out, /<- result: 25 of 20000 lines inline \(the result is capped at 2048 bytes\)/);

@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startLessonServer, startTs } from '../shared/processes.ts';
-import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -69,8 +69,10 @@ describe('lesson 09: a client disconnect is not a cancel (2025-11-25)', { timeou
 
       await server.waitForLine(/session \S+ ended/);
       const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url));
-      checkReadmeOutput(README, 'client', asDocumented(client.lines, server.url));
+      checkReadmePair(README, [
+        ['server', asDocumented(serverLines, server.url)],
+        ['client', asDocumented(client.lines, server.url)],
+      ]);
     });
   });
 

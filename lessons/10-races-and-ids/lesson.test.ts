@@ -15,7 +15,7 @@ import {
   type JSONRPCMessage as JSONRPCMessage2,
 } from '@modelcontextprotocol/client';
 import { startLessonServer, startTs } from '../shared/processes.ts';
-import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -197,8 +197,14 @@ describe('lesson 10: the client runs every scenario, and the server agrees', { t
 
       const shown = (lines: string[], from: RegExp, to: RegExp) =>
         asDocumented(lines.slice(lineIndex(lines, from), lineIndex(lines, to) + 1), server.url);
-      checkReadmeOutput(README, 'server', shown(log, /listening on/, /for 999 matches no request/), extra);
-      checkReadmeOutput(README, 'client', shown(out, /connecting to/, /unknown-id: as expected/), extra);
+      checkReadmePair(
+        README,
+        [
+          ['server', shown(log, /listening on/, /for 999 matches no request/)],
+          ['client', shown(out, /connecting to/, /unknown-id: as expected/)],
+        ],
+        extra,
+      );
       for (const scenario of ['second-cancel', 'three-calls', 'cross-session', 'id-types', 'initialize']) {
         const block = shown(out, new RegExp(`== ${scenario}:`), new RegExp(`${scenario}: as expected`));
         checkReadmeOutput(README, `client: ${scenario}`, block, extra);

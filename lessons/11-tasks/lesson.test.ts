@@ -14,7 +14,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
-import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { checkReadmePair } from '../shared/readme-output.ts';
 import {
   canSeeFileDescriptors,
   connectRecordingClient,
@@ -126,8 +126,24 @@ describe('lesson 11: tasks/cancel, and what it stops', { timeout: 60_000, concur
 
       await server.waitForLine(/session \S+ ended/);
       const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmeOutput(README, 'server', asDocumented(serverLines, server.url), taskIds);
-      checkReadmeOutput(README, 'client', asDocumented(client.lines, server.url), taskIds);
+      checkReadmePair(
+        README,
+        [
+          ['server', asDocumented(serverLines, server.url)],
+          ['client', asDocumented(client.lines, server.url)],
+        ],
+        taskIds,
+        {
+          ids: { task: /\b[0-9a-f]{32}\b/ },
+          order: [
+            ['server', /session \S+ started/, 'client', /session \S+, protocol/],
+            ['server', /-> task [0-9a-f]{32}/, 'client', /<- task [0-9a-f]{32}: working/],
+            ['client', /-> tasks\/cancel [0-9a-f]{32}/, 'server', /tasks\/cancel for task \S+, after chunk/],
+            ['server', /tasks\/cancel for task \S+, after chunk/, 'client', /<- tasks\/cancel: cancelled/],
+            ['client', /-> tasks\/cancel again/, 'server', /which is cancelled already/],
+          ],
+        },
+      );
     });
   });
 
@@ -163,8 +179,20 @@ describe('lesson 11: tasks/cancel, and what it stops', { timeout: 60_000, concur
       const chunksAfter = log.slice(cancelAt).filter((line) => /task \S+ chunk \d+\/20$/.test(line)).length;
       assert.equal(chunksAfter, 20 - atCancel!, log.join('\n'));
       const to = lineIndex(log, /work ran to chunk 20\/20 after tasks\/cancel/, cancelAt) + 1;
-      checkReadmeOutput(README, 'server, --unwired', log.slice(cancelAt, to + 1), taskIds);
-      checkReadmeOutput(README, 'client, --unwired', out.slice(lineIndex(out, /server reports task/)), taskIds);
+      checkReadmePair(
+        README,
+        [
+          ['server, --unwired', log.slice(cancelAt, to + 1)],
+          ['client, --unwired', out.slice(lineIndex(out, /server reports task/))],
+        ],
+        taskIds,
+        {
+          ids: { task: /\b[0-9a-f]{32}\b/ },
+          order: [
+            ['server, --unwired', /work ran to chunk 20\/20/, 'client, --unwired', /work completed at chunk 20\/20/],
+          ],
+        },
+      );
     });
   });
 

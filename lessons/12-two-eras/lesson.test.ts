@@ -12,7 +12,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
-import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { assertInOrder, canSeeFileDescriptors, lineIndex, openDescriptorsTo, textOf } from '../shared/testing.ts';
 import { waitFor } from '../shared/wait.ts';
 
@@ -136,8 +136,10 @@ describe(
         // The client's reason never reaches this server: no message carries it.
         assert.ok(!server.output().includes('user changed their mind'), server.output());
         if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '12-two-eras/data/sample.txt'), 0);
-        checkReadmeOutput(README, 'client-2026', asDocumented(lines, server.url, 3112));
-        checkReadmeOutput(README, 'server-2026', asDocumented(server.lines, server.url, 3112));
+        checkReadmePair(README, [
+          ['server-2026', asDocumented(server.lines, server.url, 3112)],
+          ['client-2026', asDocumented(lines, server.url, 3112)],
+        ]);
       });
     });
 
