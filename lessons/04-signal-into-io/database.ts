@@ -10,6 +10,7 @@
 import { setImmediate as nextTurnOfEventLoop } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import type { Timeline } from '../shared/timeline.ts';
 
 /** How the lesson's connections name themselves in PostgreSQL's pg_stat_activity. */
 export const APPLICATION_NAME = 'lesson-04-signal-into-io';
@@ -32,13 +33,17 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(url: string | undefined): Promise<Database> {
-  return url ? openPostgres(url) : openPGlite();
+export async function openDatabase(url: string | undefined, log: Timeline): Promise<Database> {
+  return url ? openPostgres(url) : openPGlite(log);
 }
 
-async function openPGlite(): Promise<Database> {
+async function openPGlite(log: Timeline): Promise<Database> {
+  // An in-memory PGlite runs initdb at every start: seconds in which the server would say nothing.
+  const started = performance.now();
+  log.event('starting PGlite (embedded PostgreSQL, in memory; this takes a few seconds)…');
   const db = new PGlite();
   await db.waitReady;
+  log.detail(`PGlite ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const session: DatabaseSession = {
     async query<Row>(sql: string, params: unknown[], signal?: AbortSignal) {
       signal?.throwIfAborted();

@@ -48,11 +48,6 @@ const wrongWay = flags['wrong-way'] ?? false;
 const log = createTimeline('server');
 const largeFile = ensureSampleFile(join(import.meta.dirname, 'data'), 'large.txt', 8 * 1024 * 1024);
 
-const db = await openDatabase(process.env.DATABASE_URL).catch((error: Error) => {
-  log.fail(`cannot open the database at DATABASE_URL: ${error.message}`);
-  process.exit(1);
-});
-
 // The upstream reports how each response ended; the job that asked for it records that.
 const upstreamJobs = new Map<string, Job>();
 const upstream = await startSlowUpstream(log, (response) => {
@@ -183,6 +178,11 @@ const running = await serveMcpOrExit({
   timeline: log,
   createServer,
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
+});
+// The database after the port: a busy port is reported at once, not after PGlite's seconds.
+const db = await openDatabase(process.env.DATABASE_URL, log).catch((error: Error) => {
+  log.fail(`cannot open the database at DATABASE_URL: ${error.message}`);
+  process.exit(1);
 });
 log.ok(`listening on ${running.url}  (database: ${db.label})`);
 log.detail(`slow upstream on ${upstream.url}; large file ${relative(join(import.meta.dirname, '../..'), largeFile)}`);

@@ -6,8 +6,11 @@
 //
 // `transaction(work)` commits when `work` resolves and rolls back when it throws: a cancelled
 // handler throws, so whatever it wrote is undone.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import type { Timeline } from '../shared/timeline.ts';
 
 export interface Sql {
   query<Row extends object>(text: string, params?: unknown[]): Promise<Row[]>;
@@ -21,10 +24,17 @@ export interface Database extends Sql {
   close(): Promise<void>;
 }
 
-/** PGlite in `folder` (created on first use, which is slower than opening it later). One process at a time may open it. */
-export async function openPglite(folder: string, label = folder): Promise<Database> {
+/**
+ * PGlite in `folder` (created on first use, which is slower than opening it later). One process at
+ * a time may open it. With `log`, says what is starting and how long it took: seconds, otherwise silent.
+ */
+export async function openPglite(folder: string, label = folder, log?: Timeline): Promise<Database> {
+  const started = performance.now();
+  if (existsSync(join(folder, 'PG_VERSION'))) log?.event(`opening PGlite (embedded PostgreSQL) in ${label}…`);
+  else log?.event(`creating PGlite (embedded PostgreSQL) in ${label}; a first start takes a few seconds…`);
   const db = new PGlite(folder);
   await db.waitReady;
+  log?.detail(`PGlite ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return {
     label: `PGlite in ${label}`,
     query: async <Row extends object>(text: string, params?: unknown[]) => (await db.query<Row>(text, params)).rows,

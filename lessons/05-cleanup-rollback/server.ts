@@ -32,6 +32,7 @@ import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../share
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
+import { exitCannotServe } from '../shared/listen.ts';
 import { serveMcpOverHttp, SHUTDOWN_GRACE_MS, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { openPglite, openPostgres, type Database, type Sql } from './database.ts';
@@ -113,7 +114,7 @@ function parseRecord(text: string, line: number, file: string): ParsedRecord {
 const databaseUrl = process.env.DATABASE_URL;
 
 async function openDatabase(): Promise<Database> {
-  const db = databaseUrl ? await openPostgres(databaseUrl) : await openPglite(paths.pglite, show(paths.pglite));
+  const db = databaseUrl ? await openPostgres(databaseUrl) : await openPglite(paths.pglite, show(paths.pglite), log);
   // A schema of its own keeps the lesson's tables apart from anything else in a shared database.
   await db.query('CREATE SCHEMA IF NOT EXISTS lesson05');
   await db.query(`CREATE TABLE IF NOT EXISTS lesson05.imported_records (
@@ -604,10 +605,7 @@ const running = await serveMcpOverHttp({
   createServer,
   onClientMessage: noteCancelStep,
   onResponseStreamClosed: noteStreamClosed,
-}).catch((error: Error) => {
-  log.fail(error.message);
-  process.exit(1);
-});
+}).catch((error: Error) => exitCannotServe(log, error));
 // Opened once per server, after the port is ours: creating or opening PGlite takes a while,
 // and two processes must never open the same PGlite folder.
 const db = await openDatabase().catch(async (error: Error) => {

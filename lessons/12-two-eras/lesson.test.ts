@@ -168,8 +168,49 @@ describe(
       });
     });
 
-    test('README: a 2025-era client on the 2.x server is served statelessly: its notifications/cancelled stops nothing', async () => {
+    test('README: a 2025-era client on the 2.x server is served statelessly: its notifications/cancelled stops nothing', async (t) => {
       await withServer(SERVER_2026, async (server) => {
+        await t.test(
+          "an SDK 2.x client speaks 2026-07-28 only when asked: versionNegotiation's mode defaults to 'legacy'",
+          async () => {
+            const connect = async (options?: ConstructorParameters<typeof Client>[1]) => {
+              const wire: [method: string, header: string | null][] = [];
+              const recording: typeof fetch = (input, init) => {
+                if (typeof init?.body === 'string') {
+                  const { method } = JSON.parse(init.body) as { method: string };
+                  wire.push([method, new Headers(init.headers).get('mcp-protocol-version')]);
+                }
+                return fetch(input, init);
+              };
+              const client = new Client({ name: 'defaults', version: '1.0.0' }, options);
+              await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { fetch: recording }));
+              await client.listTools();
+              const seen = { version: client.getNegotiatedProtocolVersion(), era: client.getProtocolEra(), wire };
+              await client.close();
+              return seen;
+            };
+            // No option: initialize, and 2025-11-25 in every header after it, from a 2026-07-28 server.
+            assert.deepEqual(await connect(), {
+              version: '2025-11-25',
+              era: 'legacy',
+              wire: [
+                ['initialize', null],
+                ['notifications/initialized', '2025-11-25'],
+                ['tools/list', '2025-11-25'],
+              ],
+            });
+            for (const mode of ['auto', { pin: '2026-07-28' }] as const) {
+              assert.deepEqual(await connect({ versionNegotiation: { mode } }), {
+                version: '2026-07-28',
+                era: 'modern',
+                wire: [
+                  ['server/discover', '2026-07-28'],
+                  ['tools/list', '2026-07-28'],
+                ],
+              });
+            }
+          },
+        );
         const args = ['--era', 'legacy', '--expect', 'completed', '--chunks', '6', '--chunk-delay', '150'];
         const client = startTs(CLIENT, ['--url', server.url, ...args, '--cancel-after', '400']);
         assert.equal(await client.exited, 0, client.output());

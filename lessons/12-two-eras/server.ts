@@ -6,8 +6,7 @@
 //       https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http#cancellation
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMcpExpressApp } from '@modelcontextprotocol/express';
@@ -17,6 +16,7 @@ import { z } from 'zod';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { jobReportSchema, type Job } from '../shared/jobs.ts';
+import { exitCannotServe, listenOn } from '../shared/listen.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { closeOpenExchanges, currentExchange, recordExchange, replyWritten, type Exchange } from './exchanges.ts';
 
@@ -228,14 +228,9 @@ app.all('/mcp', (req, res) => {
   recordExchange(req, res, () => void serve(req, res, req.body));
 });
 
-const http: HttpServer = app.listen(port, '127.0.0.1', () => {
-  const { port: actual } = http.address() as AddressInfo;
-  log.event(`listening on http://127.0.0.1:${actual}/mcp  (SDK 2.x, protocol 2026-07-28; data folder: ${dataLabel})`);
-});
-http.on('error', (error) => {
-  log.fail(`cannot listen on 127.0.0.1:${port}: ${error.message}`);
-  process.exit(1);
-});
+const http = createServer(app);
+const actual = await listenOn(http, port, '127.0.0.1').catch((error: Error) => exitCannotServe(log, error));
+log.event(`listening on http://127.0.0.1:${actual}/mcp  (SDK 2.x, protocol 2026-07-28; data folder: ${dataLabel})`);
 
 // handler.close() aborts the 2026-07-28 exchanges in flight, but not the 2025-era ones it serves
 // statelessly; closing every open response aborts those (a closed response is their cancel too).

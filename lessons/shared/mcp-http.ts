@@ -5,7 +5,6 @@
 // The lesson's own point lives in the lesson's server.ts; nothing here knows about cancelling.
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, STATUS_CODES, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -19,6 +18,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { JobBook } from './jobs.ts';
+import { exitCannotServe, listenOn } from './listen.ts';
 import { preview, type Timeline } from './timeline.ts';
 import { waitFor } from './wait.ts';
 
@@ -352,19 +352,7 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
   );
 
   const httpServer = createHttpServer(app);
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new Error(
-              `port ${options.port} on ${host} is in use: stop what holds it, or pass --port N (0 picks a free port)`,
-            )
-          : error,
-      ),
-    );
-    httpServer.listen(options.port, host, resolve);
-  });
-  const { port } = httpServer.address() as AddressInfo;
+  const port = await listenOn(httpServer, options.port, host);
 
   const handlersOf = (session: McpSession) => runningHandlers(session.server);
   return {
@@ -427,10 +415,7 @@ function runningHandlers(server: McpServer): Map<RequestId, AbortController> {
  * it prints why and exits 1; once serving, Ctrl-C or SIGTERM closes every session and exits.
  */
 export async function serveMcpOrExit(options: ServeMcpOptions): Promise<RunningMcpServer> {
-  const running = await serveMcpOverHttp(options).catch((error: Error) => {
-    options.timeline.fail(error.message);
-    process.exit(1);
-  });
+  const running = await serveMcpOverHttp(options).catch((error: Error) => exitCannotServe(options.timeline, error));
   closeOnSignals(running, options.timeline, { otherWork: options.otherWork });
   return running;
 }

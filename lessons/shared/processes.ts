@@ -101,7 +101,11 @@ export async function startLessonServer(
   options: Parameters<typeof startTs>[2] = {},
 ) {
   const server = startTs(file, ['--port', '0', ...args], options);
-  const [, url] = await server.waitForLine(/listening on (http:\/\/\S+)/);
+  // A server that never says it is listening is stopped here: nobody else holds it to stop it.
+  const [, url] = await server.waitForLine(/listening on (http:\/\/\S+)/).catch(async (error: Error) => {
+    await server.stop();
+    throw error;
+  });
   return { ...server, url: url! };
 }
 

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startLessonServer } from '../../lessons/shared/processes.ts';
+import { startLessonServer, startTs } from '../../lessons/shared/processes.ts';
 import { openRawSession, type SseReading } from '../../lessons/shared/raw-mcp.ts';
 import { waitFor } from '../../lessons/shared/wait.ts';
 import { answerOf, catalogue, noServerErrors, requestWithHost, sendAndCheck } from './catalogue.ts';
@@ -26,7 +26,7 @@ before(async () => {
   // Three at a time: twelve servers starting at once on two cores can take longer than a start is given.
   for (let i = 0; i < lessons.length; i += 3) {
     const batch = lessons.slice(i, i + 3);
-    const started = await Promise.all(
+    const started = await Promise.allSettled(
       batch.map((lesson) =>
         startLessonServer(
           join(root, 'lessons', lesson, 'server.ts'),
@@ -36,7 +36,10 @@ before(async () => {
         ),
       ),
     );
-    batch.forEach((lesson, j) => servers.set(lesson, started[j]!));
+    // Every server that did start is recorded before a failure is thrown, so after() stops it.
+    batch.forEach((lesson, j) => started[j]!.status === 'fulfilled' && servers.set(lesson, started[j]!.value));
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 });
 after(async () => {
@@ -164,6 +167,53 @@ describe('every lesson server', { timeout: 120_000 }, () => {
       assert.equal(outcome, 'ECONNREFUSED');
     });
   });
+
+  test(`lessons 01-${lessons.length}: a second copy on the first one's port says the port is in use, and exits 1`, async () => {
+    await onEach(lessons, async (server, lesson) => {
+      const { port } = new URL(server.url);
+      const data = lesson.startsWith('05') ? ['--data', join(scratch, 'lesson05-second')] : [];
+      const second = startTs(join(root, 'lessons', lesson, 'server.ts'), ['--port', port, ...data]);
+      assert.equal(await second.exited, 1, second.output());
+      // One line saying what to do: no stack trace, and no database started first (04, 05).
+      assert.equal(second.lines.length, 1, second.output());
+      assert.match(
+        second.lines[0]!,
+        new RegExp(
+          `^[\\d:.]+ \\+\\s*[\\d.]+s server port ${port} on 127\\.0\\.0\\.1 is in use: stop what holds it, or pass --port N \\(0 picks a free port\\)$`,
+        ),
+      );
+    });
+  });
+
+  test(
+    'lessons 04, 05: before their seconds of PGlite start-up, they say what is starting; then how long it took',
+    {
+      skip: process.env.DATABASE_URL ? 'DATABASE_URL is set: no PGlite' : false,
+    },
+    () => {
+      const starting = {
+        '04-signal-into-io': /^starting PGlite \(embedded PostgreSQL, in memory; this takes a few seconds\)…$/,
+        // A data folder of its own, new: the first start, which creates the database.
+        '05-cleanup-rollback':
+          /^creating PGlite \(embedded PostgreSQL\) in \S+\/lesson05\/pglite; a first start takes a few seconds…$/,
+      };
+      for (const [lesson, pattern] of Object.entries(starting)) {
+        const lines = servers
+          .get(lesson)!
+          .lines.slice(0, 3)
+          .map((line) => {
+            const [, at, text] = /^[\d:.]+ \+\s*([\d.]+)s server (.*)$/.exec(line)!;
+            return { at: Number(at), text: text! };
+          });
+        assert.match(lines[0]!.text, pattern, lesson);
+        const [, took] =
+          /^PGlite ready in (\d+\.\d) s$/.exec(lines[1]!.text) ?? assert.fail(`${lesson}: ${lines[1]!.text}`);
+        // The figure is the time between the two lines, as their stamps show.
+        assert.ok(Math.abs(Number(took) - (lines[1]!.at - lines[0]!.at)) <= 0.1, `${lesson}: ${JSON.stringify(lines)}`);
+        assert.match(lines[2]!.text, /^listening on /, lesson);
+      }
+    },
+  );
 
   test(`lessons 01-${lessons.length}: a foreign Host or Origin gets 403 (DNS rebinding); a page on localhost does not`, async () => {
     await onEach(lessons, async (server) => {
