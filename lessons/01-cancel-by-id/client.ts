@@ -2,7 +2,6 @@
 // delay (or when you press c / Esc), and report what actually came back.
 //
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
-import { emitKeypressEvents } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
@@ -17,7 +16,7 @@ import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 
-const OUTCOMES = ['error', 'result', 'none', 'completed'] as const;
+const OUTCOMES = ['error', 'result', 'none', 'completed', 'tool-error'] as const;
 type Outcome = (typeof OUTCOMES)[number] | 'failed';
 const REQUEST_CANCELLED = -32800; // LSP's RequestCancelled; MCP defines no error code for a cancel
 
@@ -27,8 +26,9 @@ Lesson 01 client: call process_large_file, cancel it by its request id, print wh
 Usage: npx tsx lessons/01-cancel-by-id/client.ts [options]
 
   --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3101/mcp)
-  --cancel-after MS    send notifications/cancelled this long after the call (default: 1200)
-                       (in a terminal, press c or Esc to cancel sooner)
+  --cancel-after MS    send notifications/cancelled this long after the call (default: 1200;
+                       in a terminal, 80% of the job: 4000 with the defaults, and c or Esc
+                       cancels at once)
   --no-cancel          let the call run to completion
   --chunks N           chunks to split the file into (default: 20)
   --chunk-delay MS     the server's pause after each chunk (default: 250)
@@ -38,6 +38,7 @@ Usage: npx tsx lessons/01-cancel-by-id/client.ts [options]
                          result     a clean-cancel result "Cancelled after N of M chunks"
                          none       no reply at all, the spec's default
                          completed  the full result
+                         tool-error a tool error result (isError: true), e.g. for a bad --path
   --reason TEXT        the reason sent with the cancel (default: "user changed their mind")
   --path FILE          the file to process, inside the lesson's data folder (default: sample.txt)
   -h, --help           show this help
@@ -59,9 +60,15 @@ const flags = parseFlags(
 );
 const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3101/mcp';
 const cancel = !flags['no-cancel'];
-const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1200);
 const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
 const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
+// A reader at a terminal needs time to see the prompt and press a key; a script does not.
+const inTerminal = process.stdin.isTTY === true;
+const cancelAfterMs = intFlag(
+  'cancel-after',
+  flags['cancel-after'],
+  inTerminal ? Math.floor(chunks * chunkDelayMs * 0.8) : 1200,
+);
 const waitMs = intFlag('wait', flags.wait, 3000);
 const expected = choiceFlag('expect', flags.expect, OUTCOMES, cancel ? 'error' : 'completed');
 const reason = flags.reason ?? 'user changed their mind';
@@ -72,6 +79,11 @@ const log = createTimeline('client');
  * SDK 1.x has no public "next request id" API (the counter is private). Wrapping the transport's
  * `send` sees every message as it leaves, so the id captured is the id on the wire, whatever
  * numbering the SDK uses. The Transport interface is public; the counter is not.
+ *
+ * It resolves once the server has answered the POST (the SSE stream's headers): SDK 1.x's server
+ * hands the request to its handler before it answers (server/webStandardStreamableHttp.js), so a
+ * cancel sent from then on cannot overtake the request and find nothing to cancel (the race in
+ * the spec's Cancellation, Timing Considerations).
  */
 function captureRequestId(
   transport: StreamableHTTPClientTransport,
@@ -80,8 +92,12 @@ function captureRequestId(
   const captured = deferred<RequestId>();
   const send = transport.send.bind(transport);
   transport.send = (message, options) => {
-    if (isJSONRPCRequest(message) && matches(message)) captured.resolve(message.id);
-    return send(message, options);
+    const sent = send(message, options);
+    if (isJSONRPCRequest(message) && matches(message)) {
+      const answered = () => captured.resolve(message.id);
+      sent.then(answered, answered); // a failed send is reported by callTool itself
+    }
+    return sent;
   };
   return captured.promise;
 }
@@ -91,22 +107,26 @@ function cancelTrigger(): { fired: Promise<string>; dispose(): void } {
   const fired = deferred<string>();
   const timer = setTimeout(() => fired.resolve(`after ${cancelAfterMs} ms`), cancelAfterMs);
   const stdin = process.stdin;
-  const onKey = (_: string, key: { name?: string; ctrl?: boolean }) => {
-    if (key.ctrl && key.name === 'c') process.kill(process.pid, 'SIGINT');
-    else if (key.name === 'c' || key.name === 'escape') fired.resolve('on a key press');
+  // Raw bytes, not readline's keypress events: readline holds a lone Esc for 500 ms to see whether
+  // an escape sequence (an arrow key: ESC [ A) follows. In raw mode a key arrives as one chunk.
+  const onData = (chunk: Buffer) => {
+    const text = chunk.toString('latin1');
+    // Raw mode turns off the terminal's own Ctrl-C, so pass it on.
+    if (text.includes('\x03')) process.kill(process.pid, 'SIGINT');
+    else if (text === '\x1b') fired.resolve('on a key press: Esc');
+    else if (!text.startsWith('\x1b') && /c/i.test(text)) fired.resolve('on a key press: c');
   };
-  if (stdin.isTTY) {
-    emitKeypressEvents(stdin);
+  if (inTerminal) {
     stdin.setRawMode(true);
-    stdin.on('keypress', onKey);
+    stdin.on('data', onData);
     log.detail(`press c or Esc to cancel now, or wait ${cancelAfterMs} ms`);
   }
   return {
     fired: fired.promise,
     dispose() {
       clearTimeout(timer);
-      if (stdin.isTTY) {
-        stdin.off('keypress', onKey);
+      if (inTerminal) {
+        stdin.off('data', onData);
         stdin.setRawMode(false);
         stdin.pause();
       }
@@ -139,8 +159,9 @@ function describe(settled: Settled): Outcome {
   const text = textOf(result);
   const status = (result.structuredContent as { status?: string } | undefined)?.status;
   if (result.isError) {
-    log.fail(`<- tool error: ${text}`);
-    return 'failed';
+    if (expected === 'tool-error') log.highlight(`<- tool error: ${text}`);
+    else log.fail(`<- tool error: ${text}`);
+    return 'tool-error';
   }
   if (status === 'cancelled') {
     log.highlight(`<- result (isError: false): "${text}"`);

@@ -1,6 +1,8 @@
 // Lesson 01, end to end: the real server and client processes on ephemeral ports, plus the wire
-// seen with plain fetch. Every claim in this lesson's README is checked here.
+// seen with plain fetch. Every claim in this lesson's README is checked here, but the ones it marks
+// as read, not run (spec wording, the Python SDK's source).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -221,6 +223,9 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: 60_000 
 
   test('a handler that ignores its signal runs to the end, and the SDK drops its result', async () => {
     await withServer(['--ignore-signal'], async (server) => {
+      // Things to try: the client, as the README gives it, ends green with --expect none. It runs
+      // in a session of its own while the wire is checked below.
+      const reader = startTs(CLIENT, ['--url', server.url, '--expect', 'none']);
       const client = await connectRecordingClient(server.url);
       const session = await openRawSession(server.url);
       const reading = await session.stream(call(7, 6, 50));
@@ -247,6 +252,11 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: 60_000 
       assert.equal(reading.ended, false);
       await session.close();
       await client.close();
+
+      assert.equal(await reader.exited, 0, reader.output());
+      lineIndex(reader.lines, /no response within 3000 ms of the cancel/);
+      lineIndex(reader.lines, /server reports #1: (running|completed), \d+\/20 chunks/); // the cancel stopped nothing
+      lineIndex(reader.lines, /observed: none, as expected/);
     });
   });
 });
@@ -394,10 +404,72 @@ describe('lesson 01: mistakes when starting it', { timeout: 30_000 }, () => {
     });
   });
 
-  test('a bad flag value is named, with the help text', async () => {
+  test('a bad flag value is named', async () => {
     const server = startTs(SERVER, ['--on-cancel', 'maybe']);
     assert.equal(await server.exited, 2);
     assert.match(server.output(), /--on-cancel must be one of error, result, none; got "maybe"/);
+  });
+
+  test('a flag given to the wrong side says whose it is and how to pass it; an unknown one says so in a line', async () => {
+    const [client, server, unknown] = [
+      startTs(CLIENT, ['--on-cancel', 'none']),
+      startTs(SERVER, ['--cancel-after', '100']),
+      startTs(CLIENT, ['--bogus']),
+    ];
+    assert.equal(await client.exited, 2);
+    assert.deepEqual(client.lines, [
+      '--on-cancel is a flag of the server, not of this client. Give it to the server:',
+      '  npx tsx lessons/01-cancel-by-id/server.ts --on-cancel none',
+      'or run both in one terminal: npm run lesson -- 01 --server --on-cancel none',
+    ]);
+    assert.equal(await server.exited, 2);
+    assert.deepEqual(server.lines, [
+      '--cancel-after is a flag of the client, not of this server. Give it to the client:',
+      '  npx tsx lessons/01-cancel-by-id/client.ts --cancel-after 100',
+      'or run both in one terminal: npm run lesson -- 01 --cancel-after 100',
+    ]);
+    assert.equal(await unknown.exited, 2);
+    assert.deepEqual(unknown.lines, ["unknown flag --bogus; run with --help to see this client's flags"]);
+  });
+
+  // Commands in the READMEs name files from the repository root; from inside a lesson folder the
+  // path is looked for under that folder, so it appears twice in the error.
+  test('from inside the lesson folder: a root-relative path fails with the path doubled, npm run lesson works', async () => {
+    const lessonFolder = import.meta.dirname;
+    const run = (command: string, args: string[]) => {
+      const child = spawn(command, args, {
+        cwd: lessonFolder,
+        detached: true,
+        env: { ...process.env, FORCE_COLOR: '0' },
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      return { exited, output: () => output, kill: () => process.kill(-child.pid!, 'SIGKILL') };
+    };
+    const wrong = run('npx', ['tsx', 'lessons/01-cancel-by-id/server.ts']);
+    // A thing to try from the README, run the one-terminal way: npm runs scripts from the package root.
+    const right = run('npm', ['run', 'lesson', '--', '01', '--path', '../../etc/passwd', '--expect', 'tool-error']);
+    try {
+      assert.equal(await wrong.exited, 1);
+      assert.match(wrong.output(), /ERR_MODULE_NOT_FOUND/);
+      assert.ok(
+        wrong.output().includes(join('lessons', '01-cancel-by-id', 'lessons', '01-cancel-by-id', 'server.ts')),
+        wrong.output(),
+      );
+      assert.equal(await right.exited, 0, right.output());
+      assert.match(right.output(), /client <- tool error: .*path "\.\.\/\.\.\/etc\/passwd" is outside the data folder/);
+      assert.match(right.output(), /client observed: tool-error, as expected/);
+    } finally {
+      for (const started of [wrong, right]) {
+        try {
+          started.kill();
+        } catch {
+          // already gone
+        }
+      }
+    }
   });
 
   test('the client says when no server is listening', async () => {
@@ -487,22 +559,42 @@ describe('lesson 01 README shows what the code prints', { timeout: 60_000 }, () 
 });
 
 describe('lesson 01 in a terminal', { timeout: 30_000 }, () => {
+  // The wall-clock time a timeline line was written, as a Date on the day of `near`.
+  const clockOf = (line: string, near: number) => {
+    const [, h, m, sec, ms] = /(\d\d):(\d\d):(\d\d)\.(\d{3}) \+/.exec(line)!.map(Number);
+    const at = new Date(near).setHours(h!, m!, sec!, ms!);
+    return at - near < -12 * 3_600_000 ? at + 24 * 3_600_000 : at; // past midnight
+  };
+
   test(
-    'pressing c cancels at once',
+    'in a terminal the client waits for a key (80% of the job, or --cancel-after), and c or Esc cancels at once',
     { skip: !canRunInTerminal && 'needs script(1) from util-linux for a pseudo-terminal' },
-    async () => {
+    async (t) => {
       await withServer([], async (server) => {
-        // script(1) gives the client a real terminal, so it reads keys instead of waiting 60 s.
-        const terminal = startTsInTerminal(CLIENT, ['--url', server.url, '--cancel-after', '60000']);
-        try {
-          await waitFor('the key prompt', () => terminal.output().includes('press c or Esc to cancel now'));
-          await server.waitForLine(/#1 chunk 1\/20/);
-          terminal.press('c');
-          assert.equal(await terminal.exited, 0, terminal.output());
-          assert.match(terminal.output(), /-> notifications\/cancelled \{ requestId: 1, .* \(on a key press\)/);
-          assert.match(terminal.output(), /observed: error, as expected/);
-        } finally {
-          terminal.kill();
+        // Without --cancel-after the delay is 80% of the job (20 chunks x 250 ms); the flag still sets it.
+        for (const [key, name, flags, delay] of [
+          ['c', 'c', [], 4000],
+          ['\x1b', 'Esc', ['--cancel-after', '60000'], 60000],
+        ] as const) {
+          // script(1) gives the client a real terminal, so it reads keys (a pipe would cancel at 1200 ms).
+          const terminal = startTsInTerminal(CLIENT, ['--url', server.url, ...flags]);
+          try {
+            await waitFor('the key prompt', () => terminal.output().includes('press c or Esc to cancel now'));
+            const pressedAt = Date.now();
+            terminal.press(key);
+            assert.equal(await terminal.exited, 0, terminal.output());
+            const lines = terminal.output().split(/\r?\n/);
+            lineIndex(lines, new RegExp(`press c or Esc to cancel now, or wait ${delay} ms$`));
+            const cancel = lines[lineIndex(lines, /-> notifications\/cancelled \{ requestId: 1, /)]!;
+            assert.match(cancel, new RegExp(`\\(on a key press: ${name}\\)$`));
+            // readline would hold a lone Esc 500 ms to see if an escape sequence follows; raw bytes do not.
+            const keyToCancelMs = clockOf(cancel, pressedAt) - pressedAt;
+            assert.ok(keyToCancelMs < 300, `${name}: the cancel went out ${keyToCancelMs} ms after the key`);
+            t.diagnostic(`${name}: the cancel went out ${keyToCancelMs} ms after the key press`);
+            lineIndex(lines, /observed: error, as expected/);
+          } finally {
+            terminal.kill();
+          }
         }
       });
     },

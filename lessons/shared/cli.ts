@@ -1,12 +1,16 @@
 // Command-line flags for lesson servers and clients: node's parseArgs, plus `--help` and
-// messages that say which flag was wrong and why.
+// one-line messages that say which flag was wrong and what to do.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 type Values<T extends Options> = { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string };
 
-/** Parses process.argv; prints `help` and exits 0 on --help, prints the problem and exits 2 on a bad flag. */
+const root = join(import.meta.dirname, '..', '..');
+
+/** Parses process.argv; prints `help` and exits 0 on --help; prints what is wrong in a line or three and exits 2 on a bad flag. */
 export function parseFlags<T extends Options>(options: T, help: string): Values<T> {
   try {
     const { values } = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true });
@@ -16,9 +20,52 @@ export function parseFlags<T extends Options>(options: T, help: string): Values<
     }
     return values as Values<T>;
   } catch (error) {
-    console.error(`${(error as Error).message}\n\n${help.trim()}`);
+    console.error(flagProblem(error as Error & { code?: string }));
     process.exit(2);
   }
+}
+
+function flagProblem(error: Error & { code?: string }): string {
+  const self = process.argv[1] ?? '';
+  const me = basename(self, '.ts'); // "client" or "server" in a lesson; a script's name elsewhere
+  const helpHint = `run with --help to see this ${me}'s flags`;
+  if (error.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    // "Option '--port <value>' argument missing", "Unexpected argument 'x'. This command does not take…"
+    return `${error.message.split('. ')[0]}; ${helpHint}`;
+  }
+  const flag = /'(-[^'=]+)/.exec(error.message)?.[1] ?? error.message;
+  return otherSideHint(self, flag) ?? `unknown flag ${flag}; ${helpHint}`;
+}
+
+/**
+ * A lesson's server and client take different flags, and a reader easily gives one the other's.
+ * The other side's help text (the flag lines of its HELP, in its source) says whether it takes the
+ * flag; if it does, say so and show where it goes.
+ */
+function otherSideHint(self: string, flag: string): string | undefined {
+  const me = basename(self);
+  const other = me === 'client.ts' ? 'server' : me === 'server.ts' ? 'client' : undefined;
+  const otherFile = join(dirname(self), `${other}.ts`);
+  if (!other || !existsSync(otherFile)) return undefined;
+  const escaped = flag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const line = new RegExp(`^ {1,4}(?:-\\w, )?${escaped}( [A-Z][A-Z_]*)?(?: |$)`, 'm').exec(
+    readFileSync(otherFile, 'utf8'),
+  );
+  if (!line) return undefined;
+
+  // The flag as the reader typed it, with its value when the other side's flag takes one.
+  const args = process.argv.slice(2);
+  const at = args.findIndex((arg) => arg === flag || arg.startsWith(`${flag}=`));
+  const value = line[1] && args[at] === flag && args[at + 1] !== undefined ? ` ${args[at + 1]}` : '';
+  const typed = `${args[at] ?? flag}${value}`;
+  const lesson = basename(dirname(self)).slice(0, 2);
+  const oneTerminal =
+    other === 'server' ? `npm run lesson -- ${lesson} --server ${typed}` : `npm run lesson -- ${lesson} ${typed}`;
+  return [
+    `${flag} is a flag of the ${other}, not of this ${other === 'server' ? 'client' : 'server'}. Give it to the ${other}:`,
+    `  npx tsx ${relative(root, otherFile)} ${typed}`,
+    `or run both in one terminal: ${oneTerminal}`,
+  ].join('\n');
 }
 
 /** Reads a whole-number flag within [min, max]; exits 2 with a clear message otherwise. */
