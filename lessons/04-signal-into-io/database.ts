@@ -8,8 +8,8 @@
 //   runs, the event loop does nothing, so not even the cancel can be read. The only pattern is
 //   short statements, a turn of the event loop after each, and the signal checked between them.
 import { setImmediate as nextTurnOfEventLoop } from 'node:timers/promises';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { startPglite } from '../shared/pglite-start.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
 /** How the lesson's connections name themselves in PostgreSQL's pg_stat_activity. */
@@ -38,11 +38,10 @@ export async function openDatabase(url: string | undefined, log: Timeline): Prom
 }
 
 async function openPGlite(log: Timeline): Promise<Database> {
-  // An in-memory PGlite runs initdb at every start: seconds in which the server would say nothing.
+  // A new PGlite runs initdb: seconds, the first time (startPglite keeps a copy of its files for later starts).
   const started = performance.now();
-  log.event('starting PGlite (embedded PostgreSQL, in memory; this takes a few seconds)…');
-  const db = new PGlite();
-  await db.waitReady;
+  log.event('starting PGlite (embedded PostgreSQL, in memory; the very first start takes a few seconds)…');
+  const db = await startPglite();
   log.detail(`PGlite ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const session: DatabaseSession = {
     async query<Row>(sql: string, params: unknown[], signal?: AbortSignal) {

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
+import { startPglite } from '../shared/pglite-start.ts';
 import pg from 'pg';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
@@ -223,8 +223,7 @@ describe('lesson 04 --wrong-way: the handler stops, its I/O does not (PGlite)', 
 
 describe('PGlite: what an embedded database can and cannot do with a cancel', { timeout: 30_000 }, () => {
   test('a statement runs on the main thread, ignores a signal, and a loop of statements never lets a timer run', async () => {
-    const db = new PGlite();
-    await db.waitReady;
+    const db = await startPglite();
     try {
       let ticks = 0;
       const ticker = setInterval(() => ticks++, 1);

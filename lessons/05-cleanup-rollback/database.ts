@@ -8,8 +8,8 @@
 // handler throws, so whatever it wrote is undone.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { startPglite } from '../shared/pglite-start.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
 export interface Sql {
@@ -26,14 +26,14 @@ export interface Database extends Sql {
 
 /**
  * PGlite in `folder` (created on first use, which is slower than opening it later). One process at
- * a time may open it. With `log`, says what is starting and how long it took: seconds, otherwise silent.
+ * a time may open it. A new one starts from a copy of a new database's files (see startPglite), so only
+ * the very first takes seconds. With `log`, says what is starting and how long it took: seconds, otherwise silent.
  */
 export async function openPglite(folder: string, label = folder, log?: Timeline): Promise<Database> {
   const started = performance.now();
   if (existsSync(join(folder, 'PG_VERSION'))) log?.event(`opening PGlite (embedded PostgreSQL) in ${label}…`);
-  else log?.event(`creating PGlite (embedded PostgreSQL) in ${label}; a first start takes a few seconds…`);
-  const db = new PGlite(folder);
-  await db.waitReady;
+  else log?.event(`creating PGlite (embedded PostgreSQL) in ${label}; the very first start takes a few seconds…`);
+  const db = await startPglite(folder);
   log?.detail(`PGlite ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return {
     label: `PGlite in ${label}`,

@@ -18,6 +18,7 @@ import { checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
 import { assertInOrder, connectRecordingClient, lineIndex, textOf, type RecordingClient } from '../shared/testing.ts';
 import { waitFor } from '../shared/wait.ts';
 import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
+import { startPglite } from '../shared/pglite-start.ts';
 import { openPglite } from './database.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
@@ -30,8 +31,7 @@ const RECORDS = 40;
 const scratch = mkdtempSync(join(tmpdir(), 'lesson05-test-'));
 const template = join(scratch, 'template-pglite');
 before(async () => {
-  const db = new PGlite(template);
-  await db.waitReady;
+  const db = await startPglite(template);
   await db.close();
 });
 after(() => rmSync(scratch, { recursive: true, force: true }));
