@@ -41,14 +41,14 @@ export async function fetchFromUpstream(run: LayerRun, url: string, signal?: Abo
   }
 }
 
-const CHILD_SCRIPT = join(import.meta.dirname, 'slow-child.ts');
+const CHILD_SCRIPT = join(import.meta.dirname, 'slow-child.mjs');
 
 /** Layer 2: run a child process and read its output. An abort kills it; we wait until it is reaped. */
 export async function runChildProcess(run: LayerRun, signal?: AbortSignal): Promise<void> {
   const { job, log } = run;
   const child = spawn(
     process.execPath,
-    ['--import', import.meta.resolve('tsx'), CHILD_SCRIPT, String(run.chunks), String(run.chunkDelayMs)],
+    [CHILD_SCRIPT, String(run.chunks), String(run.chunkDelayMs)],
     { signal, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const name = `child process ${child.pid}`;
