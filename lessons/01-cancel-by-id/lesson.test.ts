@@ -539,7 +539,6 @@ describe('lesson 01 README shows what the code prints', { timeout: 60_000 }, () 
         {
           order: [
             ['server', /session \S+ started/, 'client', /session \S+, protocol/],
-            ['client', /-> tools\/call #1/, 'server', /tools\/call #1:/],
             ['client', /-> notifications\/cancelled/, 'server', /notifications\/cancelled for #1/],
             ['server', /#1 replying: error/, 'client', /<- error -32800/],
           ],

@@ -46,11 +46,10 @@ const CHILD_SCRIPT = join(import.meta.dirname, 'slow-child.mjs');
 /** Layer 2: run a child process and read its output. An abort kills it; we wait until it is reaped. */
 export async function runChildProcess(run: LayerRun, signal?: AbortSignal): Promise<void> {
   const { job, log } = run;
-  const child = spawn(
-    process.execPath,
-    [CHILD_SCRIPT, String(run.chunks), String(run.chunkDelayMs)],
-    { signal, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(process.execPath, [CHILD_SCRIPT, String(run.chunks), String(run.chunkDelayMs)], {
+    signal,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const name = `child process ${child.pid}`;
   job.resources[name] = 'running';
   log.detail(`#${job.requestId} started ${name}`);

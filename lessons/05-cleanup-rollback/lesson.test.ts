@@ -196,57 +196,71 @@ async function randomCancelProof(server: Server, runs: number, db: (c: Client) =
   // Every step gets its turn: a shuffled round of all choices, then another.
   const choices = ['never', 'right away', ...Array.from({ length: STEPS }, (_, i) => `step ${i + 1}`)];
   let round: string[] = [];
+  /** One call with its cancel planned at `plan`, `jitterMs` after that step's progress arrives. */
+  const oneRun = async (run: number, plan: string, stepDelayMs: number, jitterMs: number) => {
+    const key = `proof-${seed}-${run}`;
+    const before = outside(server.data);
+    const controller = new AbortController();
+    const cancelAtStep = plan.startsWith('step ') ? Number(plan.slice(5)) : undefined;
+    const call = c.client
+      .callTool(
+        {
+          name: 'process_large_file',
+          arguments: { path: 'records.txt', idempotencyKey: key, batchSize: PROOF_BATCH_SIZE, stepDelayMs },
+        },
+        CallToolResultSchema,
+        {
+          signal: controller.signal,
+          onprogress: ({ progress }) => {
+            if (progress === cancelAtStep) setTimeout(() => controller.abort('random cancel'), jitterMs);
+          },
+        },
+      )
+      .catch(() => undefined);
+    if (plan === 'right away') setImmediate(() => controller.abort('random cancel'));
+    const id = lastCallId(c).id;
+    await call;
+    const job = await jobWhenDone(c.client, id);
+    const context = `run ${run} (seed ${seed}, key ${key}, plan ${plan}, job ${JSON.stringify(job)})`;
+    assert.ok(job.state === 'completed' || job.state === 'cancelled', context);
+    const outcome = job.state as ProofRun['outcome'];
+    results.push({
+      key,
+      plan,
+      outcome,
+      cancelArrivedAfter: job.resources?.['cancel arrived after'],
+      reply: (job as { reply?: string }).reply,
+    });
+
+    const now = outside(server.data);
+    assert.equal(now.lockFile, false, `lock file left: ${context}`);
+    assert.deepEqual(now.tempDirs, [], `temp dir left: ${context}`);
+    const stored = await view.stored(key);
+    assert.equal(await view.rows(key), outcome === 'completed' ? RECORDS : 0, `rows: ${context}`);
+    assert.equal(stored !== undefined, outcome === 'completed', `stored key: ${context}`);
+    if (outcome === 'completed') {
+      assert.equal(now.reportSha, stored!.outputSha256, `report.txt is not this call's: ${context}`);
+      completedShas.add(stored!.outputSha256);
+    } else {
+      assert.equal(now.reportSha, before.reportSha, `report.txt changed: ${context}`);
+    }
+  };
+  const landedAfter = (pattern: RegExp) => results.filter((r) => pattern.test(r.cancelArrivedAfter ?? '')).length;
   try {
     for (let run = 0; run < runs; run++) {
       if (round.length === 0) round = [...choices].sort(() => random() - 0.5);
-      const plan = round.pop()!;
-      const jitterMs = Math.floor(random() * stepDelayMs);
-      const key = `proof-${seed}-${run}`;
-      const before = outside(server.data);
-      const controller = new AbortController();
-      const cancelAtStep = plan.startsWith('step ') ? Number(plan.slice(5)) : undefined;
-      const call = c.client
-        .callTool(
-          {
-            name: 'process_large_file',
-            arguments: { path: 'records.txt', idempotencyKey: key, batchSize: PROOF_BATCH_SIZE, stepDelayMs },
-          },
-          CallToolResultSchema,
-          {
-            signal: controller.signal,
-            onprogress: ({ progress }) => {
-              if (progress === cancelAtStep) setTimeout(() => controller.abort('random cancel'), jitterMs);
-            },
-          },
-        )
-        .catch(() => undefined);
-      if (plan === 'right away') setImmediate(() => controller.abort('random cancel'));
-      const id = lastCallId(c).id;
-      await call;
-      const job = await jobWhenDone(c.client, id);
-      const context = `run ${run} (seed ${seed}, key ${key}, plan ${plan}, job ${JSON.stringify(job)})`;
-      assert.ok(job.state === 'completed' || job.state === 'cancelled', context);
-      const outcome = job.state as ProofRun['outcome'];
-      results.push({
-        key,
-        plan,
-        outcome,
-        cancelArrivedAfter: job.resources?.['cancel arrived after'],
-        reply: (job as { reply?: string }).reply,
-      });
-
-      const now = outside(server.data);
-      assert.equal(now.lockFile, false, `lock file left: ${context}`);
-      assert.deepEqual(now.tempDirs, [], `temp dir left: ${context}`);
-      const stored = await view.stored(key);
-      assert.equal(await view.rows(key), outcome === 'completed' ? RECORDS : 0, `rows: ${context}`);
-      assert.equal(stored !== undefined, outcome === 'completed', `stored key: ${context}`);
-      if (outcome === 'completed') {
-        assert.equal(now.reportSha, stored!.outputSha256, `report.txt is not this call's: ${context}`);
-        completedShas.add(stored!.outputSha256);
-      } else {
-        assert.equal(now.reportSha, before.reportSha, `report.txt changed: ${context}`);
-      }
+      await oneRun(run, round.pop()!, stepDelayMs, Math.floor(random() * stepDelayMs));
+    }
+    // The pause after a step is short (stepDelayMs), and on a loaded machine a cancel can take longer
+    // than that to arrive, so a narrow window may go unhit by chance. Aim at each one the proof needs
+    // with a pause no cancel overshoots, until it is hit.
+    const windows: [RegExp, number][] = [
+      [/^batch/, 4], // the pause after "batch 1/…: rows inserted"
+      [/^committed$/, STEPS - 1], // the pause between COMMIT and the rename
+    ];
+    let run = runs;
+    for (const [pattern, step] of windows) {
+      for (let aim = 0; landedAfter(pattern) === 0 && aim < 5; aim++) await oneRun(run++, `step ${step}`, 300, 0);
     }
   } finally {
     reading = false;
@@ -285,7 +299,7 @@ async function randomCancelProof(server: Server, runs: number, db: (c: Client) =
   await c.close();
 
   // Where the cancels landed. Each kind must have been hit, or the proof proves less than it says.
-  const landed = (pattern: RegExp) => results.filter((r) => pattern.test(r.cancelArrivedAfter ?? '')).length;
+  const landed = landedAfter;
   const tally = {
     'never cancelled, completed': results.filter((r) => r.plan === 'never').length,
     'rolled back': results.filter((r) => r.outcome === 'cancelled').length,

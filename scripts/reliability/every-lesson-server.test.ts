@@ -192,10 +192,11 @@ describe('every lesson server', { timeout: 120_000 }, () => {
     },
     () => {
       const starting = {
-        '04-signal-into-io': /^starting PGlite \(embedded PostgreSQL, in memory; this takes a few seconds\)…$/,
+        '04-signal-into-io':
+          /^starting PGlite \(embedded PostgreSQL, in memory; the very first start takes a few seconds\)…$/,
         // A data folder of its own, new: the first start, which creates the database.
         '05-cleanup-rollback':
-          /^creating PGlite \(embedded PostgreSQL\) in \S+\/lesson05\/pglite; a first start takes a few seconds…$/,
+          /^creating PGlite \(embedded PostgreSQL\) in \S+\/lesson05\/pglite; the very first start takes a few seconds…$/,
       };
       for (const [lesson, pattern] of Object.entries(starting)) {
         const lines = servers
