@@ -22,7 +22,7 @@ import {
   openDescriptorsTo,
   textOf,
 } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
@@ -42,7 +42,7 @@ async function withServer(args: string[], body: (server: Server) => Promise<void
 
 const fileDescriptorsOpen = (server: Server) => openDescriptorsTo(server.child.pid!, '/data/sample.txt');
 
-describe('lesson 01: cancel a running tool call by its id', { timeout: 60_000 }, () => {
+describe('lesson 01: cancel a running tool call by its id', { timeout: scaled(60_000) }, () => {
   const expectations = {
     error: { clientSays: /<- error -32800 "Request cancelled"/, stream: 'closed', reply: 'error -32800' },
     result: {
@@ -140,7 +140,7 @@ describe('lesson 01: cancel a running tool call by its id', { timeout: 60_000 },
   });
 });
 
-describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: 60_000 }, () => {
+describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: scaled(60_000) }, () => {
   const call = (id: number, chunks: number, chunkDelayMs: number): JSONRPCMessage => ({
     jsonrpc: '2.0',
     id,
@@ -261,7 +261,7 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: 60_000 
   });
 });
 
-describe('lesson 01: bad input gets a clear answer and the server keeps serving', { timeout: 60_000 }, () => {
+describe('lesson 01: bad input gets a clear answer and the server keeps serving', { timeout: scaled(60_000) }, () => {
   test('tool arguments', async () => {
     await withServer([], async (server) => {
       const { client, close } = await connectRecordingClient(server.url);
@@ -391,7 +391,7 @@ describe('lesson 01: bad input gets a clear answer and the server keeps serving'
   });
 });
 
-describe('lesson 01: mistakes when starting it', { timeout: 30_000 }, () => {
+describe('lesson 01: mistakes when starting it', { timeout: scaled(30_000) }, () => {
   test('a port already in use is named, with what to do', async () => {
     await withServer([], async (server) => {
       const port = new URL(server.url).port;
@@ -483,41 +483,45 @@ describe('lesson 01: mistakes when starting it', { timeout: 30_000 }, () => {
   });
 });
 
-describe('what SDK 1.x does when the client cancels by hand and nothing is replied', { timeout: 30_000 }, () => {
-  test('callTool waits for its own timeout, rejects with -32001, and sends a second cancel', async () => {
-    await withServer(['--on-cancel', 'none'], async (server) => {
-      const { client, sent, close } = await connectRecordingClient(server.url);
-      const call = client.callTool(
-        { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 100, chunkDelayMs: 50 } },
-        undefined,
-        { timeout: 1000 },
-      );
-      const callMessage = await waitFor('the call to leave', () =>
-        sent.find((m) => 'method' in m && m.method === 'tools/call'),
-      );
-      const id = (callMessage as { id: number }).id;
-      // The SDK numbers a connection's requests from 0: initialize was 0, so this call is 1.
-      const requests = sent.filter((m) => 'id' in m && 'method' in m) as { id: number; method: string }[];
-      assert.deepEqual(
-        requests.map((m) => [m.method, m.id]),
-        [
-          ['initialize', 0],
-          ['tools/call', 1],
-        ],
-      );
-      await server.waitForLine(new RegExp(`#${id} chunk 1/100`));
-      await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason: 'by hand' } });
-      await assert.rejects(call, (error: { code?: number }) => error.code === ErrorCode.RequestTimeout);
-      const cancels = sent.filter((m) => 'method' in m && m.method === 'notifications/cancelled');
-      assert.equal(cancels.length, 2, 'ours, then the SDK timeout sends its own');
-      assert.equal(DEFAULT_REQUEST_TIMEOUT_MSEC, 60_000, 'the timeout callTool uses when given none');
-      assert.deepEqual((cancels[1] as unknown as { params: { requestId: unknown } }).params.requestId, id);
-      await close();
+describe(
+  'what SDK 1.x does when the client cancels by hand and nothing is replied',
+  { timeout: scaled(30_000) },
+  () => {
+    test('callTool waits for its own timeout, rejects with -32001, and sends a second cancel', async () => {
+      await withServer(['--on-cancel', 'none'], async (server) => {
+        const { client, sent, close } = await connectRecordingClient(server.url);
+        const call = client.callTool(
+          { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 100, chunkDelayMs: 50 } },
+          undefined,
+          { timeout: 1000 },
+        );
+        const callMessage = await waitFor('the call to leave', () =>
+          sent.find((m) => 'method' in m && m.method === 'tools/call'),
+        );
+        const id = (callMessage as { id: number }).id;
+        // The SDK numbers a connection's requests from 0: initialize was 0, so this call is 1.
+        const requests = sent.filter((m) => 'id' in m && 'method' in m) as { id: number; method: string }[];
+        assert.deepEqual(
+          requests.map((m) => [m.method, m.id]),
+          [
+            ['initialize', 0],
+            ['tools/call', 1],
+          ],
+        );
+        await server.waitForLine(new RegExp(`#${id} chunk 1/100`));
+        await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason: 'by hand' } });
+        await assert.rejects(call, (error: { code?: number }) => error.code === ErrorCode.RequestTimeout);
+        const cancels = sent.filter((m) => 'method' in m && m.method === 'notifications/cancelled');
+        assert.equal(cancels.length, 2, 'ours, then the SDK timeout sends its own');
+        assert.equal(DEFAULT_REQUEST_TIMEOUT_MSEC, 60_000, 'the timeout callTool uses when given none');
+        assert.deepEqual((cancels[1] as unknown as { params: { requestId: unknown } }).params.requestId, id);
+        await close();
+      });
     });
-  });
-});
+  },
+);
 
-describe('lesson 01 README shows what the code prints', { timeout: 60_000 }, () => {
+describe('lesson 01 README shows what the code prints', { timeout: scaled(60_000) }, () => {
   // The README shows the default port a reader will see, not the free port the test used.
   const asDocumented = (lines: string[], url: string) =>
     lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3101/mcp'));
@@ -557,7 +561,7 @@ describe('lesson 01 README shows what the code prints', { timeout: 60_000 }, () 
   });
 });
 
-describe('lesson 01 in a terminal', { timeout: 30_000 }, () => {
+describe('lesson 01 in a terminal', { timeout: scaled(30_000) }, () => {
   // The wall-clock time a timeline line was written, as a Date on the day of `near`.
   const clockOf = (line: string, near: number) => {
     const [, h, m, sec, ms] = /(\d\d):(\d\d):(\d\d)\.(\d{3}) \+/.exec(line)!.map(Number);

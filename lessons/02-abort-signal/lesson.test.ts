@@ -31,7 +31,7 @@ import {
   openDescriptorsTo,
   textOf,
 } from '../shared/testing.ts';
-import { deferred, waitFor } from '../shared/wait.ts';
+import { deferred, scaled, waitFor } from '../shared/wait.ts';
 import { classifyCallFailure, closeWhenServerGone, holdCancelsUntilSent, withCallSignal } from './call-failures.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
@@ -147,7 +147,7 @@ async function rawJobStatus(session: RawSession, id: number, requestId: number |
   return (reading.messages[0] as unknown as { result: { structuredContent: JobReport } }).result.structuredContent;
 }
 
-describe('lesson 02: the client, scenario by scenario', { timeout: 60_000 }, () => {
+describe('lesson 02: the client, scenario by scenario', { timeout: scaled(60_000) }, () => {
   test('--scenario cancel: -32001 for the caller, one cancel on the wire, and the server stopped and freed the file', async () => {
     await withStockServer(async (server) => {
       const client = startTs(CLIENT, ['--url', server.url, '--chunk-delay', '100', '--cancel-after', '450']);
@@ -228,7 +228,7 @@ describe('lesson 02: the client, scenario by scenario', { timeout: 60_000 }, () 
 
 describe(
   'lesson 02: what SDK 1.x gives the caller (pinned: a change in the SDK fails here)',
-  { timeout: 60_000 },
+  { timeout: scaled(60_000) },
   () => {
     let server: Server;
     beforeEach(() => (server = stockView()));
@@ -403,7 +403,7 @@ describe(
   },
 );
 
-describe('lesson 02 pitfall: one AbortSignal for many calls', { timeout: 60_000 }, () => {
+describe('lesson 02 pitfall: one AbortSignal for many calls', { timeout: scaled(60_000) }, () => {
   let server: Server;
   beforeEach(() => (server = stockView()));
   const warnings: Error[] = [];
@@ -480,7 +480,7 @@ describe('lesson 02 pitfall: one AbortSignal for many calls', { timeout: 60_000 
   });
 });
 
-describe('lesson 02 pitfall: aborting in the same tick as the call', { timeout: 60_000 }, () => {
+describe('lesson 02 pitfall: aborting in the same tick as the call', { timeout: scaled(60_000) }, () => {
   test('an already-aborted signal: the call rejects with the raw reason, not an McpError, and sends nothing', async () => {
     await withStockServer(async (server) => {
       const { client, sent, close } = await connectRecordingClient(server.url);
@@ -618,7 +618,7 @@ describe('lesson 02 pitfall: aborting in the same tick as the call', { timeout: 
   }
 });
 
-describe('lesson 02 pitfall: request id 0', { timeout: 60_000 }, () => {
+describe('lesson 02 pitfall: request id 0', { timeout: scaled(60_000) }, () => {
   test('the SDK client never uses id 0 for a call: initialize takes it', async () => {
     await withStockServer(async (server) => {
       const { client, sent, close } = await connectRecordingClient(server.url);
@@ -685,7 +685,7 @@ describe('lesson 02 pitfall: request id 0', { timeout: 60_000 }, () => {
   });
 });
 
-describe('lesson 02 with SDK 2.x (2.4.0): what changed, and what did not', { timeout: 60_000 }, () => {
+describe('lesson 02 with SDK 2.x (2.4.0): what changed, and what did not', { timeout: scaled(60_000) }, () => {
   /** An SDK 2.x client whose every POST body is recorded as it leaves. */
   async function connect2(url: string, options?: ConstructorParameters<typeof Client2>[1]) {
     const sent: { method?: string; id?: unknown; params?: Record<string, unknown> }[] = [];
@@ -883,7 +883,7 @@ describe('lesson 02 with SDK 2.x (2.4.0): what changed, and what did not', { tim
       // Without ping: a call runs on its own response stream, so a server that dies fails it at once.
       const doomed = client.callTool(
         { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 100, chunkDelayMs: 50 } },
-        { timeout: 60_000 },
+        { timeout: scaled(60_000) },
       );
       await server.waitForLine(/#1 chunk 1\/100/);
       server.child.kill('SIGKILL');
@@ -900,7 +900,7 @@ describe('lesson 02 with SDK 2.x (2.4.0): what changed, and what did not', { tim
   });
 });
 
-describe('lesson 02: closing the HTTP request is not a cancel (2025-11-25)', { timeout: 30_000 }, () => {
+describe('lesson 02: closing the HTTP request is not a cancel (2025-11-25)', { timeout: scaled(30_000) }, () => {
   test('a tools/call POST aborted mid-stream leaves the handler running to the end', async () => {
     await withStockServer(async (server) => {
       const session = await openRawSession(server.url);
@@ -928,7 +928,7 @@ describe('lesson 02: closing the HTTP request is not a cancel (2025-11-25)', { t
   });
 });
 
-describe('lesson 02: bad input gets a clear answer and the server keeps serving', { timeout: 30_000 }, () => {
+describe('lesson 02: bad input gets a clear answer and the server keeps serving', { timeout: scaled(30_000) }, () => {
   test('bad flags and bad tool arguments', async () => {
     const bad = startTs(SERVER, ['--remember-early-cancels', 'soon']);
     assert.equal(await bad.exited, 2);
@@ -954,7 +954,7 @@ describe('lesson 02: bad input gets a clear answer and the server keeps serving'
   });
 });
 
-describe('lesson 02 README shows what the code prints', { timeout: 60_000 }, () => {
+describe('lesson 02 README shows what the code prints', { timeout: scaled(60_000) }, () => {
   const asDocumented = (lines: string[], url: string) =>
     lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3102/mcp'));
 

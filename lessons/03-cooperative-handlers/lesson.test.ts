@@ -13,7 +13,7 @@ import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession, type RawSession, type SseReading } from '../shared/raw-mcp.ts';
 import { checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
 import { assertInOrder, canSeeFileDescriptors, lineIndex, openDescriptorsTo } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 import type { z } from 'zod';
 import type { Strategy } from './strategies.ts';
 
@@ -78,7 +78,7 @@ function answerTo(reading: SseReading, id: number) {
 
 const threadsOf = (pid: number) => readdirSync(`/proc/${pid}/task`).length;
 
-describe('lesson 03: waiting on the signal vs polling it', { timeout: 60_000 }, () => {
+describe('lesson 03: waiting on the signal vs polling it', { timeout: scaled(60_000) }, () => {
   test('abortable: stops before starting another chunk, closes the file, then answers -32800', async () => {
     await withServer(async (server, session) => {
       for (const id of [1, 2]) {
@@ -129,7 +129,7 @@ describe('lesson 03: waiting on the signal vs polling it', { timeout: 60_000 }, 
   });
 });
 
-describe('lesson 03: CPU-bound work', { timeout: 60_000 }, () => {
+describe('lesson 03: CPU-bound work', { timeout: scaled(60_000) }, () => {
   test('cpu-blocking: the loop runs to the end, the result is sent, and the server reads the cancel only afterwards', async () => {
     await withServer(async (server, session) => {
       const reading = await startJob(session, 1, 'cpu-blocking', 20, 50);
@@ -254,7 +254,7 @@ describe('lesson 03: CPU-bound work', { timeout: 60_000 }, () => {
   });
 });
 
-describe('lesson 03: bad input gets a clear answer and the server keeps serving', { timeout: 30_000 }, () => {
+describe('lesson 03: bad input gets a clear answer and the server keeps serving', { timeout: scaled(30_000) }, () => {
   test('tool arguments and client flags', async () => {
     await withServer(async (_server, session) => {
       const tryCall = async (id: number, args: Record<string, unknown>) => {
@@ -287,7 +287,7 @@ describe('lesson 03: bad input gets a clear answer and the server keeps serving'
   });
 });
 
-describe('lesson 03 README shows what the code prints', { timeout: 60_000 }, () => {
+describe('lesson 03 README shows what the code prints', { timeout: scaled(60_000) }, () => {
   // What changes from run to run, beyond the shared normalisers: where in a poll the cancel landed,
   // how many threads the process has, and the table's column widths.
   const normalisers: Normaliser[] = [

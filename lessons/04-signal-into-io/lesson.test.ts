@@ -18,7 +18,7 @@ import {
   openDescriptorsTo,
   textOf,
 } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 import { APPLICATION_NAME } from './database.ts';
 import { SOURCES } from './layers.ts';
 import { openTcpConnectionsOnPort } from './proc.ts';
@@ -76,7 +76,7 @@ const normalisers: Normaliser[] = [
 const asDocumented = (lines: string[], server: Server) =>
   lines.map((line) => line.replaceAll(server.url, 'http://127.0.0.1:3104/mcp'));
 
-describe('lesson 04: a cancel stops the I/O itself, in every layer (PGlite)', { timeout: 60_000 }, () => {
+describe('lesson 04: a cancel stops the I/O itself, in every layer (PGlite)', { timeout: scaled(60_000) }, () => {
   let server: Server;
   before(async () => {
     server = await startLessonServer(SERVER, [], { env: { DATABASE_URL: '' } });
@@ -172,7 +172,7 @@ describe('lesson 04: a cancel stops the I/O itself, in every layer (PGlite)', { 
   });
 });
 
-describe('lesson 04 --wrong-way: the handler stops, its I/O does not (PGlite)', { timeout: 60_000 }, () => {
+describe('lesson 04 --wrong-way: the handler stops, its I/O does not (PGlite)', { timeout: scaled(60_000) }, () => {
   let server: Server;
   before(async () => {
     server = await startLessonServer(SERVER, ['--wrong-way'], { env: { DATABASE_URL: '' } });
@@ -221,7 +221,7 @@ describe('lesson 04 --wrong-way: the handler stops, its I/O does not (PGlite)', 
   });
 });
 
-describe('PGlite: what an embedded database can and cannot do with a cancel', { timeout: 30_000 }, () => {
+describe('PGlite: what an embedded database can and cannot do with a cancel', { timeout: scaled(30_000) }, () => {
   test('a statement runs on the main thread, ignores a signal, and a loop of statements never lets a timer run', async () => {
     const db = await startPglite();
     try {
@@ -246,7 +246,7 @@ describe('PGlite: what an embedded database can and cannot do with a cancel', { 
   });
 });
 
-describe('lesson 04 against a real PostgreSQL (DATABASE_URL)', { timeout: 30_000 }, () => {
+describe('lesson 04 against a real PostgreSQL (DATABASE_URL)', { timeout: scaled(30_000) }, () => {
   // DATABASE_URL when it is set, or a throwaway cluster when this machine has the PostgreSQL server.
   let postgres: ThrowawayPostgres | undefined;
   before(async () => (postgres = await throwawayPostgres()));
@@ -306,7 +306,7 @@ describe('lesson 04 against a real PostgreSQL (DATABASE_URL)', { timeout: 30_000
   });
 });
 
-describe('lesson 04: mistakes when starting it', { timeout: 30_000 }, () => {
+describe('lesson 04: mistakes when starting it', { timeout: scaled(30_000) }, () => {
   test('a DATABASE_URL that does not answer is named, and the server exits 1', async () => {
     const server = startTs(SERVER, ['--port', '0'], { env: { DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none' } });
     assert.equal(await server.exited, 1);
@@ -314,7 +314,7 @@ describe('lesson 04: mistakes when starting it', { timeout: 30_000 }, () => {
   });
 });
 
-describe('Node child processes and abort signals', { timeout: 10_000 }, () => {
+describe('Node child processes and abort signals', { timeout: scaled(10_000) }, () => {
   test("an abort is an 'error' event: with no listener, it takes the process down", () => {
     const script = `
       const child = require('node:child_process').spawn('sleep', ['30'], { signal: AbortSignal.timeout(50) });

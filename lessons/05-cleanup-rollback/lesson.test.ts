@@ -16,7 +16,7 @@ import { CallToolResultSchema, type CallToolResult, type RequestId } from '@mode
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
 import { assertInOrder, connectRecordingClient, lineIndex, textOf, type RecordingClient } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
 import { startPglite } from '../shared/pglite-start.ts';
 import { openPglite } from './database.ts';
@@ -330,7 +330,7 @@ async function randomCancelProof(server: Server, runs: number, db: (c: Client) =
   return rowsByKey;
 }
 
-describe('lesson 05: random cancels leave nothing half-done', { timeout: 120_000 }, () => {
+describe('lesson 05: random cancels leave nothing half-done', { timeout: scaled(120_000) }, () => {
   test('PGlite: 100 runs', async () => {
     const data = newDataFolder();
     const server = await startServer(data);
@@ -387,203 +387,211 @@ const readmeNormalisers: Normaliser[] = [
   [/sha256 [0-9a-f]{12}…/g, 'sha256 HASH…'],
 ];
 
-describe('lesson 05: the client cancels, checks, retries, and gets the stored result', { timeout: 60_000 }, () => {
-  test('the default run (shown in the README), a cancel after COMMIT, and a second run', async () => {
-    await withServer({}, async (server) => {
-      const asDocumented = (lines: string[]) =>
-        lines.map((line) =>
-          line
-            .replaceAll(server.url, 'http://127.0.0.1:3105/mcp')
-            .replaceAll(server.data, 'lessons/05-cleanup-rollback/data'),
-        );
-      const client = startTs(CLIENT, ['--url', server.url]);
-      assert.equal(await client.exited, 0, client.output());
-      const out = client.lines;
-      assertInOrder(out, [
-        /before: report\.txt absent; lock free/,
-        /-> cancel at progress 8\/15 "batch 3\/4: rows inserted"/,
-        /<- callTool rejected: MCP error -32001: user changed their mind \(the SDK's own error for an aborted call\)/,
-        /server reports #\d+: cancelled; cancel arrived after "batch 3\/4: rows inserted"; transaction rolled back, temp dir removed, lock released, output untouched/,
-        /server checks: 0 rows and no stored result for the key; lock free; no temp dir; report\.txt absent/,
-        /<- completed: 40 rows in 4 batches, .*; the server ran the import/,
-        /server checks: 40 rows and a stored result for the key; lock free; no temp dir; report\.txt sha256/,
-        /<- the stored result \(replayed: true\): 40 rows in 4 batches, .*; the server ran nothing/,
-        /observed: rolled-back, as expected/,
-      ]);
-      await server.waitForLine(/session \S+ ended/);
-      const log = server.lines;
-      assertInOrder(log, [
-        /#\d+ batch 3\/4: rows inserted/,
-        /notifications\/cancelled for #\d+ \(reason: "user changed their mind"\)/,
-        /#\d+ stopped after "batch 3\/4: rows inserted"/,
-        /#\d+ transaction rolled back: the 30 rows it inserted are gone, and no key was stored/,
-        /#\d+ temp file closed/,
-        /#\d+ temp dir removed/,
-        /#\d+ lock released/,
-        /#\d+ replying: error -32800 "Request cancelled"/,
-        /#\d+ committed \(40 rows/,
-        /#\d+ report\.txt replaced \(atomic rename/,
-        /#\d+ key import-\w+ already completed: replaying its stored result, running nothing/,
-      ]);
-      const firstSession = log.slice(0, lineIndex(log, /session \S+ ended/) + 1);
-      checkReadmePair(
-        README,
-        [
-          ['server', asDocumented(firstSession)],
-          ['client', asDocumented(out)],
-        ],
-        readmeNormalisers,
-        {
-          ids: { 'idempotency key': /import-[0-9a-f]{8}/ },
-          order: [
-            ['client', /-> tools\/call process_large_file/, 'server', /tools\/call #\d+:/],
-            ['client', /-> cancel at progress/, 'server', /notifications\/cancelled for #/],
-            ['client', /-> retry: tools\/call/, 'server', /committed \(40 rows/],
-            ['server', /committed \(40 rows/, 'client', /<- completed: 40 rows/],
-            ['client', /-> retry again: tools\/call/, 'server', /already completed: replaying/],
-            ['server', /already completed: replaying/, 'client', /<- the stored result/],
+describe(
+  'lesson 05: the client cancels, checks, retries, and gets the stored result',
+  { timeout: scaled(60_000) },
+  () => {
+    test('the default run (shown in the README), a cancel after COMMIT, and a second run', async () => {
+      await withServer({}, async (server) => {
+        const asDocumented = (lines: string[]) =>
+          lines.map((line) =>
+            line
+              .replaceAll(server.url, 'http://127.0.0.1:3105/mcp')
+              .replaceAll(server.data, 'lessons/05-cleanup-rollback/data'),
+          );
+        const client = startTs(CLIENT, ['--url', server.url]);
+        assert.equal(await client.exited, 0, client.output());
+        const out = client.lines;
+        assertInOrder(out, [
+          /before: report\.txt absent; lock free/,
+          /-> cancel at progress 8\/15 "batch 3\/4: rows inserted"/,
+          /<- callTool rejected: MCP error -32001: user changed their mind \(the SDK's own error for an aborted call\)/,
+          /server reports #\d+: cancelled; cancel arrived after "batch 3\/4: rows inserted"; transaction rolled back, temp dir removed, lock released, output untouched/,
+          /server checks: 0 rows and no stored result for the key; lock free; no temp dir; report\.txt absent/,
+          /<- completed: 40 rows in 4 batches, .*; the server ran the import/,
+          /server checks: 40 rows and a stored result for the key; lock free; no temp dir; report\.txt sha256/,
+          /<- the stored result \(replayed: true\): 40 rows in 4 batches, .*; the server ran nothing/,
+          /observed: rolled-back, as expected/,
+        ]);
+        await server.waitForLine(/session \S+ ended/);
+        const log = server.lines;
+        assertInOrder(log, [
+          /#\d+ batch 3\/4: rows inserted/,
+          /notifications\/cancelled for #\d+ \(reason: "user changed their mind"\)/,
+          /#\d+ stopped after "batch 3\/4: rows inserted"/,
+          /#\d+ transaction rolled back: the 30 rows it inserted are gone, and no key was stored/,
+          /#\d+ temp file closed/,
+          /#\d+ temp dir removed/,
+          /#\d+ lock released/,
+          /#\d+ replying: error -32800 "Request cancelled"/,
+          /#\d+ committed \(40 rows/,
+          /#\d+ report\.txt replaced \(atomic rename/,
+          /#\d+ key import-\w+ already completed: replaying its stored result, running nothing/,
+        ]);
+        const firstSession = log.slice(0, lineIndex(log, /session \S+ ended/) + 1);
+        checkReadmePair(
+          README,
+          [
+            ['server', asDocumented(firstSession)],
+            ['client', asDocumented(out)],
           ],
-        },
-      );
+          readmeNormalisers,
+          {
+            ids: { 'idempotency key': /import-[0-9a-f]{8}/ },
+            order: [
+              ['client', /-> tools\/call process_large_file/, 'server', /tools\/call #\d+:/],
+              ['client', /-> cancel at progress/, 'server', /notifications\/cancelled for #/],
+              ['client', /-> retry: tools\/call/, 'server', /committed \(40 rows/],
+              ['server', /committed \(40 rows/, 'client', /<- completed: 40 rows/],
+              ['client', /-> retry again: tools\/call/, 'server', /already completed: replaying/],
+              ['server', /already completed: replaying/, 'client', /<- the stored result/],
+            ],
+          },
+        );
 
-      // A cancel after COMMIT is too late: the call completes, the server sends the result itself,
-      // and both retries replay. The client exits 1 unless told to expect that.
-      const late = startTs(CLIENT, ['--url', server.url, '--step-delay', '20', '--cancel-at', 'committed']);
-      assert.equal(await late.exited, 1, late.output());
-      assertInOrder(late.lines, [
-        /server reports #\d+: completed; cancel arrived after "committed"; transaction committed, temp dir removed, lock released, output replaced/,
-        /the cancel came after the commit: the call completed, and its key is stored/,
-        /<- the stored result \(replayed: true\)/,
-        /observed: completed, expected: rolled-back/,
-      ]);
-      assert.equal(late.lines.filter((l) => /<- the stored result \(replayed: true\)/.test(l)).length, 2);
-      lineIndex(server.lines, /the cancel came after the commit: too late to undo; replying with the result/);
-      const expected = startTs(CLIENT, [
-        '--url',
-        server.url,
-        '--step-delay',
-        '20',
-        '--cancel-at',
-        'committed',
-        '--expect',
-        'completed',
-      ]);
-      assert.equal(await expected.exited, 0, expected.output());
-      lineIndex(expected.lines, /observed: completed, as expected/);
+        // A cancel after COMMIT is too late: the call completes, the server sends the result itself,
+        // and both retries replay. The client exits 1 unless told to expect that.
+        const late = startTs(CLIENT, ['--url', server.url, '--step-delay', '20', '--cancel-at', 'committed']);
+        assert.equal(await late.exited, 1, late.output());
+        assertInOrder(late.lines, [
+          /server reports #\d+: completed; cancel arrived after "committed"; transaction committed, temp dir removed, lock released, output replaced/,
+          /the cancel came after the commit: the call completed, and its key is stored/,
+          /<- the stored result \(replayed: true\)/,
+          /observed: completed, expected: rolled-back/,
+        ]);
+        assert.equal(late.lines.filter((l) => /<- the stored result \(replayed: true\)/.test(l)).length, 2);
+        lineIndex(server.lines, /the cancel came after the commit: too late to undo; replying with the result/);
+        const expected = startTs(CLIENT, [
+          '--url',
+          server.url,
+          '--step-delay',
+          '20',
+          '--cancel-at',
+          'committed',
+          '--expect',
+          'completed',
+        ]);
+        assert.equal(await expected.exited, 0, expected.output());
+        lineIndex(expected.lines, /observed: completed, as expected/);
 
-      // Another default run: its cancel leaves the previous run's report in place, byte for byte.
-      const report = outside(server.data).reportSha;
-      const again = startTs(CLIENT, ['--url', server.url, '--step-delay', '10']);
-      assert.equal(await again.exited, 0, again.output());
-      lineIndex(again.lines, new RegExp(`report\\.txt untouched: sha256 ${report.slice(0, 12)}…, as before`));
+        // Another default run: its cancel leaves the previous run's report in place, byte for byte.
+        const report = outside(server.data).reportSha;
+        const again = startTs(CLIENT, ['--url', server.url, '--step-delay', '10']);
+        assert.equal(await again.exited, 0, again.output());
+        lineIndex(again.lines, new RegExp(`report\\.txt untouched: sha256 ${report.slice(0, 12)}…, as before`));
+      });
     });
-  });
-});
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Mistakes: bad input, a busy lock, a key in use, and a failure after the lock was taken.
 
-describe('lesson 05: bad input and conflicts get a clear answer, and leave nothing behind', { timeout: 60_000 }, () => {
-  test('tool arguments, a corrupt record, a key reused, a key in use, a busy lock', async () => {
-    await withServer({}, async (server) => {
-      const c = await connectRecordingClient(server.url);
-      const refused = async (args: Record<string, unknown>) => {
-        const { result } = await importFile(c, args);
-        assert.equal(result.isError, true, JSON.stringify(result));
-        return textOf(result);
-      };
-      assert.match(
-        await refused({ path: '../../etc/passwd', idempotencyKey: 'a' }),
-        /path "..\/..\/etc\/passwd" is outside the data folder/,
-      );
-      assert.match(await refused({ path: 'nope.txt', idempotencyKey: 'a' }), /no such file: "nope.txt"/);
-      assert.match(await refused({ idempotencyKey: 'has spaces' }), /use 1 to 100 letters, digits, or \. _ : -/);
-      assert.match(await refused({}), /Invalid input: expected string, received undefined/);
+describe(
+  'lesson 05: bad input and conflicts get a clear answer, and leave nothing behind',
+  { timeout: scaled(60_000) },
+  () => {
+    test('tool arguments, a corrupt record, a key reused, a key in use, a busy lock', async () => {
+      await withServer({}, async (server) => {
+        const c = await connectRecordingClient(server.url);
+        const refused = async (args: Record<string, unknown>) => {
+          const { result } = await importFile(c, args);
+          assert.equal(result.isError, true, JSON.stringify(result));
+          return textOf(result);
+        };
+        assert.match(
+          await refused({ path: '../../etc/passwd', idempotencyKey: 'a' }),
+          /path "..\/..\/etc\/passwd" is outside the data folder/,
+        );
+        assert.match(await refused({ path: 'nope.txt', idempotencyKey: 'a' }), /no such file: "nope.txt"/);
+        assert.match(await refused({ idempotencyKey: 'has spaces' }), /use 1 to 100 letters, digits, or \. _ : -/);
+        assert.match(await refused({}), /Invalid input: expected string, received undefined/);
 
-      // A corrupt record in batch 3 fails the call after the lock was taken and 20 rows were inserted.
-      assert.match(
-        await refused({ path: 'broken.txt', idempotencyKey: 'broken-1' }),
-        /line 26 of broken\.txt: record 0000025 fails its checksum/,
-      );
-      const broken = await jobWhenDone(c.client, lastCallId(c).id);
-      assert.equal(broken.state, 'failed');
-      assert.deepEqual(
-        [
-          broken.resources?.transaction,
-          broken.resources?.['temp dir'],
-          broken.resources?.lock,
-          broken.resources?.output,
-        ],
-        ['rolled back', 'removed', 'released', 'untouched'],
-      );
-      await server.waitForLine(/transaction rolled back: the 20 rows it inserted are gone/);
-      assert.deepEqual(outside(server.data), { lockFile: false, tempDirs: [], reportSha: 'absent' });
-      const view = viewThroughServer(c.client);
-      assert.equal(await view.rows('broken-1'), 0);
+        // A corrupt record in batch 3 fails the call after the lock was taken and 20 rows were inserted.
+        assert.match(
+          await refused({ path: 'broken.txt', idempotencyKey: 'broken-1' }),
+          /line 26 of broken\.txt: record 0000025 fails its checksum/,
+        );
+        const broken = await jobWhenDone(c.client, lastCallId(c).id);
+        assert.equal(broken.state, 'failed');
+        assert.deepEqual(
+          [
+            broken.resources?.transaction,
+            broken.resources?.['temp dir'],
+            broken.resources?.lock,
+            broken.resources?.output,
+          ],
+          ['rolled back', 'removed', 'released', 'untouched'],
+        );
+        await server.waitForLine(/transaction rolled back: the 20 rows it inserted are gone/);
+        assert.deepEqual(outside(server.data), { lockFile: false, tempDirs: [], reportSha: 'absent' });
+        const view = viewThroughServer(c.client);
+        assert.equal(await view.rows('broken-1'), 0);
 
-      // A key first used with other arguments.
-      assert.equal((await importFile(c, { idempotencyKey: 'k1' })).out.replayed, false);
-      assert.match(
-        await refused({ idempotencyKey: 'k1', batchSize: 20 }),
-        /idempotency key "k1" was first used with other arguments/,
-      );
+        // A key first used with other arguments.
+        assert.equal((await importFile(c, { idempotencyKey: 'k1' })).out.replayed, false);
+        assert.match(
+          await refused({ idempotencyKey: 'k1', batchSize: 20 }),
+          /idempotency key "k1" was first used with other arguments/,
+        );
 
-      // While a call runs: the same key is refused (not run twice), another key is refused (busy).
-      const slow = importFile(c, { idempotencyKey: 'k2', stepDelayMs: 30 });
-      await server.waitForLine(/#\d+ lock taken/);
-      await waitFor(
-        'k2 to take the lock',
-        () => server.lines.some((l) => /key k2,/.test(l)) && outside(server.data).lockFile,
-      );
-      assert.match(
-        await refused({ idempotencyKey: 'k2' }),
-        /idempotency key "k2" belongs to a call that is still running .* it was not run twice/,
-      );
-      assert.match(
-        await refused({ idempotencyKey: 'k3' }),
-        /busy: another process_large_file call holds the lock \(request \d+, key "k2"\); one call at a time/,
-      );
-      const first = await slow;
-      assert.equal(first.out.replayed, false);
-      // Once it has ended: the same key gets the stored result, and the refused key really runs.
-      const replay = await importFile(c, { idempotencyKey: 'k2' });
-      assert.deepEqual(replay.out, { ...first.out, replayed: true });
-      assert.equal((await importFile(c, { idempotencyKey: 'k3' })).out.replayed, false);
-      assert.deepEqual(
-        { ...outside(server.data), reportSha: undefined },
-        { lockFile: false, tempDirs: [], reportSha: undefined },
-      );
-      await c.close();
+        // While a call runs: the same key is refused (not run twice), another key is refused (busy).
+        const slow = importFile(c, { idempotencyKey: 'k2', stepDelayMs: 30 });
+        await server.waitForLine(/#\d+ lock taken/);
+        await waitFor(
+          'k2 to take the lock',
+          () => server.lines.some((l) => /key k2,/.test(l)) && outside(server.data).lockFile,
+        );
+        assert.match(
+          await refused({ idempotencyKey: 'k2' }),
+          /idempotency key "k2" belongs to a call that is still running .* it was not run twice/,
+        );
+        assert.match(
+          await refused({ idempotencyKey: 'k3' }),
+          /busy: another process_large_file call holds the lock \(request \d+, key "k2"\); one call at a time/,
+        );
+        const first = await slow;
+        assert.equal(first.out.replayed, false);
+        // Once it has ended: the same key gets the stored result, and the refused key really runs.
+        const replay = await importFile(c, { idempotencyKey: 'k2' });
+        assert.deepEqual(replay.out, { ...first.out, replayed: true });
+        assert.equal((await importFile(c, { idempotencyKey: 'k3' })).out.replayed, false);
+        assert.deepEqual(
+          { ...outside(server.data), reportSha: undefined },
+          { lockFile: false, tempDirs: [], reportSha: undefined },
+        );
+        await c.close();
+      });
     });
-  });
 
-  test('--write-in-place: a cancel leaves half a report that the database does not back', async () => {
-    await withServer({ args: ['--write-in-place'] }, async (server) => {
-      const c = await connectRecordingClient(server.url);
-      const done = await importFile(c, { idempotencyKey: 'whole' });
-      assert.equal(outside(server.data).reportSha, done.out.outputSha256);
-      const controller = new AbortController();
-      await c.client
-        .callTool(
-          { name: 'process_large_file', arguments: { idempotencyKey: 'half', stepDelayMs: 20 } },
-          CallToolResultSchema,
-          {
-            signal: controller.signal,
-            onprogress: ({ message }) => message?.startsWith('batch 2/4: written') && controller.abort('test'),
-          },
-        )
-        .catch(() => undefined);
-      const job = await jobWhenDone(c.client, lastCallId(c).id);
-      assert.equal(job.state, 'cancelled');
-      assert.equal(job.resources?.output, 'left half-written');
-      const report = readFileSync(join(server.data, 'report.txt'), 'utf8').split('\n');
-      assert.equal(report[0], 'report of records.txt for idempotency key half');
-      assert.equal(report.length - 2, 20, 'two batches of ten lines, of four');
-      assert.equal(await viewThroughServer(c.client).rows('half'), 0, 'while the database rolled back');
-      await c.close();
+    test('--write-in-place: a cancel leaves half a report that the database does not back', async () => {
+      await withServer({ args: ['--write-in-place'] }, async (server) => {
+        const c = await connectRecordingClient(server.url);
+        const done = await importFile(c, { idempotencyKey: 'whole' });
+        assert.equal(outside(server.data).reportSha, done.out.outputSha256);
+        const controller = new AbortController();
+        await c.client
+          .callTool(
+            { name: 'process_large_file', arguments: { idempotencyKey: 'half', stepDelayMs: 20 } },
+            CallToolResultSchema,
+            {
+              signal: controller.signal,
+              onprogress: ({ message }) => message?.startsWith('batch 2/4: written') && controller.abort('test'),
+            },
+          )
+          .catch(() => undefined);
+        const job = await jobWhenDone(c.client, lastCallId(c).id);
+        assert.equal(job.state, 'cancelled');
+        assert.equal(job.resources?.output, 'left half-written');
+        const report = readFileSync(join(server.data, 'report.txt'), 'utf8').split('\n');
+        assert.equal(report[0], 'report of records.txt for idempotency key half');
+        assert.equal(report.length - 2, 20, 'two batches of ten lines, of four');
+        assert.equal(await viewThroughServer(c.client).rows('half'), 0, 'while the database rolled back');
+        await c.close();
+      });
     });
-  });
-});
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Stopping the server: Ctrl-C cleans up; a crash leaves the lock and a temp dir, which the next start removes.
@@ -594,7 +602,7 @@ async function waitForStep(server: Server, key: string, step: string) {
   await server.waitForLine(new RegExp(`#${id} ${step.replaceAll('/', '\\/')}`));
 }
 
-describe('lesson 05: shutdown and crash', { timeout: 60_000 }, () => {
+describe('lesson 05: shutdown and crash', { timeout: scaled(60_000) }, () => {
   test('SIGKILL mid-call leaves a stale lock, the next start removes it; SIGTERM mid-call cleans up before exit', async () => {
     const data = newDataFolder();
     const startSlowCall = (c: RecordingClient, key: string) =>
@@ -675,7 +683,7 @@ describe('lesson 05: shutdown and crash', { timeout: 60_000 }, () => {
 // ---------------------------------------------------------------------------------------------
 // What the lesson builds on, from Node and PGlite.
 
-describe('lesson 05: what the handler builds on', { timeout: 30_000 }, () => {
+describe('lesson 05: what the handler builds on', { timeout: scaled(30_000) }, () => {
   test("PGlite: a query outside an open transaction waits for it, so it never reads that transaction's rows", async () => {
     const db = await openPglite('memory://');
     try {

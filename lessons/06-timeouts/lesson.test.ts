@@ -21,7 +21,7 @@ import {
   openDescriptorsTo,
   textOf,
 } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 import { CallStoppedError, callToolWithTotalCap } from './total-cap.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
@@ -140,7 +140,7 @@ before(async () => {
 });
 after(async () => Promise.all([server, silent, slow, capped].map((s) => s?.stop())));
 
-describe('lesson 06: timeouts', { timeout: 60_000 }, () => {
+describe('lesson 06: timeouts', { timeout: scaled(60_000) }, () => {
   test('a server-side deadline ends the call with a tool error naming it; the signal says it was the deadline', async () => {
     const output = outputFrom(server);
     await withRecordingClient(server, async (recording) => {
@@ -315,7 +315,7 @@ describe('lesson 06: timeouts', { timeout: 60_000 }, () => {
   });
 });
 
-describe('maxTotalTimeout, pinned: SDK 1.x today (upstream #2695)', { timeout: 60_000 }, () => {
+describe('maxTotalTimeout, pinned: SDK 1.x today (upstream #2695)', { timeout: scaled(60_000) }, () => {
   test('SDK 1.x today (#2695): maxTotalTimeout is ignored without resetTimeoutOnProgress, even as progress arrives', async () => {
     await withRecordingClient(server, async (recording) => {
       let progress = 0;
@@ -551,7 +551,7 @@ describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, ()
   });
 });
 
-describe('lesson 06: bad input and flags', { timeout: 60_000 }, () => {
+describe('lesson 06: bad input and flags', { timeout: scaled(60_000) }, () => {
   test('the deadline flag caps every call; bad arguments get a clear tool error; the server keeps serving', async () => {
     await withRecordingClient(capped, async ({ client }) => {
       for (const deadlineMs of [undefined, 60_000]) {
@@ -567,8 +567,10 @@ describe('lesson 06: bad input and flags', { timeout: 60_000 }, () => {
       assert.match(await bad({ deadlineMs: 0 }), /Too small: expected number to be >=1 at deadlineMs/);
       assert.match(await bad({ deadlineMs: 'soon' }), /expected number, received string at deadlineMs/);
       assert.match(await bad({ path: '../../etc/passwd' }), /is outside the data folder/);
+      // Still serving: a short call is answered. Its two chunks take a few ms, but on a loaded machine
+      // even they can outlast the 200 ms deadline, and the deadline's answer shows serving as well.
       const ok = await client.callTool(callArgs({ chunks: 2, chunkDelayMs: 0 }));
-      assert.match(textOf(ok), /^Processed sample.txt: 2 chunks$/);
+      assert.match(textOf(ok), /^(Processed sample\.txt: 2 chunks|Deadline of 200 ms passed after \d of 2 chunks)$/);
     });
   });
 
@@ -590,7 +592,7 @@ describe('lesson 06: bad input and flags', { timeout: 60_000 }, () => {
   });
 });
 
-describe('lesson 06 README shows what the code prints', { timeout: 60_000 }, () => {
+describe('lesson 06 README shows what the code prints', { timeout: scaled(60_000) }, () => {
   const extra: [RegExp, string][] = [
     [/\d+ progress notifications/g, 'N progress notifications'],
     [/"totalElapsed":\d+/g, '"totalElapsed":N'],

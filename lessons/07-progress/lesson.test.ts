@@ -20,7 +20,7 @@ import {
   openDescriptorsTo,
   textOf,
 } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
@@ -81,7 +81,7 @@ function assertProgressWellFormed(messages: JSONRPCMessage[], token: string | nu
   return progress;
 }
 
-describe('lesson 07: progress while it works, none after it stops', { timeout: 60_000 }, () => {
+describe('lesson 07: progress while it works, none after it stops', { timeout: scaled(60_000) }, () => {
   test('the client cancels at 50%; the server stopped, freed the file, and sent no progress after the cancel', async () => {
     await withServer([], async (server) => {
       const client = startTs(CLIENT, ['--url', server.url, '--chunks', '20', '--chunk-delay', '50']);
@@ -144,7 +144,7 @@ describe('lesson 07: progress while it works, none after it stops', { timeout: 6
   });
 });
 
-describe('lesson 07 on the wire (plain HTTP, no SDK client)', { timeout: 60_000 }, () => {
+describe('lesson 07 on the wire (plain HTTP, no SDK client)', { timeout: scaled(60_000) }, () => {
   test('cancel: progress echoes the token, increases, and stops; the -32800 is the last message on the stream', async () => {
     await withServer(['--progress-every-ms', '0'], async (server) => {
       const session = await openRawSession(server.url);
@@ -203,7 +203,7 @@ const asDocumented = (lines: string[], url: string) =>
   lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3107/mcp'));
 const floodNormalisers: [RegExp, string][] = [[/read [\d.]+ ms after/, 'read N ms after']];
 
-describe('lesson 07: a notification flood starves cancellation', { timeout: 60_000 }, () => {
+describe('lesson 07: a notification flood starves cancellation', { timeout: scaled(60_000) }, () => {
   const flood = (id: number, yieldEveryNotification: boolean) =>
     ({
       jsonrpc: '2.0',
@@ -280,7 +280,7 @@ describe('lesson 07: a notification flood starves cancellation', { timeout: 60_0
   });
 });
 
-describe('lesson 07: bad input gets a clear answer and the server keeps serving', { timeout: 30_000 }, () => {
+describe('lesson 07: bad input gets a clear answer and the server keeps serving', { timeout: scaled(30_000) }, () => {
   test('tool arguments', async () => {
     await withServer([], async (server) => {
       const { client, close } = await connectRecordingClient(server.url);
@@ -313,7 +313,7 @@ describe('lesson 07: bad input gets a clear answer and the server keeps serving'
   });
 });
 
-describe('lesson 07 README shows what the code prints', { timeout: 60_000 }, () => {
+describe('lesson 07 README shows what the code prints', { timeout: scaled(60_000) }, () => {
   const normalisers: [RegExp, string][] = [
     [/progress \d+\/(\d+) \(\d+%\) "read chunk \d+ of (\d+)"/, 'progress N/$1 (N%) "read chunk N of $2"'],
     [/chunk \d+\/(\d+), progress \d+\/\d+ sent/, 'chunk N/$1, progress N/$1 sent'],
@@ -387,7 +387,7 @@ function msOfDay(line?: string) {
 
 describe(
   'lesson 07 in a terminal (script(1))',
-  { timeout: 60_000, skip: !canRunInTerminal && 'needs script(1) from util-linux for a pseudo-terminal' },
+  { timeout: scaled(60_000), skip: !canRunInTerminal && 'needs script(1) from util-linux for a pseudo-terminal' },
   () => {
     // One server for these tests, started by the first that runs.
     let server: Server | undefined;
@@ -490,7 +490,7 @@ const post2026 = (url: string, method: string, params: Record<string, unknown> =
   });
 const METHOD_NOT_FOUND = { jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'Method not found' } };
 
-describe('2026-07-28 removes logging/setLevel (SDK 2.x)', { timeout: 30_000 }, () => {
+describe('2026-07-28 removes logging/setLevel (SDK 2.x)', { timeout: scaled(30_000) }, () => {
   test('a server that declares logging answers it in 2025-11-25, and with 404 and -32601 in 2026-07-28', async () => {
     const handler = createMcpHandler(
       () => new McpServer({ name: 'logging', version: '1.0.0' }, { capabilities: { logging: {} } }),

@@ -11,6 +11,7 @@ import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { connectRecordingClient, lineIndex, textOf } from '../shared/testing.ts';
 import { logLines } from './log-lines.ts';
+import { scaled } from '../shared/wait.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
@@ -83,7 +84,7 @@ async function stallAgainst(server: Server, expect: 'bounded' | 'unbounded') {
   return { lines: reader.lines, growthBytes: Number(grew) * 1_000_000 };
 }
 
-describe('lesson 08: a slow reader and the server memory', { timeout: 90_000 }, () => {
+describe('lesson 08: a slow reader and the server memory', { timeout: scaled(90_000) }, () => {
   test('--naive: SDK 1.x never waits for the reader, so memory grows with the output (negative control; README)', async () => {
     await withServer(['--naive'], async (server) => {
       const { lines, growthBytes } = await stallAgainst(server, 'unbounded');
@@ -144,7 +145,7 @@ describe('lesson 08: a slow reader and the server memory', { timeout: 90_000 }, 
   });
 });
 
-describe('lesson 08: a fast client', { timeout: 60_000 }, () => {
+describe('lesson 08: a fast client', { timeout: scaled(60_000) }, () => {
   test('gets every line live, a capped result with a link, and the full output intact (README)', async () => {
     await withServer([], async (server) => {
       const client = startTs(CLIENT, ['--url', server.url]);
@@ -178,7 +179,7 @@ describe('lesson 08: a fast client', { timeout: 60_000 }, () => {
   });
 });
 
-describe('lesson 08: bad input gets a clear answer and the server keeps serving', { timeout: 30_000 }, () => {
+describe('lesson 08: bad input gets a clear answer and the server keeps serving', { timeout: scaled(30_000) }, () => {
   test('tool arguments and resource names', async () => {
     await withServer([], async (server) => {
       const { client, close } = await connectRecordingClient(server.url);

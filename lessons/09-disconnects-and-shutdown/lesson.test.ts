@@ -15,7 +15,7 @@ import {
   openDescriptorsTo,
   textOf,
 } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 import { jobStatusInSession } from './session-over-http.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
@@ -46,7 +46,7 @@ const call = (id: number, chunks: number, chunkDelayMs: number) => ({
   params: { name: 'process_large_file', arguments: { path: 'sample.txt', chunks, chunkDelayMs } },
 });
 
-describe('lesson 09: a client disconnect is not a cancel (2025-11-25)', { timeout: 60_000 }, () => {
+describe('lesson 09: a client disconnect is not a cancel (2025-11-25)', { timeout: scaled(60_000) }, () => {
   test('the client closes its transport: the handler runs on to the last chunk (README: server, client)', async () => {
     await withServer([], async (server) => {
       const client = startTs(CLIENT, ['--url', server.url]); // the README's default run
@@ -131,7 +131,7 @@ describe('lesson 09: a client disconnect is not a cancel (2025-11-25)', { timeou
   });
 });
 
-describe('lesson 09: --disconnect-means-cancel (opt-in)', { timeout: 60_000 }, () => {
+describe('lesson 09: --disconnect-means-cancel (opt-in)', { timeout: scaled(60_000) }, () => {
   test('the client closes its transport: the handler stops and cleans up', async () => {
     await withServer(['--disconnect-means-cancel'], async (server) => {
       const client = startTs(CLIENT, [
@@ -180,7 +180,7 @@ describe('lesson 09: --disconnect-means-cancel (opt-in)', { timeout: 60_000 }, (
   });
 });
 
-describe('lesson 09: the SDK 1.x leak, counted after N cancels, and the fixes', { timeout: 60_000 }, () => {
+describe('lesson 09: the SDK 1.x leak, counted after N cancels, and the fixes', { timeout: scaled(60_000) }, () => {
   const CANCELS = 20; // the README's two runs
   const FEWER = 10; // the same proof, per cancel, for the other two ways
   const countsAfter = (lines: string[]) => {
@@ -280,7 +280,7 @@ describe('lesson 09: the SDK 1.x leak, counted after N cancels, and the fixes', 
   });
 });
 
-describe('lesson 09: graceful shutdown', { timeout: 60_000 }, () => {
+describe('lesson 09: graceful shutdown', { timeout: scaled(60_000) }, () => {
   test('SIGTERM mid-call: the handler stops and cleans up before the process exits 0 (README)', async () => {
     const server = await startLessonServer(SERVER, []);
     try {
@@ -307,7 +307,7 @@ describe('lesson 09: graceful shutdown', { timeout: 60_000 }, () => {
   });
 });
 
-describe('lesson 09: bad input gets a clear answer and the server keeps serving', { timeout: 30_000 }, () => {
+describe('lesson 09: bad input gets a clear answer and the server keeps serving', { timeout: scaled(30_000) }, () => {
   test('tool arguments and unknown jobs', async () => {
     await withServer([], async (server) => {
       const { client, close } = await connectRecordingClient(server.url);

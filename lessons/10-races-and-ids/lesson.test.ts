@@ -26,7 +26,7 @@ import {
   openDescriptorsTo,
   textOf,
 } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
@@ -124,7 +124,7 @@ async function openSessionWithInitializeId(url: string, initializeId: string) {
 
 const countLines = (server: Server, pattern: RegExp) => server.lines.filter((line) => pattern.test(line)).length;
 
-describe('lesson 10: the client runs every scenario, and the server agrees', { timeout: 60_000 }, () => {
+describe('lesson 10: the client runs every scenario, and the server agrees', { timeout: scaled(60_000) }, () => {
   const extra: [RegExp, string][] = [
     [/\[[0-9a-f]{8}\]/g, '[session]'],
     [/chunk \d+ then, \d+ now/, 'chunk N then, M now'],
@@ -230,7 +230,7 @@ describe('lesson 10: the client runs every scenario, and the server agrees', { t
   });
 });
 
-describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: 60_000 }, () => {
+describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: scaled(60_000) }, () => {
   test('cancel after completion, an unknown id, a malformed cancel: 202, ignored, nothing changed, still serving', async () => {
     await withServer(async (server) => {
       const session = await openRawSession(server.url);
@@ -421,7 +421,7 @@ function slowInitializeAnswers() {
 const methodsOf = (sent: { method?: string; id?: unknown; params?: unknown }[]) =>
   sent.map((m) => ('method' in m ? [m.method, 'id' in m ? m.id : m.params] : []));
 
-describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x and 2.x do', { timeout: 60_000 }, () => {
+describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x and 2.x do', { timeout: scaled(60_000) }, () => {
   test('aborting connect() once the server has answered initialize (one server for both SDKs)', async (t) => {
     await withServer(async (server) => {
       await t.test('SDK 1.x today (#998): it sends notifications/cancelled for initialize (#0)', async () => {
@@ -533,7 +533,7 @@ describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x and 2.x do',
   });
 });
 
-describe('lesson 10: bad input gets a clear answer and the server keeps serving', { timeout: 30_000 }, () => {
+describe('lesson 10: bad input gets a clear answer and the server keeps serving', { timeout: scaled(30_000) }, () => {
   test('tool arguments', async () => {
     await withServer(async (server) => {
       const { client, close } = await connectRecordingClient(server.url);

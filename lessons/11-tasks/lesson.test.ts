@@ -24,7 +24,7 @@ import {
   textOf,
   type RecordingClient,
 } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 import { AbortingTaskStore, TaskCancelledError } from './task-store.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
@@ -81,7 +81,7 @@ type WireReply = { id: number; result?: Record<string, unknown>; error?: { code:
 const rejection = (code: number, message: RegExp) => (error: unknown) =>
   error instanceof McpError && error.code === code && message.test(error.message);
 
-describe('lesson 11: tasks/cancel, and what it stops', { timeout: 60_000, concurrency: true }, () => {
+describe('lesson 11: tasks/cancel, and what it stops', { timeout: scaled(60_000), concurrency: true }, () => {
   test('wired (default): the task is cancelled, its work stops within a chunk and closes the file; the README shows the run', async () => {
     await withServer([], async (server) => {
       // The client's defaults: the README shows this run.
@@ -251,258 +251,267 @@ describe('lesson 11: tasks/cancel, and what it stops', { timeout: 60_000, concur
   });
 });
 
-describe('what SDK 1.x does with tasks (pinned: a test fails when the SDK changes)', { timeout: 60_000 }, () => {
-  test("the schema's word on notifications/cancelled and tasks", () => {
-    const schema = readFileSync(
-      join(import.meta.dirname, '../../node_modules/@modelcontextprotocol/sdk/dist/esm/spec.types.d.ts'),
-      'utf8',
-    );
-    assert.ok(schema.includes('This MUST NOT be used for cancelling tasks (use the `tasks/cancel` request instead).'));
-  });
-
-  test('InMemoryTaskStore: a cancelled task refuses a late result, completed or failed, and stays cancelled', async () => {
-    // The SDK's own store, with no server at all: what tasks/cancel's updateTaskStatus leaves behind.
-    const store = new InMemoryTaskStore();
-    const task = await store.createTask({ ttl: 1000 }, 1, { method: 'tools/call', params: {} });
-    await store.updateTaskStatus(task.taskId, 'cancelled', 'Client cancelled task execution.');
-    assert.equal((await store.getTask(task.taskId))?.status, 'cancelled');
-    for (const status of ['completed', 'failed'] as const) {
-      await assert.rejects(
-        store.storeTaskResult(task.taskId, status, { content: [] }),
-        /Cannot store result for task \S+ in terminal status 'cancelled'/,
+describe(
+  'what SDK 1.x does with tasks (pinned: a test fails when the SDK changes)',
+  { timeout: scaled(60_000) },
+  () => {
+    test("the schema's word on notifications/cancelled and tasks", () => {
+      const schema = readFileSync(
+        join(import.meta.dirname, '../../node_modules/@modelcontextprotocol/sdk/dist/esm/spec.types.d.ts'),
+        'utf8',
       );
-    }
-    assert.equal((await store.getTask(task.taskId))?.status, 'cancelled');
-    await assert.rejects(store.getTaskResult(task.taskId), /has no result stored/);
-    store.cleanup();
-  });
+      assert.ok(
+        schema.includes('This MUST NOT be used for cancelling tasks (use the `tasks/cancel` request instead).'),
+      );
+    });
 
-  test("AbortingTaskStore aborts a task's signal on cancel, and only then; it keeps no controller after", async () => {
-    const store = new AbortingTaskStore();
-    const request = { method: 'tools/call', params: {} };
-    const cancelled = await store.createTask({}, 1, request);
-    const completed = await store.createTask({}, 2, request);
-    const [a, b] = [store.signalFor(cancelled.taskId), store.signalFor(completed.taskId)];
-    assert.equal(store.watchedTasks, 2);
-    await store.updateTaskStatus(cancelled.taskId, 'cancelled', 'Client cancelled task execution.');
-    assert.equal(a.aborted, true);
-    assert.ok(a.reason instanceof TaskCancelledError);
-    await store.storeTaskResult(completed.taskId, 'completed', { content: [] });
-    assert.equal(b.aborted, false);
-    // A second cancel is refused by the store, and aborts nothing new.
-    await assert.rejects(store.updateTaskStatus(completed.taskId, 'cancelled'), /terminal status/);
-    assert.equal(b.aborted, false);
-    assert.equal(store.watchedTasks, 0);
-    store.cleanup();
-  });
-
-  test('protocol answers: unknown task, another session, calls without a task, bad arguments', async () => {
-    await withServer([], async (server) => {
-      const owner = await connectRecordingClient(server.url);
-      const other = await connectRecordingClient(server.url);
-      try {
-        const task = await startTask(owner.client, { chunks: 10, chunkDelayMs: 50 });
-        assert.equal(task.status, 'working');
-        assert.equal(task.ttl, 60_000);
-        const tasks = owner.client.experimental.tasks;
-
-        // The spec's -32602 for a task that does not exist...
-        await assert.rejects(tasks.cancelTask('no-such-task'), rejection(-32602, /Task not found: no-such-task/));
+    test('InMemoryTaskStore: a cancelled task refuses a late result, completed or failed, and stays cancelled', async () => {
+      // The SDK's own store, with no server at all: what tasks/cancel's updateTaskStatus leaves behind.
+      const store = new InMemoryTaskStore();
+      const task = await store.createTask({ ttl: 1000 }, 1, { method: 'tools/call', params: {} });
+      await store.updateTaskStatus(task.taskId, 'cancelled', 'Client cancelled task execution.');
+      assert.equal((await store.getTask(task.taskId))?.status, 'cancelled');
+      for (const status of ['completed', 'failed'] as const) {
         await assert.rejects(
-          tasks.getTask('no-such-task'),
-          rejection(-32602, /Failed to retrieve task: Task not found/),
+          store.storeTaskResult(task.taskId, status, { content: [] }),
+          /Cannot store result for task \S+ in terminal status 'cancelled'/,
         );
-        // ...which is what a task of another session is, for InMemoryTaskStore.
-        const strangers = other.client.experimental.tasks;
-        await assert.rejects(strangers.getTask(task.taskId), rejection(-32602, /Task not found/));
-        await assert.rejects(strangers.cancelTask(task.taskId), rejection(-32602, /Task not found/));
-        assert.equal((await strangers.listTasks()).tasks.length, 0);
-        const strangerWork = await other.client.callTool({ name: 'get_task_work', arguments: { taskId: task.taskId } });
-        assert.equal(strangerWork.isError, true);
-        assert.deepEqual(
-          (await tasks.listTasks()).tasks.map((t) => [t.taskId, t.status]),
-          [[task.taskId, 'working']],
-        );
-
-        // The spec says a server MUST answer -32601 to a non-task call of a taskSupport "required" tool;
-        // SDK 1.x turns it into a tool error whose text carries the code.
-        const plain = await owner.client.callTool({ name: 'process_large_file', arguments: { path: 'sample.txt' } });
-        assert.equal(plain.isError, true);
-        assert.equal(
-          textOf(plain),
-          "MCP error -32601: Tool process_large_file requires task augmentation (taskSupport: 'required')",
-        );
-
-        // Arguments the schema rejects: SDK 1.x loses the validation message (which names `chunks`).
-        await assert.rejects(startTask(owner.client, { chunks: -5 }), (error: unknown) => {
-          assert.ok(rejection(ErrorCode.InvalidParams, /Invalid task creation result/)(error), String(error));
-          assert.doesNotMatch((error as Error).message, /chunks|too small/i);
-          return true;
-        });
-        // A path outside the data folder: the task fails at once, and tasks/result says why.
-        const bad = await startTask(owner.client, { path: '../../etc/passwd' });
-        assert.equal(bad.status, 'failed');
-        const why = await tasks.getTaskResult(bad.taskId, CallToolResultSchema);
-        assert.equal(why.isError, true);
-        assert.match(textOf(why), /path "..\/..\/etc\/passwd" is outside the data folder/);
-        await assert.rejects(
-          tasks.cancelTask(bad.taskId),
-          rejection(-32602, /Cannot cancel task in terminal status: failed/),
-        );
-
-        // get_job_status reads the same record by the tools/call's request id.
-        const callId = (owner.sent.find((m) => 'method' in m && m.method === 'tools/call') as { id: number }).id;
-        const byId = await owner.client.callTool({ name: 'get_job_status', arguments: { requestId: callId } });
-        const byTask = await work(owner.client, task.taskId);
-        assert.equal((byId.structuredContent as { requestId: unknown }).requestId, byTask.requestId);
-
-        // The server kept serving: the first task completes.
-        await waitFor(
-          'the first task to complete',
-          async () => (await tasks.getTask(task.taskId)).status === 'completed',
-        );
-        assert.match(textOf(await tasks.getTaskResult(task.taskId, CallToolResultSchema)), /Processed sample.txt/);
-      } finally {
-        await owner.close();
-        await other.close();
       }
+      assert.equal((await store.getTask(task.taskId))?.status, 'cancelled');
+      await assert.rejects(store.getTaskResult(task.taskId), /has no result stored/);
+      store.cleanup();
     });
-  });
 
-  test('ending the session (DELETE) cancels its unfinished task: the work stops and frees the file', async () => {
-    await withServer([], async (server) => {
-      const session = await openRawSession(server.url);
-      const created = await session.stream({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: { name: 'process_large_file', arguments: { path: 'sample.txt' }, task: { ttl: 60_000 } },
+    test("AbortingTaskStore aborts a task's signal on cancel, and only then; it keeps no controller after", async () => {
+      const store = new AbortingTaskStore();
+      const request = { method: 'tools/call', params: {} };
+      const cancelled = await store.createTask({}, 1, request);
+      const completed = await store.createTask({}, 2, request);
+      const [a, b] = [store.signalFor(cancelled.taskId), store.signalFor(completed.taskId)];
+      assert.equal(store.watchedTasks, 2);
+      await store.updateTaskStatus(cancelled.taskId, 'cancelled', 'Client cancelled task execution.');
+      assert.equal(a.aborted, true);
+      assert.ok(a.reason instanceof TaskCancelledError);
+      await store.storeTaskResult(completed.taskId, 'completed', { content: [] });
+      assert.equal(b.aborted, false);
+      // A second cancel is refused by the store, and aborts nothing new.
+      await assert.rejects(store.updateTaskStatus(completed.taskId, 'cancelled'), /terminal status/);
+      assert.equal(b.aborted, false);
+      assert.equal(store.watchedTasks, 0);
+      store.cleanup();
+    });
+
+    test('protocol answers: unknown task, another session, calls without a task, bad arguments', async () => {
+      await withServer([], async (server) => {
+        const owner = await connectRecordingClient(server.url);
+        const other = await connectRecordingClient(server.url);
+        try {
+          const task = await startTask(owner.client, { chunks: 10, chunkDelayMs: 50 });
+          assert.equal(task.status, 'working');
+          assert.equal(task.ttl, 60_000);
+          const tasks = owner.client.experimental.tasks;
+
+          // The spec's -32602 for a task that does not exist...
+          await assert.rejects(tasks.cancelTask('no-such-task'), rejection(-32602, /Task not found: no-such-task/));
+          await assert.rejects(
+            tasks.getTask('no-such-task'),
+            rejection(-32602, /Failed to retrieve task: Task not found/),
+          );
+          // ...which is what a task of another session is, for InMemoryTaskStore.
+          const strangers = other.client.experimental.tasks;
+          await assert.rejects(strangers.getTask(task.taskId), rejection(-32602, /Task not found/));
+          await assert.rejects(strangers.cancelTask(task.taskId), rejection(-32602, /Task not found/));
+          assert.equal((await strangers.listTasks()).tasks.length, 0);
+          const strangerWork = await other.client.callTool({
+            name: 'get_task_work',
+            arguments: { taskId: task.taskId },
+          });
+          assert.equal(strangerWork.isError, true);
+          assert.deepEqual(
+            (await tasks.listTasks()).tasks.map((t) => [t.taskId, t.status]),
+            [[task.taskId, 'working']],
+          );
+
+          // The spec says a server MUST answer -32601 to a non-task call of a taskSupport "required" tool;
+          // SDK 1.x turns it into a tool error whose text carries the code.
+          const plain = await owner.client.callTool({ name: 'process_large_file', arguments: { path: 'sample.txt' } });
+          assert.equal(plain.isError, true);
+          assert.equal(
+            textOf(plain),
+            "MCP error -32601: Tool process_large_file requires task augmentation (taskSupport: 'required')",
+          );
+
+          // Arguments the schema rejects: SDK 1.x loses the validation message (which names `chunks`).
+          await assert.rejects(startTask(owner.client, { chunks: -5 }), (error: unknown) => {
+            assert.ok(rejection(ErrorCode.InvalidParams, /Invalid task creation result/)(error), String(error));
+            assert.doesNotMatch((error as Error).message, /chunks|too small/i);
+            return true;
+          });
+          // A path outside the data folder: the task fails at once, and tasks/result says why.
+          const bad = await startTask(owner.client, { path: '../../etc/passwd' });
+          assert.equal(bad.status, 'failed');
+          const why = await tasks.getTaskResult(bad.taskId, CallToolResultSchema);
+          assert.equal(why.isError, true);
+          assert.match(textOf(why), /path "..\/..\/etc\/passwd" is outside the data folder/);
+          await assert.rejects(
+            tasks.cancelTask(bad.taskId),
+            rejection(-32602, /Cannot cancel task in terminal status: failed/),
+          );
+
+          // get_job_status reads the same record by the tools/call's request id.
+          const callId = (owner.sent.find((m) => 'method' in m && m.method === 'tools/call') as { id: number }).id;
+          const byId = await owner.client.callTool({ name: 'get_job_status', arguments: { requestId: callId } });
+          const byTask = await work(owner.client, task.taskId);
+          assert.equal((byId.structuredContent as { requestId: unknown }).requestId, byTask.requestId);
+
+          // The server kept serving: the first task completes.
+          await waitFor(
+            'the first task to complete',
+            async () => (await tasks.getTask(task.taskId)).status === 'completed',
+          );
+          assert.match(textOf(await tasks.getTaskResult(task.taskId, CallToolResultSchema)), /Processed sample.txt/);
+        } finally {
+          await owner.close();
+          await other.close();
+        }
       });
-      await created.done;
-      await server.waitForLine(/task \S+ chunk 2\/20$/);
-      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 1);
-      assert.equal((await session.close()).status, 200);
-      await server.waitForLine(/task \S+: its session ended, cancelling it/);
-      await server.waitForLine(/task \S+ work stopped after chunk \d+\/20 \(its session ended\)$/);
-      await server.waitForLine(/task \S+ file handle closed/);
-      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
     });
-  });
 
-  test('on the wire: the task, the cancel, and the rejected second cancel, as plain JSON-RPC', async () => {
-    await withServer([], async (server) => {
-      const session = await openRawSession(server.url);
-      try {
-        const reply = async (message: object) => {
-          const reading = await session.stream(message as JSONRPCMessage);
-          await reading.done;
-          return reading.messages.find((m) => 'id' in m) as unknown as WireReply;
-        };
-        const created = await reply({
+    test('ending the session (DELETE) cancels its unfinished task: the work stops and frees the file', async () => {
+      await withServer([], async (server) => {
+        const session = await openRawSession(server.url);
+        const created = await session.stream({
           jsonrpc: '2.0',
           id: 1,
           method: 'tools/call',
           params: { name: 'process_large_file', arguments: { path: 'sample.txt' }, task: { ttl: 60_000 } },
         });
-        const createdTask = (created.result as { task: Record<string, unknown> }).task;
-        const taskId = createdTask.taskId as string;
-        // The task as the Postman README shows it.
-        assert.deepEqual(Object.keys(createdTask).sort(), [
-          'createdAt',
-          'lastUpdatedAt',
-          'pollInterval',
-          'status',
-          'taskId',
-          'ttl',
-        ]);
-        assert.equal(createdTask.status, 'working');
-        assert.equal(createdTask.ttl, 60_000);
-        assert.equal(createdTask.pollInterval, 250);
-        const cancel = (id: number) => reply({ jsonrpc: '2.0', id, method: 'tasks/cancel', params: { taskId } });
-        assert.equal((await cancel(2)).result?.status, 'cancelled');
-        const got = await reply({ jsonrpc: '2.0', id: 5, method: 'tasks/get', params: { taskId } });
-        assert.equal(got.result?.status, 'cancelled');
-        assert.equal(got.result?.statusMessage, 'Client cancelled task execution.');
-        // tasks/get carries the pollInterval too, which the client follows.
-        assert.equal(got.result?.pollInterval, 250);
-        // The SDK's "MCP error -32602: " prefix is part of the message on the wire.
-        assert.deepEqual((await cancel(3)).error, {
-          code: -32602,
-          message: 'MCP error -32602: Cannot cancel task in terminal status: cancelled',
-        });
-        const result = await reply({ jsonrpc: '2.0', id: 4, method: 'tasks/result', params: { taskId } });
-        assert.deepEqual(result.error, { code: -32603, message: `Task ${taskId} has no result stored` });
-      } finally {
-        await session.close();
-      }
+        await created.done;
+        await server.waitForLine(/task \S+ chunk 2\/20$/);
+        if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 1);
+        assert.equal((await session.close()).status, 200);
+        await server.waitForLine(/task \S+: its session ended, cancelling it/);
+        await server.waitForLine(/task \S+ work stopped after chunk \d+\/20 \(its session ended\)$/);
+        await server.waitForLine(/task \S+ file handle closed/);
+        if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+      });
     });
-  });
 
-  test('aborting callToolStream (SDK 1.x): no tasks/cancel, but notifications/cancelled for its tools/call and every tasks/get, which the server ignores: the task completes', async () => {
-    await withServer([], async (server) => {
-      const { client, sent, close } = await connectRecordingClient(server.url);
-      try {
-        const controller = new AbortController();
-        const stream = client.experimental.tasks.callToolStream(
-          { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 10, chunkDelayMs: 150 } },
-          CallToolResultSchema,
-          { task: { ttl: 60_000 }, signal: controller.signal },
-        );
-        let taskId: string | undefined;
-        const seen: string[] = [];
-        for await (const message of stream) {
-          seen.push(message.type);
-          if (message.type === 'taskCreated') taskId = message.task.taskId;
-          // Between two polls: the tools/call and both tasks/get have been answered by now.
-          if (message.type === 'taskStatus' && seen.filter((type) => type === 'taskStatus').length === 2)
-            controller.abort('the caller gave up');
+    test('on the wire: the task, the cancel, and the rejected second cancel, as plain JSON-RPC', async () => {
+      await withServer([], async (server) => {
+        const session = await openRawSession(server.url);
+        try {
+          const reply = async (message: object) => {
+            const reading = await session.stream(message as JSONRPCMessage);
+            await reading.done;
+            return reading.messages.find((m) => 'id' in m) as unknown as WireReply;
+          };
+          const created = await reply({
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'tools/call',
+            params: { name: 'process_large_file', arguments: { path: 'sample.txt' }, task: { ttl: 60_000 } },
+          });
+          const createdTask = (created.result as { task: Record<string, unknown> }).task;
+          const taskId = createdTask.taskId as string;
+          // The task as the Postman README shows it.
+          assert.deepEqual(Object.keys(createdTask).sort(), [
+            'createdAt',
+            'lastUpdatedAt',
+            'pollInterval',
+            'status',
+            'taskId',
+            'ttl',
+          ]);
+          assert.equal(createdTask.status, 'working');
+          assert.equal(createdTask.ttl, 60_000);
+          assert.equal(createdTask.pollInterval, 250);
+          const cancel = (id: number) => reply({ jsonrpc: '2.0', id, method: 'tasks/cancel', params: { taskId } });
+          assert.equal((await cancel(2)).result?.status, 'cancelled');
+          const got = await reply({ jsonrpc: '2.0', id: 5, method: 'tasks/get', params: { taskId } });
+          assert.equal(got.result?.status, 'cancelled');
+          assert.equal(got.result?.statusMessage, 'Client cancelled task execution.');
+          // tasks/get carries the pollInterval too, which the client follows.
+          assert.equal(got.result?.pollInterval, 250);
+          // The SDK's "MCP error -32602: " prefix is part of the message on the wire.
+          assert.deepEqual((await cancel(3)).error, {
+            code: -32602,
+            message: 'MCP error -32602: Cannot cancel task in terminal status: cancelled',
+          });
+          const result = await reply({ jsonrpc: '2.0', id: 4, method: 'tasks/result', params: { taskId } });
+          assert.deepEqual(result.error, { code: -32603, message: `Task ${taskId} has no result stored` });
+        } finally {
+          await session.close();
         }
-        assert.ok(taskId);
-        assert.deepEqual(seen, ['taskCreated', 'taskStatus', 'taskStatus', 'error']);
-
-        type Sent = JSONRPCMessage & { method: string; id?: number; params?: Record<string, unknown> };
-        const messages = sent.filter((m): m is Sent => 'method' in m);
-        const idsOf = (method: string) => messages.filter((m) => m.method === method && 'id' in m).map((m) => m.id);
-        const [callId] = idsOf('tools/call');
-        const getIds = idsOf('tasks/get');
-        assert.equal(getIds.length, 2);
-        // SDK 1.x polls with the call's own options: each tasks/get carries the call's `task` too.
-        for (const get of messages.filter((m) => m.method === 'tasks/get'))
-          assert.deepEqual(get.params?.task, { ttl: 60_000 });
-        // What the spec forbids for a task-augmented request, for the call and for each (answered) poll...
-        assert.deepEqual(
-          messages.filter((m) => m.method === 'notifications/cancelled').map((m) => m.params),
-          [callId, ...getIds].map((requestId) => ({ requestId, reason: 'the caller gave up' })),
-        );
-        // ...and not the one it asks for.
-        assert.equal(idsOf('tasks/cancel').length, 0);
-
-        // The server ignored them all, while the work still ran...
-        await server.waitForLine(
-          new RegExp(`notifications/cancelled for #${callId}: that request already returned task`),
-        );
-        for (const id of getIds)
-          await server.waitForLine(
-            new RegExp(`notifications/cancelled for #${id}: that was a tasks/get, not the task`),
-          );
-        const during = await work(client, taskId);
-        assert.equal(during.state, 'running', 'the cancels arrived while the work ran');
-        // ...and it ran to its last chunk; the task completed, with its result.
-        const report = await waitFor('the work to finish', async () => {
-          const job = await work(client, taskId);
-          return job.state !== 'running' && job;
-        });
-        assert.equal(report.state, 'completed');
-        assert.equal(report.chunksDone, 10);
-        const tasks = client.experimental.tasks;
-        assert.equal((await tasks.getTask(taskId)).status, 'completed');
-        assert.match(
-          textOf(await tasks.getTaskResult(taskId, CallToolResultSchema)),
-          /Processed sample.txt: 10 chunks/,
-        );
-      } finally {
-        await close();
-      }
+      });
     });
-  });
-});
+
+    test('aborting callToolStream (SDK 1.x): no tasks/cancel, but notifications/cancelled for its tools/call and every tasks/get, which the server ignores: the task completes', async () => {
+      await withServer([], async (server) => {
+        const { client, sent, close } = await connectRecordingClient(server.url);
+        try {
+          const controller = new AbortController();
+          const stream = client.experimental.tasks.callToolStream(
+            { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 10, chunkDelayMs: 150 } },
+            CallToolResultSchema,
+            { task: { ttl: 60_000 }, signal: controller.signal },
+          );
+          let taskId: string | undefined;
+          const seen: string[] = [];
+          for await (const message of stream) {
+            seen.push(message.type);
+            if (message.type === 'taskCreated') taskId = message.task.taskId;
+            // Between two polls: the tools/call and both tasks/get have been answered by now.
+            if (message.type === 'taskStatus' && seen.filter((type) => type === 'taskStatus').length === 2)
+              controller.abort('the caller gave up');
+          }
+          assert.ok(taskId);
+          assert.deepEqual(seen, ['taskCreated', 'taskStatus', 'taskStatus', 'error']);
+
+          type Sent = JSONRPCMessage & { method: string; id?: number; params?: Record<string, unknown> };
+          const messages = sent.filter((m): m is Sent => 'method' in m);
+          const idsOf = (method: string) => messages.filter((m) => m.method === method && 'id' in m).map((m) => m.id);
+          const [callId] = idsOf('tools/call');
+          const getIds = idsOf('tasks/get');
+          assert.equal(getIds.length, 2);
+          // SDK 1.x polls with the call's own options: each tasks/get carries the call's `task` too.
+          for (const get of messages.filter((m) => m.method === 'tasks/get'))
+            assert.deepEqual(get.params?.task, { ttl: 60_000 });
+          // What the spec forbids for a task-augmented request, for the call and for each (answered) poll...
+          assert.deepEqual(
+            messages.filter((m) => m.method === 'notifications/cancelled').map((m) => m.params),
+            [callId, ...getIds].map((requestId) => ({ requestId, reason: 'the caller gave up' })),
+          );
+          // ...and not the one it asks for.
+          assert.equal(idsOf('tasks/cancel').length, 0);
+
+          // The server ignored them all, while the work still ran...
+          await server.waitForLine(
+            new RegExp(`notifications/cancelled for #${callId}: that request already returned task`),
+          );
+          for (const id of getIds)
+            await server.waitForLine(
+              new RegExp(`notifications/cancelled for #${id}: that was a tasks/get, not the task`),
+            );
+          const during = await work(client, taskId);
+          assert.equal(during.state, 'running', 'the cancels arrived while the work ran');
+          // ...and it ran to its last chunk; the task completed, with its result.
+          const report = await waitFor('the work to finish', async () => {
+            const job = await work(client, taskId);
+            return job.state !== 'running' && job;
+          });
+          assert.equal(report.state, 'completed');
+          assert.equal(report.chunksDone, 10);
+          const tasks = client.experimental.tasks;
+          assert.equal((await tasks.getTask(taskId)).status, 'completed');
+          assert.match(
+            textOf(await tasks.getTaskResult(taskId, CallToolResultSchema)),
+            /Processed sample.txt: 10 chunks/,
+          );
+        } finally {
+          await close();
+        }
+      });
+    });
+  },
+);

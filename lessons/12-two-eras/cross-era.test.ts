@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { SdkError, SdkErrorCode, type RequestId } from '@modelcontextprotocol/client';
 import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
 import { assertInOrder } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 import {
   ERAS,
   SCENARIOS,
@@ -33,7 +33,7 @@ const TABLE_NORMALISERS: Normaliser[] = [
   [/-{2,}/g, '-'],
 ];
 
-describe('lesson 12: the same cancels in both eras, one SDK 2.x client', { timeout: 60_000 }, () => {
+describe('lesson 12: the same cancels in both eras, one SDK 2.x client', { timeout: scaled(60_000) }, () => {
   let servers: EraServers;
   const outcomes = new Map<Scenario, Map<Era, Promise<Outcome>>>();
 

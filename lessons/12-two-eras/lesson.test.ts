@@ -14,7 +14,7 @@ import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { assertInOrder, canSeeFileDescriptors, lineIndex, openDescriptorsTo, textOf } from '../shared/testing.ts';
-import { waitFor } from '../shared/wait.ts';
+import { scaled, waitFor } from '../shared/wait.ts';
 
 const SERVER_2026 = join(import.meta.dirname, 'server.ts');
 const SERVER_2025 = join(import.meta.dirname, '../01-cancel-by-id/server.ts');
@@ -105,7 +105,7 @@ const waitForJob = (url: string, id: string | number, done: (job: JobReport) => 
 
 describe(
   'lesson 12: the client cancels by aborting; what goes on the wire depends on the era',
-  { timeout: 60_000 },
+  { timeout: scaled(60_000) },
   () => {
     test('README: against the 2.x server (2026-07-28) the client closes the stream; the handler stops and nothing is replied', async () => {
       await withServer(SERVER_2026, async (server) => {
@@ -237,7 +237,7 @@ describe(
 
 test(
   'things to try: a pinned 2026-07-28 never falls back; --no-cancel completes and is answered with the result',
-  { timeout: 60_000 },
+  { timeout: scaled(60_000) },
   async () => {
     await withServer(SERVER_2025, async (server) => {
       const pinned = startTs(CLIENT, ['--url', server.url, '--era', '2026-07-28']);
@@ -259,7 +259,7 @@ test(
 
 // --- The era table, row by row --------------------------------------------------------------------
 
-describe('the era table', { timeout: 60_000 }, () => {
+describe('the era table', { timeout: scaled(60_000) }, () => {
   test('notifications/cancelled sent over HTTP to the 2026-07-28 server: HTTP 202, and the call runs to the end', async () => {
     await withServer(SERVER_2026, async (server) => {
       const call = post2026(server.url, callMessage('n-1', 6, 100)).then((r) => r.json());
@@ -475,7 +475,7 @@ describe('the era table', { timeout: 60_000 }, () => {
 
 test(
   'SIGTERM with a 2025-era call in flight: the server closes its response, the handler stops, and it exits 0',
-  { timeout: 60_000 },
+  { timeout: scaled(60_000) },
   async () => {
     const server = await startLessonServer(SERVER_2026);
     try {

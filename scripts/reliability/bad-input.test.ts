@@ -16,7 +16,7 @@ import { jobStatusInSession } from '../../lessons/09-disconnects-and-shutdown/se
 import { startLessonServer } from '../../lessons/shared/processes.ts';
 import { openRawSession, type RawSession } from '../../lessons/shared/raw-mcp.ts';
 import { checkReadmeOutput } from '../../lessons/shared/readme-output.ts';
-import { waitFor } from '../../lessons/shared/wait.ts';
+import { scaled, waitFor } from '../../lessons/shared/wait.ts';
 import {
   answerOf,
   catalogue,
@@ -45,7 +45,7 @@ function describeAnswer(index: number, entry: BadInput, answer: Answer, server: 
   ];
 }
 
-describe('bad input over plain HTTP: a clear answer, and the server serves on', { timeout: 60_000 }, () => {
+describe('bad input over plain HTTP: a clear answer, and the server serves on', { timeout: scaled(60_000) }, () => {
   test(`lesson 01: all ${catalogue.length} entries, while a call runs untouched in another session (README)`, async () => {
     const server = await startLessonServer(join(root, 'lessons/01-cancel-by-id/server.ts'));
     try {
@@ -125,63 +125,72 @@ async function bareSdkServer() {
   };
 }
 
-describe('what SDK 1.x does on its own (pinned: a test fails when the SDK changes)', { timeout: 30_000 }, () => {
-  /** Runs `body` with a session on a fresh bare server, and closes the server whatever happens. */
-  async function withBareServer(body: (session: RawSession, bare: BareServer) => Promise<void>) {
-    const bare = await bareSdkServer();
-    try {
-      await body(await openRawSession(bare.url), bare);
-    } finally {
-      await bare.close();
+describe(
+  'what SDK 1.x does on its own (pinned: a test fails when the SDK changes)',
+  { timeout: scaled(30_000) },
+  () => {
+    /** Runs `body` with a session on a fresh bare server, and closes the server whatever happens. */
+    async function withBareServer(body: (session: RawSession, bare: BareServer) => Promise<void>) {
+      const bare = await bareSdkServer();
+      try {
+        await body(await openRawSession(bare.url), bare);
+      } finally {
+        await bare.close();
+      }
     }
-  }
-  const sleepCall = (id: number, ms: number) => ({
-    jsonrpc: '2.0' as const,
-    id,
-    method: 'tools/call',
-    params: { name: 'sleep', arguments: { ms } },
-  });
+    const sleepCall = (id: number, ms: number) => ({
+      jsonrpc: '2.0' as const,
+      id,
+      method: 'tools/call',
+      params: { name: 'sleep', arguments: { ms } },
+    });
 
-  test('it serves a POST whose Origin is another site', () =>
-    withBareServer(async (session) => {
-      const answer = await answerOf(await session.post(ping('o1'), { origin: 'https://evil.example' }));
-      assert.deepEqual([answer.status, answer.kind], [200, 'result']);
-    }));
+    test('it serves a POST whose Origin is another site', () =>
+      withBareServer(async (session) => {
+        const answer = await answerOf(await session.post(ping('o1'), { origin: 'https://evil.example' }));
+        assert.deepEqual([answer.status, answer.kind], [200, 'result']);
+      }));
 
-  test('it answers JSON that is not JSON-RPC with -32700 Parse error', () =>
-    withBareServer(async (session) => {
-      const answer = await answerOf(await session.post({ hello: 'world' }));
-      assert.deepEqual(
-        [answer.status, answer.kind, answer.message],
-        [400, -32700, 'Parse error: Invalid JSON-RPC message'],
-      );
-    }));
+    test('it answers JSON that is not JSON-RPC with -32700 Parse error', () =>
+      withBareServer(async (session) => {
+        const answer = await answerOf(await session.post({ hello: 'world' }));
+        assert.deepEqual(
+          [answer.status, answer.kind, answer.message],
+          [400, -32700, 'Parse error: Invalid JSON-RPC message'],
+        );
+      }));
 
-  test('it serves a batch, which protocol 2025-06-18 removed', () =>
-    withBareServer(async (session) => {
-      const response = await session.post([ping('b1'), ping('b2')]);
-      assert.equal(response.status, 200);
-      assert.equal((await response.text()).match(/"result":\{\}/g)?.length, 2);
-    }));
+    test('it serves a batch, which protocol 2025-06-18 removed', () =>
+      withBareServer(async (session) => {
+        const response = await session.post([ping('b1'), ping('b2')]);
+        assert.equal(response.status, 200);
+        assert.equal((await response.text()).match(/"result":\{\}/g)?.length, 2);
+      }));
 
-  test('it answers params that do not fit the method with -32603 (Internal error) and the raw zod issues', () =>
-    withBareServer(async (session) => {
-      const answer = await answerOf(
-        await session.post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'sleep', arguments: [1] } }),
-      );
-      assert.equal(answer.kind, -32603);
-      assert.match(answer.message, /"expected": "record"[\s\S]*"arguments"/);
-    }));
+    test('it answers params that do not fit the method with -32603 (Internal error) and the raw zod issues', () =>
+      withBareServer(async (session) => {
+        const answer = await answerOf(
+          await session.post({
+            jsonrpc: '2.0',
+            id: 3,
+            method: 'tools/call',
+            params: { name: 'sleep', arguments: [1] },
+          }),
+        );
+        assert.equal(answer.kind, -32603);
+        assert.match(answer.message, /"expected": "record"[\s\S]*"arguments"/);
+      }));
 
-  test("a second request with a running request's id takes its stream: the first reply is lost and its stream never ends", () =>
-    withBareServer(async (session, bare) => {
-      const first = await session.stream(sleepCall(5, 1000));
-      const second = await session.stream(sleepCall(5, 0));
-      await second.done;
-      await waitFor('both handlers to finish', () => bare.finished.length === 2);
-      await (await session.post(ping('one-more-round-trip'))).text();
-      assert.match(JSON.stringify(second.messages), /slept 0 ms/);
-      assert.equal(first.ended, false, 'the first stream is still open');
-      assert.deepEqual(first.messages, [], 'and its reply went nowhere');
-    }));
-});
+    test("a second request with a running request's id takes its stream: the first reply is lost and its stream never ends", () =>
+      withBareServer(async (session, bare) => {
+        const first = await session.stream(sleepCall(5, 1000));
+        const second = await session.stream(sleepCall(5, 0));
+        await second.done;
+        await waitFor('both handlers to finish', () => bare.finished.length === 2);
+        await (await session.post(ping('one-more-round-trip'))).text();
+        assert.match(JSON.stringify(second.messages), /slept 0 ms/);
+        assert.equal(first.ended, false, 'the first stream is still open');
+        assert.deepEqual(first.messages, [], 'and its reply went nowhere');
+      }));
+  },
+);

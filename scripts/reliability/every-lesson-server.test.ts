@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startLessonServer, startTs } from '../../lessons/shared/processes.ts';
 import { openRawSession, type SseReading } from '../../lessons/shared/raw-mcp.ts';
-import { waitFor } from '../../lessons/shared/wait.ts';
+import { scaled, waitFor } from '../../lessons/shared/wait.ts';
 import { answerOf, catalogue, noServerErrors, requestWithHost, sendAndCheck } from './catalogue.ts';
 
 const root = join(import.meta.dirname, '../..');
@@ -95,7 +95,7 @@ const otherAddress = Object.values(networkInterfaces())
 
 const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
 
-describe('every lesson server', { timeout: 120_000 }, () => {
+describe('every lesson server', { timeout: scaled(120_000) }, () => {
   const sdk1 = lessons.filter((lesson) => !lesson.startsWith('12'));
   const shared = catalogue.filter((entry) => entry.shared);
 

@@ -11,7 +11,7 @@ import { jobStatusInSession } from '../../lessons/09-disconnects-and-shutdown/se
 import { startLessonServer, startTs } from '../../lessons/shared/processes.ts';
 import { openRawSession } from '../../lessons/shared/raw-mcp.ts';
 import { openDescriptorsTo } from '../../lessons/shared/testing.ts';
-import { waitFor } from '../../lessons/shared/wait.ts';
+import { scaled, waitFor } from '../../lessons/shared/wait.ts';
 
 const root = join(import.meta.dirname, '../..');
 const lesson = (name: string, file = 'server.ts') => join(root, 'lessons', name, file);
@@ -68,7 +68,7 @@ const entriesUnder = (folder: string): string[] =>
     .map((entry) => relative(folder, join(entry.parentPath, entry.name)))
     .sort();
 
-describe('faults mid-call', { timeout: 90_000 }, () => {
+describe('faults mid-call', { timeout: scaled(90_000) }, () => {
   test('client SIGKILL (lesson 01): the call runs to its end, as 2025-11-25 asks, frees its file, and the server serves on', async () => {
     const server = await startLessonServer(lesson('01-cancel-by-id'));
     try {
@@ -253,7 +253,7 @@ const inFlight: {
 
 describe(
   'server SIGTERM mid-call: the call is stopped and cleaned up, and the process exits 0',
-  { timeout: 120_000 },
+  { timeout: scaled(120_000) },
   () => {
     for (const { lesson: name, args = [], tool, call, task, started } of inFlight) {
       test(`lesson ${name.slice(0, 2)}: no child process and no new file left behind`, async (t) => {

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { startLessonServer } from '../../lessons/shared/processes.ts';
 import { openRawSession, type RawSession } from '../../lessons/shared/raw-mcp.ts';
 import { canSeeFileDescriptors, openDescriptorsTo } from '../../lessons/shared/testing.ts';
-import { waitFor, WaitTimeoutError } from '../../lessons/shared/wait.ts';
+import { WaitTimeoutError, scaled, waitFor } from '../../lessons/shared/wait.ts';
 import { sequence, type Post, type Sequence } from './fuzz-messages.ts';
 
 const SERVER = join(import.meta.dirname, '../../lessons/01-cancel-by-id/server.ts');
@@ -247,7 +247,7 @@ async function waitForNoOpenFile(server: Server, timeoutMs?: number) {
   });
 }
 
-describe('fuzz: generated JSON-RPC messages against lesson 01', { timeout: 150_000 }, () => {
+describe('fuzz: generated JSON-RPC messages against lesson 01', { timeout: scaled(150_000) }, () => {
   const servers: Server[] = [];
   /** The server under test; replaced if a run crashed it, so shrinking can go on. */
   const current = () => servers.at(-1)!;

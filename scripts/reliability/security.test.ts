@@ -11,6 +11,7 @@ import { OutsideDataFolderError, resolveInDataFolder } from '../../lessons/share
 import { originIsAllowed } from '../../lessons/shared/mcp-http.ts';
 import { startLessonServer } from '../../lessons/shared/processes.ts';
 import { openRawSession } from '../../lessons/shared/raw-mcp.ts';
+import { scaled } from '../../lessons/shared/wait.ts';
 
 const root = join(import.meta.dirname, '../..');
 const scratch = mkdtempSync(join(tmpdir(), 'reliability-security-'));
@@ -41,7 +42,7 @@ test("the 1.x lessons' Origin rule is SDK 2.x's localhostOriginValidation rule",
   }
 });
 
-describe('a cancel reaches only its own session', { timeout: 30_000 }, () => {
+describe('a cancel reaches only its own session', { timeout: scaled(30_000) }, () => {
   test('two sessions both run id 1: a cancel of 1 in one stops that one; the other reads on to the end', async () => {
     const server = await startLessonServer(join(root, 'lessons/01-cancel-by-id/server.ts'));
     try {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startTs } from '../../lessons/shared/processes.ts';
-import { waitFor } from '../../lessons/shared/wait.ts';
+import { scaled, waitFor } from '../../lessons/shared/wait.ts';
 import { judgeTrend, type Limit, type ProcessReading, type Trend } from './soak-measure.ts';
 
 const SOAK = join(import.meta.dirname, 'soak.ts');
@@ -32,7 +32,7 @@ function tempJson(t: { after(fn: () => void): void }) {
 const processGone = (pid: number) =>
   waitFor(`process ${pid} to be gone`, () => !existsSync(`/proc/${pid}`), { timeoutMs: 5000 });
 
-describe('npm run soak', { concurrency: true, timeout: 30_000 }, () => {
+describe('npm run soak', { concurrency: true, timeout: scaled(30_000) }, () => {
   test('--seconds 2: every kind of cycle runs, samples and a verdict are printed, the JSON written, nothing left running', async (t) => {
     const out = tempJson(t);
     const soak = startTs(SOAK, ['--seconds', '2', '--session-cycles', '3', '--out', out]);
