@@ -332,8 +332,8 @@ describe('fuzz: generated JSON-RPC messages against lesson 01', { timeout: scale
       seed,
       numRuns,
       path,
-      timeout: 60_000,
-      interruptAfterTimeLimit: 90_000, // bounds shrinking: the report then shows the smallest failure found so far
+      timeout: scaled(60_000),
+      interruptAfterTimeLimit: scaled(90_000), // bounds shrinking: the report then shows the smallest failure found so far
     });
     const seconds = (performance.now() - started) / 1000;
 

@@ -380,7 +380,11 @@ async function worker(index: number) {
       await sleep(100);
       continue;
     }
-    for (let i = 0; i < sessionCycles && !stopping; i++) {
+    // A worker's first session runs at least one cycle (and the odd workers' first one ends with a
+    // call running, below), so a run shorter than a loaded machine takes to open sessions still has
+    // every kind of cycle: the workers start at different kinds.
+    const first = sessions === 0;
+    for (let i = 0; i < sessionCycles && (!stopping || (first && i === 0)); i++) {
       const kind = CYCLES[turn++ % CYCLES.length]!;
       try {
         await RUN[kind](session);
@@ -390,8 +394,8 @@ async function worker(index: number) {
       }
     }
     try {
-      // Every other session ends with a call running; odd workers start with one, so even a short run has some.
-      if ((sessions++ + index) % 2 === 1 && !stopping) await deleteMidCall(session);
+      // Every other session ends with a call running, from the odd workers' first session on.
+      if ((sessions++ + index) % 2 === 1 && (!stopping || first)) await deleteMidCall(session);
       else await session.close();
     } catch (error) {
       unexpected(`ending a session: ${(error as Error).message}`);
