@@ -262,3 +262,20 @@ test("the collection's pre-request script is postman/mcp-helpers.js, where eslin
   const file = readFileSync(join(import.meta.dirname, '../postman/mcp-helpers.js'), 'utf8');
   assert.equal(script?.trim(), file.trim(), 'copy one into the other: they must stay identical');
 });
+
+test("every request's URL resolves on import: its folder's lessonNNUrl, a collection variable with a value", () => {
+  const collection = JSON.parse(readFileSync(COLLECTION_FILE, 'utf8')) as {
+    variable: { key: string; value: string }[];
+    item: { name: string; event?: unknown[]; item: { name: string; request: { url: { raw: string } } }[] }[];
+  };
+  const values = new Map(collection.variable.map(({ key, value }) => [key, value]));
+  for (const folder of collection.item) {
+    const flow = Object.values(FLOWS).find((f) => f.folder === folder.name);
+    assert.ok(flow, `no flow runs folder ${folder.name}`);
+    assert.equal(folder.event, undefined, `${folder.name}: a folder script would run only when a request is sent`);
+    for (const { name, request } of folder.item) {
+      assert.equal(request.url.raw, `{{${flow.urlVariable}}}`, `${folder.name} / ${name}`);
+    }
+    assert.match(values.get(flow.urlVariable) ?? '', /^http:\/\/127\.0\.0\.1:31\d\d\/mcp$/, flow.urlVariable);
+  }
+});
