@@ -34,9 +34,10 @@ const mcpHelpers = function () {
       method: 'tools/call',
       params: { name: 'get_job_status', arguments: { requestId } },
     };
-    // pm.sendRequest does not expand {{variables}}: read them.
+    // pm.sendRequest does not expand {{variables}}: read them. It goes where the request being
+    // sent goes (its folder's lessonNNUrl), so the status comes from the same server.
     const request = {
-      url: pm.variables.get('baseUrl'),
+      url: pm.variables.replaceIn(pm.request.url.toString()),
       method: 'POST',
       header: {
         'Content-Type': 'application/json',

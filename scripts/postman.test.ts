@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { startLessonServer } from '../lessons/shared/processes.ts';
 import { checkReadmeOutput } from '../lessons/shared/readme-output.ts';
 import { assertInOrder } from '../lessons/shared/testing.ts';
@@ -18,27 +18,53 @@ const lesson07 = FLOWS['07']!;
 const lesson10 = FLOWS['10']!;
 const lesson11 = FLOWS['11']!;
 
-test('folder 01 cancels a running call, the server confirms it stopped, and the README shows the run', async (t) => {
-  const server = await startLessonServer(lesson01.server);
-  t.after(() => server.stop());
+describe('folder 01 against a default lesson 01 server', () => {
+  let server: Awaited<ReturnType<typeof startLessonServer>>;
+  before(async () => (server = await startLessonServer(lesson01.server)));
+  after(() => server?.stop());
 
-  const result = await runPostmanFlow(lesson01, server.url);
-  const { failures, steps } = result;
+  test('two lanes, as two tabs: it cancels a running call, the server confirms it stopped, and the README shows the run', async () => {
+    const result = await runPostmanFlow(lesson01, server.url);
+    const { failures, steps } = result;
 
-  assert.deepEqual(failures, [], server.output());
-  checkReadmeOutput(join(import.meta.dirname, '../postman/README.md'), 'newman-01', formatReport(result));
-  assert.deepEqual(
-    steps.map((step) => `${step.lane} ${step.name.split(' ')[0]} ${step.status}`),
-    [
-      'setup 1. 200 OK',
-      'setup 2. 202 Accepted',
-      'setup 3. 200 OK',
-      'A 4. 200 OK',
-      'B 5. 202 Accepted',
-      'B 6. 200 OK',
-      'B 7. 200 OK',
-    ],
-  );
+    assert.deepEqual(failures, [], server.output());
+    checkReadmeOutput(join(import.meta.dirname, '../postman/README.md'), 'newman-01', formatReport(result));
+    assert.deepEqual(
+      steps.map((step) => `${step.lane} ${step.name.split(' ')[0]} ${step.status}`),
+      [
+        'setup 1. 200 OK',
+        'setup 2. 202 Accepted',
+        'setup 3. 200 OK',
+        'A 4. 200 OK',
+        'B 5. 202 Accepted',
+        'B 6. 200 OK',
+        'B 7. 200 OK',
+      ],
+    );
+  });
+
+  test('one lane, as the Collection Runner runs it: the cancel goes out after the call has finished, and the tests say so', async () => {
+    const inOrder = lesson01.phases.flatMap((phase) => Object.values(phase).flat());
+    const { failures, steps } = await runPostmanFlow({ ...lesson01, phases: [{ runner: inOrder }] }, server.url);
+
+    assert.deepEqual(
+      steps.map((step) => step.name.split(' ')[0]),
+      ['1.', '2.', '3.', '4.', '5.', '6.', '7.'],
+    );
+    // The call ran its 20 chunks and got its result; the cancel found it completed.
+    assert.ok(steps[3]!.ms! >= 20 * 250, `the call took ${steps[3]!.ms} ms`);
+    assert.deepEqual(steps[4]!.console, ['job already completed: nothing left to cancel']);
+    const failed = failures.join('\n');
+    assert.match(failed, /"the reply is error -32800 "Request cancelled""/);
+    assert.match(
+      failed,
+      /"the call was running when this cancel went out": send the call first, and this cancel while it runs: expected 'completed' to equal 'running'/,
+    );
+    assert.match(failed, /"state is "cancelled"": expected 'completed' to equal 'cancelled'/);
+    assert.match(failed, /"stopped before the last chunk"/);
+    assert.match(failed, /"stopped within one chunk of the cancel arriving"/);
+    assert.equal(failures.length, 5, failed);
+  });
 });
 
 test('folder 01 fails against a handler that ignores the cancel', async (t) => {
@@ -235,4 +261,21 @@ test("the collection's pre-request script is postman/mcp-helpers.js, where eslin
   const script = collection.event.find((event) => event.listen === 'prerequest')?.script.exec.join('\n');
   const file = readFileSync(join(import.meta.dirname, '../postman/mcp-helpers.js'), 'utf8');
   assert.equal(script?.trim(), file.trim(), 'copy one into the other: they must stay identical');
+});
+
+test("every request's URL resolves on import: its folder's lessonNNUrl, a collection variable with a value", () => {
+  const collection = JSON.parse(readFileSync(COLLECTION_FILE, 'utf8')) as {
+    variable: { key: string; value: string }[];
+    item: { name: string; event?: unknown[]; item: { name: string; request: { url: { raw: string } } }[] }[];
+  };
+  const values = new Map(collection.variable.map(({ key, value }) => [key, value]));
+  for (const folder of collection.item) {
+    const flow = Object.values(FLOWS).find((f) => f.folder === folder.name);
+    assert.ok(flow, `no flow runs folder ${folder.name}`);
+    assert.equal(folder.event, undefined, `${folder.name}: a folder script would run only when a request is sent`);
+    for (const { name, request } of folder.item) {
+      assert.equal(request.url.raw, `{{${flow.urlVariable}}}`, `${folder.name} / ${name}`);
+    }
+    assert.match(values.get(flow.urlVariable) ?? '', /^http:\/\/127\.0\.0\.1:31\d\d\/mcp$/, flow.urlVariable);
+  }
 });
