@@ -65,7 +65,11 @@ export async function runChildProcess(run: LayerRun, signal?: AbortSignal): Prom
   let spawnError: Error | undefined;
   child.on('error', (error) => (spawnError = error.name === 'AbortError' ? undefined : error));
   try {
-    for await (const line of createInterface({ input: child.stdout })) run.onChunk(line.length + 1);
+    for await (const line of createInterface({ input: child.stdout })) {
+      // A line the child wrote before it was killed can still be in the pipe: it is not work to count.
+      if (signal?.aborted) break;
+      run.onChunk(line.length + 1);
+    }
   } finally {
     if (!child.killed && child.exitCode === null) child.kill(); // we stopped reading early: it must go too
     await closed;
