@@ -21,6 +21,8 @@ import { CallStoppedError, callToolWithTotalCap } from './total-cap.ts';
 
 const SCENARIOS = ['deadline', 'cancel', 'timeout', 'reset-on-progress', 'max-total', 'total-cap'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+// Outcomes other than the one a scenario is named for, each with the scenario it goes with.
+const OUTCOMES = { 'as-named': undefined, 'server-deadline': 'deadline', 'timed-out': 'reset-on-progress' } as const;
 
 const HELP = `
 Lesson 06 client: a long process_large_file call, stopped by a deadline, a cancel or a timeout.
@@ -41,6 +43,10 @@ Usage: npx tsx lessons/06-timeouts/client.ts [options]
   --cancel-after MS  when "cancel" aborts (default: 500)
   --timeout MS       callTool's timeout, or idle timeout (default: 500)
   --max-total MS     maxTotalTimeout in "max-total", the cap in "total-cap" (default: 1000)
+  --expect OUTCOME   the outcome that makes this exit 0 (default: as-named, what each scenario is named for)
+                       server-deadline  with --scenario deadline: stopped sooner, by a server's shorter --deadline-ms
+                       timed-out        with --scenario reset-on-progress: no progress in time (a server run with
+                                        --progress-every-ms above --timeout), so the call timed out
   -h, --help         show this help
 `;
 
@@ -54,6 +60,7 @@ const flags = parseFlags(
     'cancel-after': { type: 'string' },
     timeout: { type: 'string' },
     'max-total': { type: 'string' },
+    expect: { type: 'string' },
   },
   HELP,
 );
@@ -65,6 +72,12 @@ const deadlineMs = intFlag('deadline', flags.deadline, 500, 1);
 const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 500);
 const timeoutMs = intFlag('timeout', flags.timeout, 500, 1);
 const maxTotalMs = intFlag('max-total', flags['max-total'], 1000, 1);
+const expected = choiceFlag('expect', flags.expect, Object.keys(OUTCOMES) as (keyof typeof OUTCOMES)[], 'as-named');
+const expectedWith = OUTCOMES[expected];
+if (expectedWith !== undefined && only !== expectedWith) {
+  console.error(`--expect ${expected} goes with --scenario ${expectedWith}`);
+  process.exit(2);
+}
 
 const log = createTimeline('client');
 
@@ -176,12 +189,15 @@ async function deadline(): Promise<Checks> {
     log.highlight(`<- tool error (isError: true): "${textOf(outcome.result)}"`);
   else log.fail(`<- ${'result' in outcome ? JSON.stringify(outcome.result) : describeError(outcome.error)}`);
   const job = await serverAccount(id);
+  const stoppedAtMs = Number(/^deadline \((\d+) ms\)$/.exec(job.resources?.['stopped by'] ?? '')?.[1]);
   return [
     [
       'a tool error naming the deadline',
       'result' in outcome && /^Deadline of \d+ ms passed/.test(textOf(outcome.result)),
     ],
-    ['stopped by the deadline', job.resources?.['stopped by'] === `deadline (${deadlineMs} ms)`],
+    expected === 'server-deadline'
+      ? ["stopped by the server's shorter deadline", stoppedAtMs < deadlineMs]
+      : ['stopped by the deadline', stoppedAtMs === deadlineMs],
     ['file handle closed', job.fileHandle === 'closed'],
   ];
 }
@@ -237,8 +253,17 @@ async function resetOnProgress(): Promise<Checks> {
   );
   const outcome = await settled;
   if ('result' in outcome) log.ok(`<- result "${textOf(outcome.result)}" after ${progress} progress notifications`);
+  else if (expected === 'timed-out') log.highlight(`<- ${describeError(outcome.error)}, with no progress in time`);
   else log.fail(`<- ${describeError(outcome.error)} after ${progress} progress notifications`);
   const job = await serverAccount(id);
+  if (expected === 'timed-out')
+    return [
+      [
+        'McpError -32001 "Request timed out"',
+        'error' in outcome && /-32001: Request timed out/.test(String(outcome.error)),
+      ],
+      ["the server stopped on the SDK's cancel", job.state === 'cancelled' && cancelsSentFor(id).length === 1],
+    ];
   return [
     ['the call completed', 'result' in outcome && !outcome.result.isError],
     ['progress arrived', progress > 0],

@@ -26,6 +26,7 @@ const SCENARIOS = [
   'initialize',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
+const OUTCOMES = ['as-named', 'too-late'] as const;
 const REQUEST_CANCELLED = -32800; // LSP's RequestCancelled, what the lesson servers answer a cancelled call with
 
 const HELP = `
@@ -45,6 +46,8 @@ Usage: npx tsx lessons/10-races-and-ids/client.ts [options]
   --chunks N         chunks per long call (default: 10)
   --chunk-delay MS   the server's pause after each chunk (default: 100)
   --cancel-after MS  how long a call runs before the cancel (default: 300)
+  --expect OUTCOME   the outcome that makes this exit 0 (default: as-named, what each scenario is named for)
+                       too-late  with --scenario three-calls: the cancel came after every call completed
   -h, --help         show this help
 `;
 
@@ -55,6 +58,7 @@ const flags = parseFlags(
     chunks: { type: 'string' },
     'chunk-delay': { type: 'string' },
     'cancel-after': { type: 'string' },
+    expect: { type: 'string' },
   },
   HELP,
 );
@@ -64,6 +68,11 @@ const only =
 const chunks = intFlag('chunks', flags.chunks, 10, 2, 10_000);
 const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 100, 1, 60_000);
 const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 300);
+const expected = choiceFlag('expect', flags.expect, OUTCOMES, 'as-named');
+if (expected === 'too-late' && only !== 'three-calls') {
+  console.error('--expect too-late goes with --scenario three-calls');
+  process.exit(2);
+}
 
 const log = createTimeline('client');
 
@@ -259,6 +268,13 @@ async function threeCalls(): Promise<Checks> {
   const outcomes: string[] = [];
   for (const { id, settled } of calls) outcomes.push(describe(main.tag, id, await settled)); // in call order
   const [a, b, c] = [await main.report(first.id), await main.report(middle.id), await main.report(last.id)];
+  if (expected === 'too-late')
+    return [
+      ['all three completed', outcomes.every((outcome) => outcome === 'result')],
+      ['all their chunks', [a, b, c].every((job) => job.chunksDone === chunks)],
+      ['no cancel recorded: the server ignored it', [a, b, c].every((job) => job.cancelReason === undefined)],
+      ['every file handle closed', [a, b, c].every((job) => job.fileHandle === 'closed')],
+    ];
   return [
     ['the first and last completed', outcomes[0] === 'result' && outcomes[2] === 'result'],
     ['all their chunks', a.chunksDone === chunks && c.chunksDone === chunks],

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Client,
   SdkError,
+  SdkErrorCode,
   StreamableHTTPClientTransport,
   type CallToolResult,
   type RequestId,
@@ -18,7 +19,7 @@ import { createTimeline } from '../shared/timeline.ts';
 import { deferred, waitFor } from '../shared/wait.ts';
 
 const ERAS = ['auto', 'legacy', '2026-07-28'] as const;
-const OUTCOMES = ['stopped', 'completed'] as const;
+const OUTCOMES = ['stopped', 'completed', 'no-connect'] as const;
 
 const HELP = `
 Lesson 12 client (SDK 2.x): call process_large_file, cancel it by aborting, show what the
@@ -37,7 +38,8 @@ Usage: npx tsx lessons/12-two-eras/client.ts [options]
   --chunks N           chunks to split the file into (default: 20)
   --chunk-delay MS     the server's pause after each chunk (default: 250)
   --reason TEXT        the abort reason (default: "user changed their mind")
-  --expect OUTCOME     what makes this exit 0: stopped (default) or completed (default with --no-cancel)
+  --expect OUTCOME     what makes this exit 0: stopped (default) or completed (default with --no-cancel),
+                       or no-connect: with --era 2026-07-28, a server that does not offer it (lesson 01's)
   -h, --help           show this help
 `;
 
@@ -118,8 +120,17 @@ log.event(`connecting to ${url} (version negotiation: ${era})`);
 try {
   await client.connect(transport);
 } catch (error) {
+  const refused = era === '2026-07-28' && error instanceof SdkError && error.code === SdkErrorCode.EraNegotiationFailed;
+  if (refused && expected === 'no-connect') {
+    log.ok(`observed: no-connect, as expected: ${error.message}`);
+    process.exit(0);
+  }
   log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
-  log.detail('is the server running? npx tsx lessons/12-two-eras/server.ts');
+  log.detail(
+    refused
+      ? 'the server does not offer that revision: --era auto falls back to 2025-11-25'
+      : 'is the server running? npx tsx lessons/12-two-eras/server.ts',
+  );
   process.exit(1);
 }
 const version = client.getNegotiatedProtocolVersion();
