@@ -22,7 +22,16 @@ const files = readdirSync(join(lessonsDir, folder))
   .map((name) => relative(root, join(lessonsDir, folder, name)));
 const { status } = spawnSync(
   process.execPath,
-  ['--test', '--test-reporter=spec', '--import', 'tsx', ...testFlags, ...files],
+  [
+    '--test',
+    '--test-reporter=spec',
+    '--import',
+    'tsx',
+    '--import',
+    './lessons/shared/test-deadlines.ts',
+    ...testFlags,
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(status ?? 1);

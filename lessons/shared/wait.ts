@@ -12,8 +12,18 @@ export function slowdown(): number {
   return (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 1) * load;
 }
 
-/** `ms` stretched by how loaded the machine is now: for deadlines, never for delays a test relies on. */
+/** `ms` stretched by how loaded the machine is now: for a test's deadlines, never for delays it relies on. */
 export const scaled = (ms: number) => Math.round(ms * slowdown());
+
+let stretched = false;
+/**
+ * From now on, this process's `waitFor` deadlines are `scaled`. Only the test command turns it on
+ * (`--import ./lessons/shared/test-deadlines.ts`), in the test files' own processes: a lesson's own
+ * deadlines (a shutdown's grace, a client's wait for a reply) mean what they say on any machine.
+ */
+export function stretchDeadlines() {
+  stretched = true;
+}
 
 export class WaitTimeoutError extends Error {
   override name = 'WaitTimeoutError';
@@ -21,14 +31,14 @@ export class WaitTimeoutError extends Error {
 
 /**
  * Polls `check` until it returns a value other than `undefined`/`false`, and returns that value.
- * Throws a WaitTimeoutError naming `what` when `timeoutMs` (stretched by `slowdown()`) passes first.
+ * Throws a WaitTimeoutError naming `what` when `timeoutMs` passes first (stretched in tests: see stretchDeadlines).
  */
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   { timeoutMs = 10_000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
-  const budget = scaled(timeoutMs);
+  const budget = stretched ? scaled(timeoutMs) : timeoutMs;
   const deadline = Date.now() + budget;
   for (;;) {
     const value = await check();
