@@ -81,9 +81,10 @@ describe('faults mid-call', { timeout: scaled(90_000) }, () => {
       await client.exited;
 
       // No cancel was sent and none is inferred: the handler reads on to the last chunk.
-      const report = await waitFor('the call to finish', async () => {
+      // The job says `completed` a moment before its `finally` closes the file: wait for all three.
+      const report = await waitFor('the call to finish and let go of its file and stream', async () => {
         const job = await jobStatusInSession(server.url, sessionId!, 1);
-        return job.state !== 'running' && job;
+        return job.state !== 'running' && job.fileHandle !== 'open' && job.responseStream !== 'open' && job;
       });
       assert.equal(report.state, 'completed');
       assert.equal(report.cancelReceivedAtMs, undefined);
