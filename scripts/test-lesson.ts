@@ -28,7 +28,7 @@ const { status } = spawnSync(
     '--import',
     'tsx',
     '--import',
-    './lessons/shared/test-deadlines.ts',
+    './lessons/shared/test-setup.ts',
     ...testFlags,
     ...files,
   ],

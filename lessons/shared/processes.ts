@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { quickStartFor } from './quick-starts.ts';
 import { waitFor } from './wait.ts';
 
 const children = new Set<ChildProcess>();
@@ -26,7 +27,16 @@ export interface StartedProcess {
 
 const ANSI = /\x1b\[[0-9;]*m/g; // eslint-disable-line no-control-regex
 
-/** Runs a TypeScript file with node + tsx (one process: no wrapper that could outlive its child). */
+/**
+ * How to run a TypeScript file: node + tsx (one process: no wrapper that could outlive its child),
+ * or, under the test command, node + the bundle made from it (see quick-starts.ts).
+ */
+const nodeArgs = (file: string) => {
+  const bundle = quickStartFor(file);
+  return bundle ? [bundle] : ['--import', 'tsx', file];
+};
+
+/** Runs a TypeScript file as a child process, its output read line by line. */
 export function startTs(
   file: string,
   args: string[] = [],
@@ -42,7 +52,7 @@ export function startTs(
     stdin?: 'ignore' | 'inherit';
   } = {},
 ): StartedProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs(file), ...args], {
     env: { ...process.env, FORCE_COLOR: '0', ...env },
     stdio: [stdin, 'pipe', 'pipe'],
   });
@@ -133,7 +143,7 @@ export function startTsInTerminal(
   args: string[] = [],
   { columns }: { columns?: number } = {},
 ): TerminalProcess {
-  const program = [process.execPath, '--import', 'tsx', file, ...args].map((word) => `'${word}'`).join(' ');
+  const program = [process.execPath, ...nodeArgs(file), ...args].map((word) => `'${word}'`).join(' ');
   // exec: the program replaces the shell, so it is script's only child (see signal below).
   const command = `${columns ? `stty cols ${columns}; ` : ''}exec ${program}`;
   const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, FORCE_COLOR: '0' } });
