@@ -4,13 +4,12 @@
 //   npm run test:lesson -- 12 --test-name-pattern=era
 //
 // Flags after the lesson number go to `node --test`.
-import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
+import { runTests } from './run-tests.ts';
 
 const [lesson, ...testFlags] = process.argv.slice(2);
-const root = join(import.meta.dirname, '..');
-const lessonsDir = join(root, 'lessons');
+const lessonsDir = join(import.meta.dirname, '..', 'lessons');
 const folders = readdirSync(lessonsDir).filter((name) => /^\d\d-/.test(name));
 const folder = folders.find((name) => lesson !== undefined && name.startsWith(lesson.padStart(2, '0')));
 if (!folder) {
@@ -19,19 +18,5 @@ if (!folder) {
 }
 const files = readdirSync(join(lessonsDir, folder))
   .filter((name) => name.endsWith('.test.ts'))
-  .map((name) => relative(root, join(lessonsDir, folder, name)));
-const { status } = spawnSync(
-  process.execPath,
-  [
-    '--test',
-    '--test-reporter=spec',
-    '--import',
-    'tsx',
-    '--import',
-    './lessons/shared/test-setup.ts',
-    ...testFlags,
-    ...files,
-  ],
-  { cwd: root, stdio: 'inherit' },
-);
-process.exit(status ?? 1);
+  .map((name) => `lessons/${folder}/${name}`);
+process.exit(await runTests(files, testFlags));

@@ -1,13 +1,14 @@
-// Quick starts for the tests' child processes.
+// Quick starts for the test files and the processes they start.
 //
 // The test command starts about 250 lesson servers and clients. Through tsx's loader each one
 // spends about 0.65 s of CPU before it is listening, most of it resolving and loading the SDK,
 // express and zod module by module; from one file esbuild has bundled it spends about 0.17 s. On
-// a 2-core machine that is half the suite's time. So the test command bundles every lesson's
-// server and client once, with esbuild (the compiler tsx itself runs), and `startTs` runs the
-// bundle instead of the source, but only while the bundle is newer than every file of ours it was
-// made from. It is the same source and the same SDK code: each file keeps its own
-// `import.meta.dirname` and `import.meta.url`, and `process.argv[1]` names the source file.
+// a 2-core machine that was half the suite's time. So the test command (scripts/run-tests.ts)
+// bundles every test file, and the test setup every lesson's server and client, with esbuild (the
+// compiler tsx itself runs), and `startTs` runs a bundle instead of the source, but only while it
+// is newer than every file of ours it was made from. It is the same source and the same SDK code:
+// each file keeps its own `import.meta.dirname` and `import.meta.url`, class names are kept,
+// `process.argv[1]` names the source file, and a test's stack trace points at its source.
 //
 // Nothing else changes: the README's commands, the one-terminal runner and anything started
 // outside the test command run through tsx, as written.
@@ -64,27 +65,54 @@ export function quickStartFor(file: string): string | undefined {
 /** Bundles every entry whose bundle is missing or older than its sources. Called by the test setup. */
 export async function prepareQuickStarts(): Promise<void> {
   process.env[ON] = '1';
-  const stale = entries().filter((entry) => !freshBundle(entry));
+  await bundleAll(entries().map((file) => ({ file })));
+}
+
+/**
+ * Test files, bundled the same way, each with the test setup (test-setup.ts) ahead of it: the
+ * paths to give `node --test`. Each file's process then loads one file, not five hundred through
+ * tsx's loader, and its stack traces point back at the sources (--enable-source-maps).
+ */
+export async function testBundles(files: string[]): Promise<string[]> {
+  const setup = join(import.meta.dirname, 'test-setup.ts');
+  await bundleAll(files.map((file) => ({ file, setup })));
+  return files.map((file) => freshBundle(file)!);
+}
+
+async function bundleAll(wanted: { file: string; setup?: string }[]) {
+  const stale = wanted.filter(({ file }) => !freshBundle(file));
   if (stale.length === 0) return;
   const { build } = await import('esbuild');
   mkdirSync(folder, { recursive: true });
   await Promise.all(stale.map(bundle));
 
-  async function bundle(entry: string) {
+  async function bundle({ file: entry, setup }: { file: string; setup?: string }) {
     const out = join(folder, `${relative(root, entry).replaceAll('/', '__')}.mjs`);
     const result = await build({
-      entryPoints: [entry],
+      ...(setup
+        ? {
+            stdin: {
+              contents: `import ${JSON.stringify(setup)};\nimport ${JSON.stringify(entry)};\n`,
+              resolveDir: root,
+              sourcefile: 'test setup, then the test file',
+            },
+            sourcemap: 'inline',
+            sourcesContent: false,
+          }
+        : { entryPoints: [entry] }),
       bundle: true,
       platform: 'node',
       format: 'esm',
       target: 'node20',
       keepNames: true, // an error's class name is part of what a client prints
+      outfile: out, // written below; named so the source map's paths lead back from it
       write: false,
       absWorkingDir: root,
       metafile: true,
       logLevel: 'silent',
       // PGlite finds its WebAssembly and data files next to its own module: leave it where it is.
-      external: ['@electric-sql/pglite', '@electric-sql/pglite/*'],
+      // esbuild runs its own binary from its package: it stays where it is too.
+      external: ['@electric-sql/pglite', '@electric-sql/pglite/*', 'esbuild'],
       banner: {
         js: [
           `import { createRequire as __createRequire } from 'node:module';`,
@@ -96,13 +124,21 @@ export async function prepareQuickStarts(): Promise<void> {
         {
           name: 'each file keeps its own import.meta',
           setup(build) {
-            build.onLoad({ filter: /\.(ts|mts|mjs|js)$/ }, (args) => {
+            build.onLoad({ filter: /\.(ts|mts|mjs|js)$/ }, async (args) => {
               if (args.path.includes('/node_modules/')) return undefined;
-              const source = readFileSync(args.path, 'utf8')
-                .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
-                .replaceAll('import.meta.filename', JSON.stringify(args.path))
-                .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href));
-              return { contents: source, loader: args.path.endsWith('ts') ? 'ts' : 'js' };
+              const { code } = await build.esbuild.transform(readFileSync(args.path, 'utf8'), {
+                loader: args.path.endsWith('ts') ? 'ts' : 'js',
+                format: 'esm',
+                sourcefile: args.path,
+                sourcemap: 'inline', // so the bundle's map reaches back to this file
+                tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } }, // as tsconfig.json says
+                define: {
+                  'import.meta.dirname': JSON.stringify(dirname(args.path)),
+                  'import.meta.filename': JSON.stringify(args.path),
+                  'import.meta.url': JSON.stringify(pathToFileURL(args.path).href),
+                },
+              });
+              return { contents: code, loader: 'js' };
             });
           },
         },
@@ -113,7 +149,7 @@ export async function prepareQuickStarts(): Promise<void> {
       [relative(root, import.meta.filename)]: modified(import.meta.filename), // how bundles are made
     };
     for (const input of Object.keys(result.metafile.inputs))
-      if (!input.includes('node_modules/')) inputs[input] = modified(join(root, input));
+      if (!input.includes('node_modules/') && !input.startsWith('<')) inputs[input] = modified(join(root, input));
     // Written aside and renamed: another test file's process may be reading it at this moment.
     const write = (file: string, contents: string | Uint8Array) => {
       writeFileSync(`${file}.${process.pid}`, contents);
