@@ -163,10 +163,9 @@ describe('lesson 07 on the wire (plain HTTP, no SDK client)', { timeout: scaled(
       const job = await jobStatus(session, 7);
       assert.equal(job.state, 'cancelled');
       assert.ok(job.chunksDone < 100);
-      assert.equal(
-        job.resources?.progress,
-        `${progress.length} sent, last ${progress.at(-1)!.progress}/100; 0 skipped by the rate limit; 0 refused after the stop`,
-      );
+      // One refused when the cancel landed during a read: the report after it is refused, not sent.
+      const sent = `${progress.length} sent, last ${progress.at(-1)!.progress}/100; 0 skipped by the rate limit`;
+      assert.match(job.resources?.progress ?? '', new RegExp(`^${sent}; [01] refused after the stop$`));
       await session.close();
     });
   });

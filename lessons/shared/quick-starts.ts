@@ -82,9 +82,13 @@ export async function testBundles(files: string[]): Promise<string[]> {
 async function bundleAll(wanted: { file: string; setup?: string }[]) {
   const stale = wanted.filter(({ file }) => !freshBundle(file));
   if (stale.length === 0) return;
-  const { build } = await import('esbuild');
+  const { build, stop } = await import('esbuild');
   mkdirSync(folder, { recursive: true });
-  await Promise.all(stale.map(bundle));
+  try {
+    await Promise.all(stale.map(bundle));
+  } finally {
+    await stop(); // esbuild's service process: it must not outlive this one
+  }
 
   async function bundle({ file: entry, setup }: { file: string; setup?: string }) {
     const out = join(folder, `${relative(root, entry).replaceAll('/', '__')}.mjs`);
