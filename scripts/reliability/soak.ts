@@ -369,7 +369,10 @@ async function deleteMidCall(session: SoakSession) {
 }
 
 async function worker(index: number) {
-  let turn = index; // the workers start at different points of the mix
+  // The workers start at different kinds (the first four start at each kind's first place in the
+  // mix), so even a run in which each worker gets one cycle has every kind.
+  const firstOfEach = [...new Set(CYCLES)].map((kind) => CYCLES.indexOf(kind));
+  let turn = firstOfEach[index % firstOfEach.length]! + Math.floor(index / firstOfEach.length);
   let sessions = 0;
   while (!stopping) {
     let session: SoakSession;
