@@ -2,8 +2,10 @@
 // and SDK clients in the test that record every message they send. Every claim in the README is
 // checked here, on the server's side: what stopped the job, after how many chunks, file closed.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import {
   Client as Client2,
@@ -23,6 +25,8 @@ import {
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import { CallStoppedError, callToolWithTotalCap } from './total-cap.ts';
+
+const run = promisify(execFile);
 
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
@@ -548,6 +552,35 @@ describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, ()
       await clockPast(idleStarted + 700);
       assert.equal(cancelsIn(recording.sent).length, 2, 'one cancel for each call');
     });
+  });
+});
+
+describe('lesson 06: what the deadline builds on, from Node', { timeout: scaled(30_000) }, () => {
+  // A handler's composite signal, a garbage collection 50 ms in, and a look at 1 s: did the 200 ms
+  // deadline fire? In a process of its own, so the collection is the only thing going on.
+  const deadlineFired = async (makeSignal: string) => {
+    const source = `
+      const callersSignal = new AbortController().signal;
+      function handlerSignal() { ${makeSignal} }
+      const signal = handlerSignal();
+      setTimeout(() => globalThis.gc(), 50);
+      setTimeout(() => console.log(signal.aborted ? 'fired' : 'never fired'), 1000);`;
+    const { stdout } = await run(process.execPath, ['--expose-gc', '--input-type=module', '-e', source]);
+    return stdout.trim();
+  };
+  const major = Number(process.versions.node.split('.')[0]);
+
+  test(`AbortSignal.any with AbortSignal.timeout: a garbage collection loses the deadline on Node 20 (nodejs/node#57736), not on 22 or later; this is Node ${process.versions.node}`, async () => {
+    const fired = await deadlineFired('return AbortSignal.any([callersSignal, AbortSignal.timeout(200)]);');
+    assert.equal(fired, major === 20 ? 'never fired' : 'fired');
+  });
+
+  test("the server's way, a timer of its own aborting a controller: the deadline fires on every Node", async () => {
+    const fired = await deadlineFired(`
+      const deadline = new AbortController();
+      setTimeout(() => deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), 200);
+      return AbortSignal.any([callersSignal, deadline.signal]);`);
+    assert.equal(fired, 'fired');
   });
 });
 

@@ -1,5 +1,5 @@
 // Lesson 06 server: a `process_large_file` tool that works under two signals at once, the client's
-// cancel (extra.signal) and its own deadline (AbortSignal.timeout), tells from `signal.reason`
+// cancel (extra.signal) and its own deadline (a timer), tells from `signal.reason`
 // which one fired, and answers each the way the caller needs. It sends rate-limited
 // notifications/progress when the request carries a progressToken.
 //
@@ -52,12 +52,14 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 type StopCause = 'deadline' | 'client cancel' | 'session end';
 
 /**
- * `AbortSignal.any` takes the reason of the signal that fired first. `AbortSignal.timeout` aborts
- * with a DOMException named TimeoutError; the SDK aborts `extra.signal` with the cancel's `reason`
+ * `AbortSignal.any` takes the reason of the signal that fired first. The deadline aborts with a
+ * DOMException named TimeoutError, as `AbortSignal.timeout` does; the SDK aborts `extra.signal` with the cancel's `reason`
  * string (a DOMException named AbortError when the cancel has none, or when the session ends), so a
  * TimeoutError can only be the deadline. A cancel and a session end differ in whether a
  * `notifications/cancelled` for this job arrived (`noteCancel` records it).
  */
+const TIMEOUT_MESSAGE = 'The operation was aborted due to timeout'; // AbortSignal.timeout's own words
+
 function stopCause(reason: unknown, job: Job): StopCause {
   if (reason instanceof DOMException && reason.name === 'TimeoutError') return 'deadline';
   return job.cancel ? 'client cancel' : 'session end';
@@ -131,8 +133,13 @@ function createServer({ transport, jobs }: NewSession) {
         `tools/call #${id}: process_large_file ${path}, ${chunks} chunks, ${chunkDelayMs} ms apart, ` +
           `deadline ${deadlineMs} ms${askedMs === undefined ? " (the server's)" : ''}`,
       );
-      // One signal for everything that can stop this job: the client's cancel or the deadline.
-      const signal = AbortSignal.any([extra.signal, AbortSignal.timeout(deadlineMs)]);
+      // One signal for everything that can stop this job: the client's cancel or the deadline. The
+      // deadline is a timer of our own, cleared when the job ends. Not AbortSignal.timeout: on Node 20
+      // AbortSignal.any holds it weakly, so a garbage collection before it fires loses the deadline
+      // (nodejs/node#57736; the test shows it). The reason is the one AbortSignal.timeout gives.
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(new DOMException(TIMEOUT_MESSAGE, 'TimeoutError')), deadlineMs);
+      const signal = AbortSignal.any([extra.signal, deadline.signal]);
       const progress = progressReporter(extra, chunks);
 
       const handle = await open(file, 'r');
@@ -166,6 +173,7 @@ function createServer({ transport, jobs }: NewSession) {
             `(signal.reason: ${describeReason(signal.reason)})`,
         );
       } finally {
+        clearTimeout(timer);
         await handle.close();
         job.fileHandle = 'closed';
         if (cause) log.highlight(`#${id} file handle closed`);
