@@ -132,7 +132,9 @@ describe('lesson 11: tasks/cancel, and what it stops', { timeout: scaled(60_000)
           ['server', asDocumented(serverLines, server.url)],
           ['client', asDocumented(client.lines, server.url)],
         ],
-        taskIds,
+        // The chunk lines are left out: whether one more chunk is read after tasks/cancel depends
+        // on where in a chunk it lands (the asserts above check that it is at most one).
+        [...taskIds, [/^.* server task <task> chunk N\/20$/, '']],
         {
           ids: { task: /\b[0-9a-f]{32}\b/ },
           order: [

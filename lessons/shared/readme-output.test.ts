@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { checkReadmePair, type PairChecks } from './readme-output.ts';
+import { checkReadmePair, normaliseOutput, type PairChecks } from './readme-output.ts';
 
 const folder = mkdtempSync(join(tmpdir(), 'readme-pair-'));
 after(() => rmSync(folder, { recursive: true, force: true }));
@@ -190,5 +190,14 @@ describe('checkReadmePair', () => {
       () => withUpdate(false, () => checkReadmePair(path, run, taskIds, { ids: { task: /\b[0-9a-f]{32}\b/ } })),
       /the server block's task bb09f8a2… is not the client block's 327f3706…/,
     );
+  });
+});
+
+describe('normaliseOutput', () => {
+  test('collapses repeated lines, and leaves out a line a normaliser empties', () => {
+    const lines = ['a chunk 1/3', 'a chunk 2/3', 'cancel', 'a chunk 3/3', 'stopped', ''];
+    const chunks: [RegExp, string] = [/chunk \d+\/3/, 'chunk N/3'];
+    assert.deepEqual(normaliseOutput(lines, [chunks]), ['a chunk N/3', 'cancel', 'a chunk N/3', 'stopped', '']);
+    assert.deepEqual(normaliseOutput(lines, [chunks, [/^a chunk N\/3$/, '']]), ['cancel', 'stopped', '']);
   });
 });

@@ -34,7 +34,10 @@ const normalisers: Normaliser[] = [
 /** A pattern that changes from run to run, and what to show instead. */
 export type Normaliser = [RegExp, string];
 
-/** Output with run-to-run differences replaced, and repeated lines (the chunk ticks) collapsed. */
+/**
+ * Output with run-to-run differences replaced, and repeated lines (the chunk ticks) collapsed. A
+ * line that a normaliser empties is left out: a line that one run prints and another may not.
+ */
 export function normaliseOutput(lines: string[], extra: Normaliser[] = []): string[] {
   const out: string[] = [];
   for (const line of lines) {
@@ -42,6 +45,7 @@ export function normaliseOutput(lines: string[], extra: Normaliser[] = []): stri
       (text, [pattern, replacement]) => text.replace(pattern, replacement),
       line.trimEnd(),
     );
+    if (normal === '' && line.trim() !== '') continue;
     if (out.at(-1) !== normal) out.push(normal);
   }
   return out;
