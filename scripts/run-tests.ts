@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { ensurePgliteDump } from '../lessons/shared/pglite-start.ts';
 import { testBundles } from '../lessons/shared/quick-starts.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -30,7 +31,8 @@ function allTestFiles(): string[] {
 }
 
 export async function runTests(files: string[], flags: string[]): Promise<number> {
-  const bundles = await testBundles(files.map((file) => resolve(root, file)));
+  // Made once here, not by every test file that needs them at the same moment on a fresh clone.
+  const [bundles] = await Promise.all([testBundles(files.map((file) => resolve(root, file))), ensurePgliteDump()]);
   const child = spawn(
     process.execPath,
     ['--test', '--test-concurrency=6', '--test-reporter=spec', '--enable-source-maps', ...flags, ...bundles],

@@ -43,3 +43,8 @@ export async function startPglite(folder?: string): Promise<PGlite> {
   }
   return db;
 }
+
+/** Makes the dump now if there is none yet (the test command does, before its files start PGlite at once). */
+export async function ensurePgliteDump(): Promise<void> {
+  if (!existsSync(dump)) await (await startPglite()).close();
+}
