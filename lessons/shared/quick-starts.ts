@@ -75,7 +75,9 @@ export async function prepareQuickStarts(): Promise<void> {
  */
 export async function testBundles(files: string[]): Promise<string[]> {
   const setup = join(import.meta.dirname, 'test-setup.ts');
-  await bundleAll(files.map((file) => ({ file, setup })));
+  // The lessons' own bundles too, in the same pass: made once here, not by each test file's
+  // process at the same moment on a fresh clone.
+  await bundleAll([...files.map((file) => ({ file, setup })), ...entries().map((file) => ({ file }))]);
   return files.map((file) => freshBundle(file)!);
 }
 
