@@ -31,7 +31,7 @@ function entries(): string[] {
   return [...found, join(lessons, '08-backpressure/slow-reader.ts'), join(root, 'scripts/reliability/soak.ts')];
 }
 
-interface Record {
+interface BundleRecord {
   bundle: string;
   /** Our files in the bundle and their modification times; also the lock file's and this file's. */
   inputs: { [file: string]: number };
@@ -47,9 +47,9 @@ const modified = (file: string) => {
 };
 
 function freshBundle(entry: string): string | undefined {
-  let record: Record;
+  let record: BundleRecord;
   try {
-    record = JSON.parse(readFileSync(recordFile(entry), 'utf8')) as Record;
+    record = JSON.parse(readFileSync(recordFile(entry), 'utf8')) as BundleRecord;
   } catch {
     return undefined;
   }
@@ -150,7 +150,7 @@ async function bundleAll(wanted: { file: string; setup?: string }[]) {
         },
       ],
     });
-    const inputs: Record['inputs'] = {
+    const inputs: BundleRecord['inputs'] = {
       'package-lock.json': modified(join(root, 'package-lock.json')),
       [relative(root, import.meta.filename)]: modified(import.meta.filename), // how bundles are made
     };
@@ -162,6 +162,6 @@ async function bundleAll(wanted: { file: string; setup?: string }[]) {
       renameSync(`${file}.${process.pid}`, file);
     };
     write(out, result.outputFiles[0]!.contents);
-    write(recordFile(entry), JSON.stringify({ bundle: out, inputs } satisfies Record));
+    write(recordFile(entry), JSON.stringify({ bundle: out, inputs } satisfies BundleRecord));
   }
 }
