@@ -12,6 +12,7 @@ import {
   type CallToolResult,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { closeWhenServerGone } from '../02-abort-signal/call-failures.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
@@ -120,6 +121,15 @@ try {
   process.exit(1);
 }
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
+// A server stopped mid-run: a failed ping says so at once, not a pending call after the SDK's 60 s
+// timeout (lesson 02 teaches closeWhenServerGone).
+const watch = closeWhenServerGone(client, {
+  onLost: (why) => {
+    log.fail(`lost the server at ${url}: ${(why as Error).message}`);
+    log.detail('did it stop? Start it again: npx tsx lessons/05-cleanup-rollback/server.ts');
+    process.exit(1);
+  },
+});
 
 const problems: string[] = [];
 const check = (ok: boolean, what: string) => {
@@ -218,6 +228,7 @@ check(
   'the replay changed something',
 );
 
+watch.stop();
 await transport.terminateSession();
 await client.close();
 log.detail('session ended (DELETE)');

@@ -484,6 +484,19 @@ describe(
         lineIndex(again.lines, new RegExp(`report\\.txt untouched: sha256 ${report.slice(0, 12)}…, as before`));
       });
     });
+
+    test('a server that stops mid-run: the client says so at once, in a line, and exits 1', async () => {
+      await withServer({}, async (server) => {
+        const client = startTs(CLIENT, ['--url', server.url, '--step-delay', '400']);
+        await client.waitForLine(/-> tools\/call process_large_file/);
+        server.child.kill('SIGKILL');
+        // A failed ping ends it (closeWhenServerGone, from lesson 02), not the SDK's 60 s timeout.
+        assert.equal(await client.exited, 1, client.output());
+        lineIndex(client.lines, /lost the server at http:\/\/127\.0\.0\.1:\d+\/mcp: fetch failed/);
+        lineIndex(client.lines, /did it stop\? Start it again: npx tsx lessons\/05-cleanup-rollback\/server\.ts/);
+        assert.ok(!client.lines.some((line) => /^\s+at /.test(line)), `a stack trace:\n${client.output()}`);
+      });
+    });
   },
 );
 
