@@ -13,6 +13,7 @@ import { ensureSampleFile } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
+import { deferred } from '../shared/wait.ts';
 import { openDatabase } from './database.ts';
 import {
   fetchFromUpstream,
@@ -173,17 +174,20 @@ async function stopWaitingOnAbort(io: Promise<void>, signal: AbortSignal, job: J
   await Promise.race([io, aborted]);
 }
 
+const databaseOpen = deferred<void>();
 const running = await serveMcpOrExit({
   port,
   timeline: log,
   createServer,
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
+  servesAfter: databaseOpen.promise, // a client that comes early waits for the database
 });
 // The database after the port: a busy port is reported at once, not after PGlite's seconds.
 const db = await openDatabase(process.env.DATABASE_URL, log).catch((error: Error) => {
   log.fail(`cannot open the database at DATABASE_URL: ${error.message}`);
   process.exit(1);
 });
+databaseOpen.resolve();
 log.ok(`listening on ${running.url}  (database: ${db.label})`);
 log.detail(`slow upstream on ${upstream.url}; large file ${relative(join(import.meta.dirname, '../..'), largeFile)}`);
 if (wrongWay) log.warn('--wrong-way: handlers stop waiting on a cancel, but their I/O is not given the signal');

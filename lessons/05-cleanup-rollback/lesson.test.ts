@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -617,6 +619,30 @@ async function waitForStep(server: Server, key: string, step: string) {
   const [, id] = await server.waitForLine(new RegExp(`tools/call #(\\d+): process_large_file \\S+, key ${key},`));
   await server.waitForLine(new RegExp(`#${id} ${step.replaceAll('/', '\\/')}`));
 }
+
+describe('lesson 05: starting', { timeout: scaled(60_000) }, () => {
+  test('a client that comes while PGlite opens waits for it, and its call runs', async () => {
+    const free = createNetServer().listen(0, '127.0.0.1');
+    await once(free, 'listening');
+    const port = (free.address() as AddressInfo).port;
+    free.close();
+    await once(free, 'close');
+    const server = startTs(SERVER, ['--port', String(port), '--data', newDataFolder()]);
+    try {
+      // The port is the server's before it opens the database (so a busy port is named at once).
+      await server.waitForLine(/creating PGlite/);
+      const early = !server.lines.some((line) => /listening on/.test(line));
+      const c = await connectRecordingClient(`http://127.0.0.1:${port}/mcp`);
+      const { out } = await importFile(c, { idempotencyKey: 'early' });
+      assert.ok(early, 'the client came before the server said it was listening');
+      assert.equal(out.rows, 40, JSON.stringify(out));
+      lineIndex(server.lines, /listening on/);
+      await c.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
 
 describe('lesson 05: shutdown and crash', { timeout: scaled(60_000) }, () => {
   test('SIGKILL mid-call leaves a stale lock, the next start removes it; SIGTERM mid-call cleans up before exit', async () => {

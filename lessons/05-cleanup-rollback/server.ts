@@ -35,6 +35,7 @@ import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { exitCannotServe } from '../shared/listen.ts';
 import { serveMcpOverHttp, SHUTDOWN_GRACE_MS, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
+import { deferred } from '../shared/wait.ts';
 import { openPglite, openPostgres, type Database, type Sql } from './database.ts';
 import { acquireLock, isRunning, LockHeldError, readLockOwner, releaseLock } from './lock-file.ts';
 
@@ -599,12 +600,14 @@ function noteStreamClosed(session: McpSession, requestId: RequestId) {
 }
 
 await removeCrashLeftovers();
+const databaseOpen = deferred<void>();
 const running = await serveMcpOverHttp({
   port,
   timeline: log,
   createServer,
   onClientMessage: noteCancelStep,
   onResponseStreamClosed: noteStreamClosed,
+  servesAfter: databaseOpen.promise, // a client that comes early waits for the database
 }).catch((error: Error) => exitCannotServe(log, error));
 // Opened once per server, after the port is ours: creating or opening PGlite takes a while,
 // and two processes must never open the same PGlite folder.
@@ -613,6 +616,7 @@ const db = await openDatabase().catch(async (error: Error) => {
   await running.close();
   process.exit(1);
 });
+databaseOpen.resolve();
 
 /**
  * Ctrl-C or SIGTERM: closing the sessions aborts every running handler (their signal fires); then

@@ -71,6 +71,11 @@ export interface ServeMcpOptions {
   keepAliveMs?: number;
   /** Work that outlives its request (a task's work), for the shutdown to stop and wait for. */
   otherWork?: OtherWork;
+  /**
+   * Requests that arrive before this settles wait for it: a server that takes its port first (so a
+   * busy port is named at once) and then opens its database serves no call before the database is open.
+   */
+  servesAfter?: Promise<unknown>;
 }
 
 /** Work a shutdown must stop and wait for besides the running request handlers. */
@@ -186,6 +191,10 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       `Forbidden: Origin ${origin} is not allowed; this server only serves pages on localhost`,
     );
   });
+  if (options.servesAfter) {
+    const ready = options.servesAfter;
+    app.use((_req, _res, next) => void ready.then(() => next(), next));
+  }
   let shuttingDown = false;
   app.use((_req, res, next) => {
     if (!shuttingDown) return next();
