@@ -32,6 +32,8 @@ function entries(): string[] {
 }
 
 interface BundleRecord {
+  /** The checkout it was made in: a bundle holds absolute paths, so a moved checkout makes new ones. */
+  root: string;
   bundle: string;
   /** Our files in the bundle and their modification times; also the lock file's and this file's. */
   inputs: { [file: string]: number };
@@ -53,6 +55,7 @@ function freshBundle(entry: string): string | undefined {
   } catch {
     return undefined;
   }
+  if (record.root !== root) return undefined;
   for (const [file, mtime] of Object.entries(record.inputs)) if (modified(join(root, file)) !== mtime) return undefined;
   return record.bundle;
 }
@@ -162,6 +165,6 @@ async function bundleAll(wanted: { file: string; setup?: string }[]) {
       renameSync(`${file}.${process.pid}`, file);
     };
     write(out, result.outputFiles[0]!.contents);
-    write(recordFile(entry), JSON.stringify({ bundle: out, inputs } satisfies BundleRecord));
+    write(recordFile(entry), JSON.stringify({ root, bundle: out, inputs } satisfies BundleRecord));
   }
 }
