@@ -12,7 +12,7 @@ import {
   type JSONRPCRequest,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 
@@ -186,13 +186,8 @@ try {
   log.detail('is the server running? npx tsx lessons/01-cancel-by-id/server.ts');
   process.exit(1);
 }
+exitPlainlyIfServerLost(log, url, 'npx tsx lessons/01-cancel-by-id/server.ts');
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
-/** The server went away mid-run (stopped, or crashed): say so in a line, not a stack trace. */
-const serverGone = (error: unknown): never => {
-  log.fail(`lost the server at ${url}: ${(error as Error).message}`);
-  log.detail('did it stop? Start it again: npx tsx lessons/01-cancel-by-id/server.ts');
-  process.exit(1);
-};
 
 const call = client.callTool(
   { name: 'process_large_file', arguments: { path: flags.path ?? 'sample.txt', chunks, chunkDelayMs } },
@@ -221,9 +216,7 @@ if (!cancel) {
     outcome = first;
   } else {
     log.highlight(`-> notifications/cancelled { requestId: ${JSON.stringify(id)}, reason: "${reason}" } (${first})`);
-    await client
-      .notification({ method: 'notifications/cancelled', params: { requestId: id, reason } })
-      .catch(serverGone);
+    await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason } });
     let timer: NodeJS.Timeout | undefined;
     const silence = new Promise<Settled>((resolve) => (timer = setTimeout(() => resolve({ silent: true }), waitMs)));
     outcome = await Promise.race([settled, silence]);
@@ -233,7 +226,7 @@ if (!cancel) {
 const observed = describe(outcome);
 
 // Ask the server what it did: the proof of a cancel is on the server's side.
-const status = await client.callTool({ name: 'get_job_status', arguments: { requestId: id } }).catch(serverGone);
+const status = await client.callTool({ name: 'get_job_status', arguments: { requestId: id } });
 const job = status.structuredContent as Record<string, unknown> | undefined;
 if (job) {
   const stopped =
@@ -251,7 +244,7 @@ if (job) {
 
 // DELETE ends the session. With SDK 1.x that is how a client frees a stream held open by a
 // request the server never answered.
-await transport.terminateSession().catch(serverGone);
+await transport.terminateSession();
 await client.close();
 log.detail('session ended (DELETE)');
 

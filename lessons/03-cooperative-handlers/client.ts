@@ -13,7 +13,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../shared/call-ids.ts';
 import { REQUEST_CANCELLED } from '../shared/cancellation.ts';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import type { jobReportSchema } from '../shared/jobs.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import type { z } from 'zod';
@@ -204,6 +204,7 @@ try {
   log.detail('is the server running? npx tsx lessons/03-cooperative-handlers/server.ts');
   process.exit(1);
 }
+exitPlainlyIfServerLost(log, url, 'npx tsx lessons/03-cooperative-handlers/server.ts');
 
 const measurements: Measurement[] = [];
 for (const strategy of strategies) {

@@ -13,7 +13,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { REQUEST_CANCELLED } from '../shared/cancellation.ts'; // -32800: lesson 01 explains it
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { SOURCES, type Source } from './layers.ts';
@@ -175,6 +175,7 @@ try {
   log.detail('is the server running? npx tsx lessons/04-signal-into-io/server.ts');
   process.exit(1);
 }
+exitPlainlyIfServerLost(log, url, 'npx tsx lessons/04-signal-into-io/server.ts');
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
 
 const outcomes = new Map<Source, Outcome>();

@@ -14,7 +14,7 @@ import {
   type JSONRPCResponse,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 import { CallStoppedError, callToolWithTotalCap } from './total-cap.ts';
@@ -358,6 +358,7 @@ try {
   log.detail('is the server running? npx tsx lessons/06-timeouts/server.ts');
   process.exit(1);
 }
+exitPlainlyIfServerLost(log, url, 'npx tsx lessons/06-timeouts/server.ts');
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
 const onmessage = transport.onmessage;
 transport.onmessage = (message) => {

@@ -18,7 +18,7 @@ import {
   type Progress,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 
@@ -141,6 +141,7 @@ try {
   log.detail('is the server running? npx tsx lessons/07-progress/server.ts');
   process.exit(1);
 }
+exitPlainlyIfServerLost(log, url, 'npx tsx lessons/07-progress/server.ts');
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
 const onmessage = transport.onmessage;
 transport.onmessage = (message) => {

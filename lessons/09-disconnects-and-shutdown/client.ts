@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { isJSONRPCRequest, type CallToolResult, type RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 import type { HeldResources } from './held-resources.ts';
@@ -93,6 +93,7 @@ try {
   log.detail('is the server running? npx tsx lessons/09-disconnects-and-shutdown/server.ts');
   process.exit(1);
 }
+exitPlainlyIfServerLost(log, url, 'npx tsx lessons/09-disconnects-and-shutdown/server.ts');
 const sessionId = transport.sessionId!;
 log.detail(`session ${sessionId}, protocol ${transport.protocolVersion}`);
 

@@ -12,7 +12,7 @@ import {
   type JSONRPCResponse,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 
@@ -389,6 +389,7 @@ try {
   log.detail('is the server running? npx tsx lessons/10-races-and-ids/server.ts');
   process.exit(1);
 }
+exitPlainlyIfServerLost(log, url, 'npx tsx lessons/10-races-and-ids/server.ts');
 log.detail(`session ${main.transport.sessionId}, protocol ${main.transport.protocolVersion}`);
 
 const failed: string[] = [];

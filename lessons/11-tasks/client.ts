@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { isTerminal } from '@modelcontextprotocol/sdk/experimental/tasks';
 import { CallToolResultSchema, CreateTaskResultSchema, McpError, type Task } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../shared/call-ids.ts';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 
@@ -77,6 +77,7 @@ try {
   log.detail('is the server running? npx tsx lessons/11-tasks/server.ts');
   process.exit(1);
 }
+exitPlainlyIfServerLost(log, url, 'npx tsx lessons/11-tasks/server.ts');
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
 log.detail(`server's tasks capability: ${JSON.stringify(client.getServerCapabilities()?.tasks)}`);
 

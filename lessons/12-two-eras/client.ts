@@ -14,7 +14,7 @@ import {
   type RequestId,
   type VersionNegotiationMode,
 } from '@modelcontextprotocol/client';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred, waitFor } from '../shared/wait.ts';
 
@@ -133,6 +133,7 @@ try {
   );
   process.exit(1);
 }
+exitPlainlyIfServerLost(log, url, 'npx tsx lessons/12-two-eras/server.ts');
 const version = client.getNegotiatedProtocolVersion();
 if (client.getProtocolEra() === 'modern') {
   log.event(`connected: protocol ${version}. No initialize, no session: every request stands alone`);

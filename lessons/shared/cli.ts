@@ -99,3 +99,32 @@ export function choiceFlag<C extends string>(
   }
   return raw as C;
 }
+
+/**
+ * Once a client is connected: if the server goes away later (stopped, crashed), the next request
+ * fails with "fetch failed", which Node would print as a stack trace. Say so in two lines instead,
+ * and exit 1. Any other uncaught error is printed as Node prints it, and exits 1 as well.
+ */
+export function exitPlainlyIfServerLost(
+  log: { fail(text: string): void; detail(text: string): void },
+  url: string,
+  serverCommand: string,
+) {
+  const lostConnection = (error: unknown): TypeError | undefined => {
+    for (let e = error; e instanceof Error; e = e.cause)
+      if (e instanceof TypeError && e.message === 'fetch failed') return e;
+    return undefined;
+  };
+  const exit = (error: unknown) => {
+    const lost = lostConnection(error);
+    if (!lost) console.error(error);
+    else {
+      const code = (lost.cause as { code?: string } | undefined)?.code;
+      log.fail(`lost the server at ${url}: fetch failed${code ? ` (${code})` : ''}`);
+      log.detail(`did it stop? Start it again: ${serverCommand}`);
+    }
+    process.exit(1);
+  };
+  process.on('uncaughtException', exit);
+  process.on('unhandledRejection', exit);
+}

@@ -307,3 +307,41 @@ describe(
     });
   },
 );
+
+// A server killed while its lesson's client runs (what a reader does with Ctrl-C in the other
+// terminal): the client says so in a line and exits 1, never with a stack trace. These clients
+// find out on their next request; 03, 06 and 07 wait on their pending call, which SDK 1.x fails
+// only at its 60 s timeout (lesson 02 shows how to notice sooner), so they are not timed here.
+describe(
+  'server SIGKILL while its client runs: the client says so in a line, and exits 1',
+  { timeout: scaled(90_000) },
+  () => {
+    const clients: [string, string[]][] = [
+      ['01-cancel-by-id', []],
+      ['04-signal-into-io', []],
+      ['09-disconnects-and-shutdown', ['--data', join(scratch, 'lesson09-lost')]],
+      ['10-races-and-ids', []],
+      ['11-tasks', []],
+      ['12-two-eras', []],
+    ];
+    for (const [name, serverArgs] of clients) {
+      test(`lesson ${name.slice(0, 2)}`, async () => {
+        const server = await startLessonServer(lesson(name), serverArgs);
+        try {
+          const client = startTs(lesson(name, 'client.ts'), ['--url', server.url]);
+          await client.waitForLine(/-> tools\/call/);
+          server.child.kill('SIGKILL');
+          assert.equal(await client.exited, 1, client.output());
+          assert.match(client.output(), /lost the server at http:\/\/127\.0\.0\.1:\d+\/mcp: fetch failed/);
+          assert.match(
+            client.output(),
+            new RegExp(`did it stop\\? Start it again: npx tsx lessons/${name}/server\\.ts`),
+          );
+          assert.ok(!client.lines.some((line) => /^\s+at /.test(line)), `a stack trace:\n${client.output()}`);
+        } finally {
+          await server.stop();
+        }
+      });
+    }
+  },
+);
