@@ -481,18 +481,6 @@ describe('lesson 01: mistakes when starting it', { timeout: scaled(30_000) }, ()
       assert.match(client.output(), /cannot connect to .*: fetch failed\n.*is the server running\?/);
     });
   });
-
-  test('the client says so in a line when the server stops before the cancel goes out', async () => {
-    await withServer([], async (server) => {
-      const client = startTs(CLIENT, ['--url', server.url]);
-      await client.waitForLine(/-> tools\/call #1/);
-      server.child.kill('SIGKILL');
-      assert.equal(await client.exited, 1, client.output());
-      lineIndex(client.lines, /lost the server at http:\/\/127\.0\.0\.1:\d+\/mcp: fetch failed/);
-      lineIndex(client.lines, /did it stop\? Start it again: npx tsx lessons\/01-cancel-by-id\/server\.ts/);
-      assert.ok(!client.lines.some((line) => /^\s+at /.test(line)), `a stack trace:\n${client.output()}`);
-    });
-  });
 });
 
 describe(

@@ -13,7 +13,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { closeWhenServerGone } from '../02-abort-signal/call-failures.ts';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { choiceFlag, exitLostServer, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
 const STORIES = ['rolled-back', 'half-written', 'completed'] as const;
@@ -124,11 +124,7 @@ log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion
 // A server stopped mid-run: a failed ping says so at once, not a pending call after the SDK's 60 s
 // timeout (lesson 02 teaches closeWhenServerGone).
 const watch = closeWhenServerGone(client, {
-  onLost: (why) => {
-    log.fail(`lost the server at ${url}: ${(why as Error).message}`);
-    log.detail('did it stop? Start it again: npx tsx lessons/05-cleanup-rollback/server.ts');
-    process.exit(1);
-  },
+  onLost: (why) => exitLostServer(log, url, 'npx tsx lessons/05-cleanup-rollback/server.ts', why),
 });
 
 const problems: string[] = [];

@@ -12,7 +12,7 @@ import {
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../shared/call-ids.ts';
-import { intFlag, parseFlags } from '../shared/cli.ts';
+import { exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 
@@ -59,6 +59,7 @@ try {
   log.detail('is the server running? npx tsx lessons/08-backpressure/server.ts');
   process.exit(1);
 }
+exitPlainlyIfServerLost(log, url, 'npx tsx lessons/08-backpressure/server.ts');
 
 const abort = new AbortController();
 let liveLines = 0;

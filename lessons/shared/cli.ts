@@ -100,10 +100,23 @@ export function choiceFlag<C extends string>(
   return raw as C;
 }
 
+/** Says in two lines that the server went away (stopped, crashed), and what to do; then exits 1. */
+export function exitLostServer(
+  log: { fail(text: string): void; detail(text: string): void },
+  url: string,
+  serverCommand: string,
+  why: unknown,
+): never {
+  const code = ((why as Error | undefined)?.cause as { code?: string } | undefined)?.code;
+  log.fail(`lost the server at ${url}: ${(why as Error | undefined)?.message ?? why}${code ? ` (${code})` : ''}`);
+  log.detail(`did it stop? Start it again: ${serverCommand}`);
+  process.exit(1);
+}
+
 /**
- * Once a client is connected: if the server goes away later (stopped, crashed), the next request
- * fails with "fetch failed", which Node would print as a stack trace. Say so in two lines instead,
- * and exit 1. Any other uncaught error is printed as Node prints it, and exits 1 as well.
+ * Once a client is connected: if the server goes away later, the next request fails with "fetch
+ * failed", which Node would print as a stack trace. Say so with exitLostServer instead. Any other
+ * uncaught error is printed as Node prints it, and exits 1 as well.
  */
 export function exitPlainlyIfServerLost(
   log: { fail(text: string): void; detail(text: string): void },
@@ -117,12 +130,8 @@ export function exitPlainlyIfServerLost(
   };
   const exit = (error: unknown) => {
     const lost = lostConnection(error);
-    if (!lost) console.error(error);
-    else {
-      const code = (lost.cause as { code?: string } | undefined)?.code;
-      log.fail(`lost the server at ${url}: fetch failed${code ? ` (${code})` : ''}`);
-      log.detail(`did it stop? Start it again: ${serverCommand}`);
-    }
+    if (lost) exitLostServer(log, url, serverCommand, lost);
+    console.error(error);
     process.exit(1);
   };
   process.on('uncaughtException', exit);

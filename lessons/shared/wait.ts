@@ -18,7 +18,7 @@ export const scaled = (ms: number) => Math.round(ms * slowdown());
 let stretched = false;
 /**
  * From now on, this process's `waitFor` deadlines are `scaled`. Only the test command turns it on
- * (`--import ./lessons/shared/test-setup.ts`), in the test files' own processes: a lesson's own
+ * (`lessons/shared/test-setup.ts`, run ahead of each test file), in the test files' own processes: a lesson's own
  * deadlines (a shutdown's grace, a client's wait for a reply) mean what they say on any machine.
  */
 export function stretchDeadlines() {
