@@ -2,12 +2,17 @@
 //
 //   npm run test:e2e                                       every test file, six at a time
 //   npm run test:e2e -- lessons/04-signal-into-io/lesson.test.ts --test-name-pattern=PGlite
+//   npm test                                               the same, with --static-checks
+//
+// --static-checks runs package.json's typecheck, lint and format:check scripts one after another
+// beside the tests (each is one process that uses one core; the tests leave the other one idle
+// much of the time), prints what they said once the tests end, and fails the run if one failed.
 //
 // Arguments that end in .test.ts are test files; the rest go to `node --test`. Each test file is
 // bundled with esbuild, with the test setup ahead of it (lessons/shared/quick-starts.ts says why);
 // `node --test --import tsx FILE` runs any of them from source, the slower way.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ensurePgliteDump } from '../lessons/shared/pglite-start.ts';
 import { testBundles } from '../lessons/shared/quick-starts.ts';
@@ -30,9 +35,58 @@ function allTestFiles(): string[] {
   return files.sort((a, b) => first(a) - first(b));
 }
 
-export async function runTests(files: string[], flags: string[]): Promise<number> {
+const STATIC_CHECKS = ['typecheck', 'lint', 'format:check'];
+
+interface CheckResult {
+  name: string;
+  code: number;
+  output: string;
+  seconds: number;
+}
+
+/** Runs `script` from package.json as `npm run` would (its bin folder on PATH), without npm's own start-up. */
+function runScript(name: string): Promise<CheckResult> {
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+    .scripts;
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}` };
+  // Their output is printed later, to wherever ours goes: in colour only if that is a terminal.
+  if (process.stdout.isTTY) env.FORCE_COLOR = '1';
+  else env.NO_COLOR = '1';
+  const started = performance.now();
+  const child = spawn('sh', ['-c', scripts[name]!], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+  return new Promise((done) => {
+    child.once('error', (error) => done({ name, code: 1, output: String(error), seconds: 0 }));
+    child.once('close', (code) =>
+      done({ name, code: code ?? 1, output, seconds: (performance.now() - started) / 1000 }),
+    );
+  });
+}
+
+async function runStaticChecks(): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  for (const name of STATIC_CHECKS) results.push(await runScript(name));
+  return results;
+}
+
+function reportStaticChecks(results: CheckResult[]): boolean {
+  console.log('\nstatic checks (run beside the tests):');
+  for (const { name, code, output, seconds } of results) {
+    console.log(
+      `${code === 0 ? '✔' : '✖'} npm run ${name} (${seconds.toFixed(1)} s)${code === 0 ? '' : `: exit ${code}`}`,
+    );
+    if (code !== 0) console.log(output.trimEnd().replace(/^/gm, '    '));
+  }
+  return results.every((result) => result.code === 0);
+}
+
+/** Runs the test files; `starting` is called as they start, after the bundles (which want every core) are made. */
+export async function runTests(files: string[], flags: string[], starting?: () => void): Promise<number> {
   // Made once here, not by every test file that needs them at the same moment on a fresh clone.
   const [bundles] = await Promise.all([testBundles(files.map((file) => resolve(root, file))), ensurePgliteDump()]);
+  starting?.();
   const child = spawn(
     process.execPath,
     ['--test', '--test-concurrency=6', '--test-reporter=spec', '--enable-source-maps', ...flags, ...bundles],
@@ -43,13 +97,18 @@ export async function runTests(files: string[], flags: string[]): Promise<number
 
 if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
   const args = process.argv.slice(2);
+  const withChecks = args.includes('--static-checks');
   const given = args.filter((arg) => arg.endsWith('.test.ts'));
-  const flags = args.filter((arg) => !arg.endsWith('.test.ts'));
+  const flags = args.filter((arg) => !arg.endsWith('.test.ts') && arg !== '--static-checks');
   const files = given.length ? given : allTestFiles();
-  process.exit(
-    await runTests(
-      files.map((file) => relative(root, resolve(root, file))),
-      flags,
-    ),
+  let checks: Promise<CheckResult[]> = Promise.resolve([]);
+  const code = await runTests(
+    files.map((file) => relative(root, resolve(root, file))),
+    flags,
+    () => {
+      if (withChecks) checks = runStaticChecks();
+    },
   );
+  const checked = withChecks ? reportStaticChecks(await checks) : true;
+  process.exit(code === 0 && checked ? 0 : code || 1);
 }
