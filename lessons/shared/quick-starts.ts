@@ -20,6 +20,8 @@ const root = join(import.meta.dirname, '../..');
 const folder = join(root, 'node_modules/.cache/mcp-cancellation-lessons/quick-starts');
 /** Set by prepareQuickStarts in the test process, and so inherited by what it starts (the soak). */
 const ON = 'LESSON_QUICK_STARTS';
+/** The namespace of the made-up entry points (see bundleAll). */
+const QUICK_START = 'quick-start';
 
 /** Every file the tests start as a process of its own. */
 function entries(): string[] {
@@ -89,32 +91,24 @@ async function bundleAll(wanted: { file: string; setup?: string }[]) {
   if (stale.length === 0) return;
   const { build, stop } = await import('esbuild');
   mkdirSync(folder, { recursive: true });
+  const outName = (entry: string) => relative(root, entry).replaceAll('/', '__');
+  // One build for all of them: esbuild reads and parses the SDK, express and zod once, not once
+  // per bundle. Each entry point is a made-up module that sets process.argv[1] to its source's
+  // path, then imports the test setup (for a test file) and the source, in that order.
+  const made = new Map(stale.map(({ file, setup }) => [`${QUICK_START}:${file}`, { file, setup }]));
+  let result;
   try {
-    await Promise.all(stale.map(bundle));
-  } finally {
-    await stop(); // esbuild's service process: it must not outlive this one
-  }
-
-  async function bundle({ file: entry, setup }: { file: string; setup?: string }) {
-    const out = join(folder, `${relative(root, entry).replaceAll('/', '__')}.mjs`);
-    const result = await build({
-      ...(setup
-        ? {
-            stdin: {
-              contents: `import ${JSON.stringify(setup)};\nimport ${JSON.stringify(entry)};\n`,
-              resolveDir: root,
-              sourcefile: 'test setup, then the test file',
-            },
-            sourcemap: 'inline',
-            sourcesContent: false,
-          }
-        : { entryPoints: [entry] }),
+    result = await build({
+      entryPoints: [...made.keys()].map((id) => ({ in: id, out: outName(made.get(id)!.file) })),
+      outdir: folder,
+      outExtension: { '.js': '.mjs' },
       bundle: true,
       platform: 'node',
       format: 'esm',
       target: 'node20',
       keepNames: true, // an error's class name is part of what a client prints
-      outfile: out, // written below; named so the source map's paths lead back from it
+      sourcemap: 'linked', // read only by processes run with --enable-source-maps: the test files
+      sourcesContent: false,
       write: false,
       absWorkingDir: root,
       metafile: true,
@@ -125,11 +119,31 @@ async function bundleAll(wanted: { file: string; setup?: string }[]) {
       banner: {
         js: [
           `import { createRequire as __createRequire } from 'node:module';`,
-          `const require = __createRequire(${JSON.stringify(pathToFileURL(entry).href)});`,
-          `process.argv[1] = ${JSON.stringify(entry)};`,
+          `const require = __createRequire(import.meta.url);`,
         ].join('\n'),
       },
       plugins: [
+        {
+          name: 'one entry point per file, which says which file it is',
+          setup(build) {
+            build.onResolve({ filter: new RegExp(`^${QUICK_START}(-argv)?:`) }, (args) => ({
+              path: args.path,
+              namespace: QUICK_START,
+            }));
+            build.onLoad({ filter: /.*/, namespace: QUICK_START }, (args) => {
+              const argv = `${QUICK_START}-argv:`;
+              if (args.path.startsWith(argv)) {
+                return { contents: `process.argv[1] = ${JSON.stringify(args.path.slice(argv.length))};`, loader: 'js' };
+              }
+              const { file, setup } = made.get(args.path)!;
+              // Static imports run in the order written, before anything in the file that imports them.
+              const contents = [`${argv}${file}`, ...(setup ? [setup] : []), file]
+                .map((spec) => `import ${JSON.stringify(spec)};`)
+                .join('\n');
+              return { contents, loader: 'js', resolveDir: root };
+            });
+          },
+        },
         {
           name: 'each file keeps its own import.meta',
           setup(build) {
@@ -153,18 +167,25 @@ async function bundleAll(wanted: { file: string; setup?: string }[]) {
         },
       ],
     });
+  } finally {
+    await stop(); // esbuild's service process: it must not outlive this one
+  }
+  // Written aside and renamed: another test file's process may be reading it at this moment.
+  const write = (file: string, contents: string | Uint8Array) => {
+    writeFileSync(`${file}.${process.pid}`, contents);
+    renameSync(`${file}.${process.pid}`, file);
+  };
+  const files = new Map(result.outputFiles.map((output) => [output.path, output.contents]));
+  for (const { file } of made.values()) {
+    const out = join(folder, `${outName(file)}.mjs`);
     const inputs: BundleRecord['inputs'] = {
       'package-lock.json': modified(join(root, 'package-lock.json')),
       [relative(root, import.meta.filename)]: modified(import.meta.filename), // how bundles are made
     };
-    for (const input of Object.keys(result.metafile.inputs))
-      if (!input.includes('node_modules/') && !input.startsWith('<')) inputs[input] = modified(join(root, input));
-    // Written aside and renamed: another test file's process may be reading it at this moment.
-    const write = (file: string, contents: string | Uint8Array) => {
-      writeFileSync(`${file}.${process.pid}`, contents);
-      renameSync(`${file}.${process.pid}`, file);
-    };
-    write(out, result.outputFiles[0]!.contents);
-    write(recordFile(entry), JSON.stringify({ root, bundle: out, inputs } satisfies BundleRecord));
+    for (const input of Object.keys(result.metafile.outputs[relative(root, out)]!.inputs))
+      if (!input.includes('node_modules/') && !input.includes(':')) inputs[input] = modified(join(root, input));
+    write(`${out}.map`, files.get(`${out}.map`)!);
+    write(out, files.get(out)!);
+    write(recordFile(file), JSON.stringify({ root, bundle: out, inputs } satisfies BundleRecord));
   }
 }
