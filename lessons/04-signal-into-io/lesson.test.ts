@@ -278,20 +278,9 @@ describe('lesson 04 against a real PostgreSQL (DATABASE_URL)', { timeout: scaled
       // Statements of 1 s, cancelled half-way through the second: the cancel lands mid-statement.
       // Both stretch on a loaded machine, where the first statement can start late (a run under a
       // profiler saw the cancel land between two statements).
-      const [statementMs, cancelMs] = [scaled(1000), scaled(1500)].map(String);
       const client = startTs(CLIENT, [
-        ...[
-          '--url',
-          server.url,
-          '--layer',
-          'db',
-          '--chunks',
-          '5',
-          '--chunk-delay',
-          statementMs!,
-          '--cancel-after',
-          cancelMs!,
-        ],
+        ...['--url', server.url, '--layer', 'db', '--chunks', '5'],
+        ...['--chunk-delay', String(scaled(1000)), '--cancel-after', String(scaled(1500))],
       ]);
       await server.waitForLine(/#1 db chunk 1\/5/);
       await waitFor('a statement running on the server', async () => (await activeStatements(url)) === 1);
