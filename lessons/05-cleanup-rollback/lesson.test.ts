@@ -699,12 +699,12 @@ describe('lesson 05: shutdown and crash', { timeout: scaled(60_000) }, () => {
       .map((l) => /tools\/call #(\d+): process_large_file \S+, key stopped,/.exec(l))
       .find(Boolean)!;
     assertInOrder(second.lines, [
-      /SIGTERM: closing sessions, waiting for 1 running call\(s\) to clean up/,
-      new RegExp(`#${id} stopped after "batch 2/4: rows inserted" \\(the session ended\\)`),
+      /SIGTERM: stopping 1 running call\(s\), waiting for their clean-up/,
+      new RegExp(`#${id} stopped after "batch 2/4: rows inserted" \\(server shutting down \\(SIGTERM\\)\\)`),
       new RegExp(`#${id} transaction rolled back`),
       new RegExp(`#${id} temp dir removed`),
       new RegExp(`#${id} lock released`),
-      /database closed; exiting/,
+      /1 call\(s\) cleaned up, sessions closed, database closed: exiting \(code 0\)/,
     ]);
     assert.deepEqual(
       { ...outside(data), reportSha: undefined },

@@ -33,7 +33,8 @@ import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { exitCannotServe } from '../shared/listen.ts';
-import { serveMcpOverHttp, SHUTDOWN_GRACE_MS, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { openPglite, openPostgres, type Database, type Sql } from './database.ts';
@@ -165,9 +166,6 @@ async function findStoredResult(db: Sql, key: string) {
 // ---------------------------------------------------------------------------------------------
 // The tool.
 
-/** Every handler still running, so a shutdown can wait for their clean-up before the process exits. */
-const runningCalls = new Set<Promise<unknown>>();
-
 class CallRefused extends Error {
   override name = 'CallRefused';
 }
@@ -214,15 +212,7 @@ function createServer({ transport, jobs }: NewSession) {
       },
       outputSchema: resultSchema,
     },
-    async (args, extra) => {
-      const call = runTool(args, extra, jobs, transport);
-      runningCalls.add(call);
-      try {
-        return await call;
-      } finally {
-        runningCalls.delete(call);
-      }
-    },
+    (args, extra) => runTool(args, extra, jobs, transport),
   );
 
   registerJobStatusTool(server, jobs);
@@ -413,9 +403,12 @@ async function importFile(run: Run): Promise<RunResult | (RunResult & { replayed
   } catch (error) {
     if (signal.aborted) {
       job.stoppedAt = performance.now();
+      // No cancel: the session ended (the SDK aborts with no reason), or the server is shutting down (it says so).
       const why = job.cancel
         ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel`
-        : 'the session ended';
+        : typeof signal.reason === 'string'
+          ? signal.reason
+          : 'the session ended';
       log.highlight(`#${id} stopped after "${job.resources.step ?? 'nothing'}" (${why})`);
     }
     if (job.resources.transaction === 'open') {
@@ -618,31 +611,17 @@ const db = await openDatabase().catch(async (error: Error) => {
 });
 databaseOpen.resolve();
 
-/**
- * Ctrl-C or SIGTERM: closing the sessions aborts every running handler (their signal fires); then
- * wait for their `finally` blocks (rollback, temp dir, lock) before closing the database and exiting.
- * Exiting straight away would skip them, and leave the lock file behind.
- */
-function closeCleanlyOnSignals() {
-  const stop = async (signal: string) => {
-    log.detail(`${signal}: closing sessions, waiting for ${runningCalls.size} running call(s) to clean up`);
-    await running.close();
-    const cleanedUp = await Promise.race([
-      Promise.allSettled(runningCalls).then(() => true),
-      sleep(SHUTDOWN_GRACE_MS).then(() => false),
-    ]);
-    if (!cleanedUp) {
-      log.fail(`${runningCalls.size} call(s) still running after ${SHUTDOWN_GRACE_MS} ms; exiting 1`);
-      process.exit(1);
-    }
+// Ctrl-C or SIGTERM: lesson 09's shutdown waits for the handlers' `finally` blocks (rollback, temp
+// dir, lock) before it closes the sessions; then the database closes. Exiting straight away would
+// skip them, and leave the lock file behind.
+shutDownGracefully({
+  running,
+  log,
+  afterClose: async () => {
     await db.close();
-    log.detail('database closed; exiting');
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-closeCleanlyOnSignals();
+    return 'database closed';
+  },
+});
 
 log.ok(`listening on ${running.url}  (database: ${db.label}; data folder: ${dataLabel})`);
 if (writeInPlace) log.warn('--write-in-place: report.txt is written directly, so a cancel leaves half of it');

@@ -294,7 +294,7 @@ describe('lesson 09: graceful shutdown', { timeout: scaled(60_000) }, () => {
         /SIGTERM: stopping 1 running call\(s\), waiting for their clean-up/,
         /#1 handler stopped after chunk \d+\/12 \(server shutting down\)/,
         /#1 file handle closed, scratch file removed/,
-        /1 call\(s\) cleaned up, 0 scratch file\(s\) left, sessions closed: exiting \(code 0\)/,
+        /1 call\(s\) cleaned up, sessions closed, 0 scratch file\(s\) left: exiting \(code 0\)/,
       ]);
       assert.deepEqual(scratchFilesOf(server), []);
       // The caller heard why, instead of waiting for its own timeout.

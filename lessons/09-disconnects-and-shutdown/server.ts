@@ -4,7 +4,7 @@
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#sending-messages-to-the-server
 //       https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,10 +16,10 @@ import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../share
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { serveMcpOverHttp, SHUTDOWN_GRACE_MS, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { countHeldResources, heldResourcesSchema } from './held-resources.ts';
-import { shutDownGracefully } from './shutdown.ts';
+import { SHUTDOWN_GRACE_MS, shutDownGracefully } from './shutdown.ts';
 
 export const DEFAULT_PORT = 3109;
 export const CANCEL_ANSWERS = ['error', 'close-stream', 'extra-close-stream', 'none'] as const;
@@ -269,12 +269,13 @@ const running = await serveMcpOverHttp({
 });
 
 const stoppedAtShutdown: { session: McpSession; id: RequestId }[] = [];
+const repliesPending = () =>
+  stoppedAtShutdown.filter(({ session, id }) => session.responseStreams.get(id)?.closedAt === undefined).length;
 shutDownGracefully({
   running,
   log,
   deadlineMs: shutdownDeadlineMs,
-  runningCalls,
-  scratchFolder,
+  // With our own controller, not the SDK's: the SDK still delivers each handler's answer.
   stopAll() {
     for (const session of running.sessions.values()) {
       for (const id of session.jobs.ids()) {
@@ -286,8 +287,10 @@ shutDownGracefully({
     }
     return stoppedAtShutdown.length;
   },
-  repliesPending: () =>
-    stoppedAtShutdown.filter(({ session, id }) => session.responseStreams.get(id)?.closedAt === undefined).length,
+  // Each stopped handler returned "stopped: server shutting down": wait until the SDK has written
+  // it out too, before the streams are closed under it.
+  stillBusy: () => runningCalls.size + repliesPending(),
+  afterClose: () => `${readdirSync(scratchFolder).length} scratch file(s) left`,
 });
 
 log.ok(

@@ -17,10 +17,10 @@ import {
   type JSONRPCMessage,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
 import { JobBook } from './jobs.ts';
 import { exitCannotServe, listenOn } from './listen.ts';
 import { preview, type Timeline } from './timeline.ts';
-import { waitFor } from './wait.ts';
 
 export const MCP_PATH = '/mcp';
 
@@ -421,50 +421,17 @@ function runningHandlers(server: McpServer): Map<RequestId, AbortController> {
 
 /**
  * `serveMcpOverHttp` for a lesson server's main module: when it cannot serve (a busy port, say)
- * it prints why and exits 1; once serving, Ctrl-C or SIGTERM closes every session and exits.
+ * it prints why and exits 1; once serving, Ctrl-C or SIGTERM shuts it down the way lesson 09
+ * teaches: stop the running calls (and `otherWork`), wait for their clean-up, close, exit.
  */
 export async function serveMcpOrExit(options: ServeMcpOptions): Promise<RunningMcpServer> {
   const running = await serveMcpOverHttp(options).catch((error: Error) => exitCannotServe(options.timeline, error));
-  closeOnSignals(running, options.timeline, { otherWork: options.otherWork });
+  const { otherWork } = options;
+  shutDownGracefully({
+    running,
+    log: options.timeline,
+    stopAll: (reason) => running.stopHandlers(reason) + (otherWork?.stop(reason) ?? 0),
+    stillBusy: () => running.handlersRunning() + (otherWork?.running() ?? 0),
+  });
   return running;
-}
-
-/** How long running handlers get to clean up on Ctrl-C or SIGTERM, so the process is gone within a second. */
-export const SHUTDOWN_GRACE_MS = 800;
-
-/**
- * On SIGINT/SIGTERM: abort every running handler (and `otherWork`), wait (at most `graceMs`) until
- * each has settled, its `finally` included, then close the sessions and exit 0. Anything still
- * running at the deadline is reported and the process exits 1. Closing the transports would abort
- * the handlers too, but nothing would then wait for their clean-up before the exit.
- */
-export function closeOnSignals(
-  server: RunningMcpServer,
-  timeline: Timeline,
-  { graceMs = SHUTDOWN_GRACE_MS, otherWork }: { graceMs?: number; otherWork?: OtherWork } = {},
-) {
-  const running = () => server.handlersRunning() + (otherWork?.running() ?? 0);
-  // `once`: a second Ctrl-C, with no listener left, ends the process at once.
-  const stop = async (signal: string) => {
-    const reason = `server shutting down (${signal})`;
-    const stopped = server.stopHandlers(reason) + (otherWork?.stop(reason) ?? 0);
-    timeline.detail(`${signal}: stopped ${stopped} running call(s); waiting for their clean-up`);
-    const cleanedUp = await waitFor('handlers to settle', () => running() === 0, {
-      timeoutMs: graceMs,
-      intervalMs: 5,
-    }).then(
-      () => true,
-      () => false,
-    );
-    const left = running();
-    await server.close();
-    if (!cleanedUp) {
-      timeline.fail(`${left} call(s) still running after ${graceMs} ms; sessions closed, exiting 1`);
-      process.exit(1);
-    }
-    timeline.detail(`${signal}: ${stopped} call(s) cleaned up, sessions closed; exiting`);
-    process.exit(0);
-  };
-  process.once('SIGINT', (signal) => void stop(signal));
-  process.once('SIGTERM', (signal) => void stop(signal));
 }
