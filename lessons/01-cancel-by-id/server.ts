@@ -10,7 +10,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from './cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';

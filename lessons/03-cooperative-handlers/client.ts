@@ -12,7 +12,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../shared/call-ids.ts';
-import { REQUEST_CANCELLED } from '../shared/cancellation.ts';
+import { REQUEST_CANCELLED } from '../01-cancel-by-id/cancellation.ts';
 import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import type { jobReportSchema } from '../shared/jobs.ts';
 import { createTimeline } from '../shared/timeline.ts';

@@ -12,7 +12,7 @@ import {
   type CallToolResult,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { REQUEST_CANCELLED } from '../shared/cancellation.ts'; // -32800: lesson 01 explains it
+import { REQUEST_CANCELLED } from '../01-cancel-by-id/cancellation.ts'; // -32800: lesson 01 explains it
 import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel } from '../01-cancel-by-id/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';

@@ -13,7 +13,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../01-cancel-by-id/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';

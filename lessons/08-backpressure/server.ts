@@ -13,7 +13,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../shared/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../01-cancel-by-id/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';

@@ -22,7 +22,7 @@ import {
   establishedConnections,
   hasStandaloneStream,
 } from '../../lessons/09-disconnects-and-shutdown/held-resources.ts';
-import { answerCancelled, noteCancel } from '../../lessons/shared/cancellation.ts';
+import { answerCancelled, noteCancel } from '../../lessons/01-cancel-by-id/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../../lessons/shared/cli.ts';
 import { ensureSampleFile } from '../../lessons/shared/data-folder.ts';
 import { serveMcpOverHttp, type NewSession } from '../../lessons/shared/mcp-http.ts';

@@ -1,4 +1,5 @@
-// What a lesson server does with a cancel, the way lesson 01 teaches it:
+// What a lesson server does with a cancel: taught here in lesson 01, and imported from here by
+// every later lesson server that answers a cancel the same way.
 //
 // - `noteCancel` sees each `notifications/cancelled` before the SDK acts on it, records when it
 //   arrived on the job it names (so the job can report cancel-to-stop), and says plainly when it
@@ -10,8 +11,8 @@
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CancelledNotificationSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
-import type { Job, JobBook } from './jobs.ts';
-import { preview, type Timeline } from './timeline.ts';
+import type { Job, JobBook } from '../shared/jobs.ts';
+import { preview, type Timeline } from '../shared/timeline.ts';
 
 /** LSP's RequestCancelled. Not an MCP error code: the MCP schema defines none for cancellation. */
 export const REQUEST_CANCELLED = -32800;
