@@ -34,7 +34,7 @@ import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts'
 import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { exitCannotServe } from '../shared/listen.ts';
 import { serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
-import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
+import { sdkHandlersOf, shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { openPglite, openPostgres, type Database, type Sql } from './database.ts';
@@ -615,8 +615,8 @@ databaseOpen.resolve();
 // dir, lock) before it closes the sessions; then the database closes. Exiting straight away would
 // skip them, and leave the lock file behind.
 shutDownGracefully({
-  running,
   log,
+  ...sdkHandlersOf(running),
   afterClose: async () => {
     await db.close();
     return 'database closed';

@@ -272,7 +272,6 @@ const stoppedAtShutdown: { session: McpSession; id: RequestId }[] = [];
 const repliesPending = () =>
   stoppedAtShutdown.filter(({ session, id }) => session.responseStreams.get(id)?.closedAt === undefined).length;
 shutDownGracefully({
-  running,
   log,
   deadlineMs: shutdownDeadlineMs,
   // With our own controller, not the SDK's: the SDK still delivers each handler's answer.
@@ -290,6 +289,7 @@ shutDownGracefully({
   // Each stopped handler returned "stopped: server shutting down": wait until the SDK has written
   // it out too, before the streams are closed under it.
   stillBusy: () => runningCalls.size + repliesPending(),
+  close: () => running.close(),
   afterClose: () => `${readdirSync(scratchFolder).length} scratch file(s) left`,
 });
 

@@ -13,29 +13,36 @@ import type { Timeline } from '../shared/timeline.ts';
 export const SHUTDOWN_GRACE_MS = 800;
 
 export interface GracefulShutdown {
-  running: RunningMcpServer;
   log: Timeline;
+  /** Stops every running call; returns how many it stopped. */
+  stopAll(reason: string): number;
+  /** How many stopped calls have not finished cleaning up (their `finally` blocks, their replies). */
+  stillBusy(): number;
+  /** Closes the sessions and the listener: ends the remaining streams and connections, aborts anything left. */
+  close(): Promise<void>;
+  /** What close() closes, for the log (default: sessions). */
+  closes?: string;
+  /** Once closed: what else to close or check, and a few words on it for the log. */
+  afterClose?(): string | Promise<string>;
   /** How long running calls get to clean up before the process exits anyway (exit code 1). */
   deadlineMs?: number;
-  /**
-   * Stops every running call; returns how many it stopped. By default it aborts the SDK's own
-   * controller of each running request (their `extra.signal`), so the SDK then sends their
-   * callers nothing; lesson 09 stops its handlers with a controller of its own instead.
-   */
-  stopAll?(reason: string): number;
-  /** How many stopped calls have not finished cleaning up. By default: handlers the SDK still runs. */
-  stillBusy?(): number;
-  /** Once the sessions are closed: what else to close or check, and a few words on it for the log. */
-  afterClose?(): string | Promise<string>;
 }
 
+/** stopAll, stillBusy and close for the shared wiring: it stops handlers with the SDK's own controllers. */
+export const sdkHandlersOf = (running: RunningMcpServer) => ({
+  stopAll: (reason: string) => running.stopHandlers(reason),
+  stillBusy: () => running.handlersRunning(),
+  close: () => running.close(),
+});
+
 export function shutDownGracefully({
-  running,
   log,
-  deadlineMs = SHUTDOWN_GRACE_MS,
-  stopAll = (reason) => running.stopHandlers(reason),
-  stillBusy = () => running.handlersRunning(),
+  stopAll,
+  stillBusy,
+  close,
+  closes = 'sessions',
   afterClose,
+  deadlineMs = SHUTDOWN_GRACE_MS,
 }: GracefulShutdown) {
   const stop = async (signal: NodeJS.Signals) => {
     const stopped = stopAll(`server shutting down (${signal})`);
@@ -45,14 +52,13 @@ export function shutDownGracefully({
     while (stillBusy() > 0 && performance.now() < deadline) await sleep(5);
     const left = stillBusy();
 
-    // Closing the sessions ends the remaining streams and connections, and aborts anything left.
-    await running.close();
+    await close();
     const also = afterClose ? `, ${await afterClose()}` : '';
     if (left > 0) {
-      log.fail(`${left} call(s) still running after ${deadlineMs} ms; sessions closed${also}: exiting (code 1)`);
+      log.fail(`${left} call(s) still running after ${deadlineMs} ms; ${closes} closed${also}: exiting (code 1)`);
       process.exit(1);
     }
-    log.ok(`${stopped} call(s) cleaned up, sessions closed${also}: exiting (code 0)`);
+    log.ok(`${stopped} call(s) cleaned up, ${closes} closed${also}: exiting (code 0)`);
     process.exit(0);
   };
   // `once`: a second Ctrl-C, with no listener left, ends the process at once.

@@ -18,6 +18,7 @@ import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts'
 import { jobReportSchema, type Job } from '../shared/jobs.ts';
 import { exitCannotServe, listenOn } from '../shared/listen.ts';
 import { createTimeline } from '../shared/timeline.ts';
+import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
 import { closeOpenExchanges, currentExchange, recordExchange, replyWritten, type Exchange } from './exchanges.ts';
 
 export const DEFAULT_PORT = 3112;
@@ -232,16 +233,23 @@ const http = createServer(app);
 const actual = await listenOn(http, port, '127.0.0.1').catch((error: Error) => exitCannotServe(log, error));
 log.event(`listening on http://127.0.0.1:${actual}/mcp  (SDK 2.x, protocol 2026-07-28; data folder: ${dataLabel})`);
 
-// handler.close() aborts the 2026-07-28 exchanges in flight, but not the 2025-era ones it serves
-// statelessly; closing every open response aborts those (a closed response is their cancel too).
-// Waiting for the jobs lets each handler's finally run (its file handle closed) before exiting.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, async () => {
-    log.event(`${signal}: stopping`);
-    await handler.close();
+// Ctrl-C or SIGTERM: lesson 09's shutdown. handler.close() aborts the 2026-07-28 exchanges in
+// flight, but not the 2025-era ones it serves statelessly; closing every open response aborts
+// those (a closed response is their cancel too). Then it waits for each handler's finally.
+let handlerClosed: Promise<void> | undefined;
+shutDownGracefully({
+  log,
+  stopAll() {
+    const running = jobs.filter((job) => !job.finished).length;
+    handlerClosed = handler.close();
     closeOpenExchanges();
-    await Promise.all(jobs.map((job) => job.done));
+    return running;
+  },
+  stillBusy: () => jobs.filter((job) => !job.finished).length,
+  closes: 'the listener', // there are no sessions in 2026-07-28
+  close: async () => {
+    await handlerClosed;
     http.close();
-    process.exit(0);
-  });
-}
+    http.closeAllConnections();
+  },
+});

@@ -428,10 +428,10 @@ export async function serveMcpOrExit(options: ServeMcpOptions): Promise<RunningM
   const running = await serveMcpOverHttp(options).catch((error: Error) => exitCannotServe(options.timeline, error));
   const { otherWork } = options;
   shutDownGracefully({
-    running,
     log: options.timeline,
     stopAll: (reason) => running.stopHandlers(reason) + (otherWork?.stop(reason) ?? 0),
     stillBusy: () => running.handlersRunning() + (otherWork?.running() ?? 0),
+    close: () => running.close(),
   });
   return running;
 }
