@@ -1,6 +1,6 @@
 // Streamable HTTP plumbing shared by every lesson: one MCP server + transport per session,
 // express 5 routing for POST/GET/DELETE on /mcp, clear errors for bad HTTP input, a record of
-// every request's response stream (open or closed), and a shutdown that waits for clean-up.
+// every request's response stream (open or closed), and lesson 09's shutdown wired in (serveMcpOrExit).
 //
 // The lesson's own point lives in the lesson's server.ts; nothing here knows about cancelling.
 import { randomUUID } from 'node:crypto';
