@@ -14,6 +14,13 @@ import { CancelledNotificationSchema, type JSONRPCMessage, type RequestId } from
 import type { Job, JobBook } from '../shared/jobs.ts';
 import { preview, type Timeline } from '../shared/timeline.ts';
 
+/**
+ * Why a handler's signal fired when no cancel did: the server's own reason (its shutdown names
+ * itself), else its session ended (SDK 1.x then aborts with no reason: protocol.js `controller.abort()`).
+ */
+export const stopReason = (signal: AbortSignal): string =>
+  typeof signal.reason === 'string' ? signal.reason : 'the session ended';
+
 /** LSP's RequestCancelled. Not an MCP error code: the MCP schema defines none for cancellation. */
 export const REQUEST_CANCELLED = -32800;
 

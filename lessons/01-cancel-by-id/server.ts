@@ -10,7 +10,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from './cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from './cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
@@ -111,10 +111,9 @@ function createServer({ transport, jobs }: NewSession) {
         }
         job.state = 'cancelled';
         job.stoppedAt = performance.now();
-        // No cancel arrived: the SDK aborts running handlers when their session ends.
         const why = job.cancel
           ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel`
-          : 'the session ended';
+          : stopReason(extra.signal);
         log.highlight(`#${extra.requestId} handler stopped after chunk ${job.chunksDone}/${chunks} (${why})`);
       } finally {
         await handle.close();
@@ -150,7 +149,7 @@ function createServer({ transport, jobs }: NewSession) {
       if (job.cancel) {
         await replyToCancelled(transport, job, toolResult);
       } else {
-        job.reply = 'nothing (the session ended)';
+        job.reply = `nothing (${stopReason(extra.signal)})`;
       }
       // SDK 1.x drops whatever a handler returns once its request was cancelled
       // (protocol.js: `if (abortController.signal.aborted) return`), so this return reaches no one.

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CancelledNotificationSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../01-cancel-by-id/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool } from '../shared/jobs.ts';
@@ -141,7 +141,7 @@ function createServer({ transport, jobs }: NewSession) {
         job.stoppedAt = performance.now();
         const why = job.cancel
           ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel`
-          : 'the session ended';
+          : stopReason(extra.signal);
         log.highlight(`#${JSON.stringify(id)} handler stopped after chunk ${job.chunksDone}/${chunks} (${why})`);
       } finally {
         own.running.delete(keyOf(id));
@@ -173,7 +173,7 @@ function createServer({ transport, jobs }: NewSession) {
       if (extra.signal.aborted) {
         // The SDK knows: it drops whatever this handler returns, so the answer goes through the transport.
         if (job.cancel) await answerCancelled(transport, job, log);
-        else job.reply = 'nothing (the session ended)';
+        else job.reply = `nothing (${stopReason(extra.signal)})`;
         return { content: [], structuredContent: result };
       }
       // Only our own controller stopped it: the SDK does not know the request was cancelled and

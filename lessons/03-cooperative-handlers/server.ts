@@ -5,7 +5,7 @@
 import { join, relative } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../01-cancel-by-id/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool } from '../shared/jobs.ts';
@@ -84,10 +84,10 @@ function createServer({ transport, jobs }: NewSession) {
         job.stoppedAt = performance.now();
         const why = job.cancel
           ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel, which arrived after chunk ${job.cancel.chunksDoneThen}`
-          : 'the session ended';
+          : stopReason(extra.signal);
         log.highlight(`${id} stopped after chunk ${job.chunksDone}/${chunks} (${why})`);
         if (job.cancel) await answerCancelled(transport, job, log, { strategy });
-        else job.reply = 'nothing (the session ended)';
+        else job.reply = `nothing (${stopReason(extra.signal)})`;
         // SDK 1.x drops whatever a cancelled handler returns; answerCancelled already sent the answer.
         return { content: [{ type: 'text', text: `Cancelled after ${job.chunksDone} of ${chunks} chunks` }] };
       }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel } from '../01-cancel-by-id/cancellation.ts';
+import { answerCancelled, noteCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
@@ -126,7 +126,7 @@ function createServer({ transport, jobs }: NewSession) {
         job.stoppedAt = performance.now();
         const why = job.cancel
           ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel`
-          : 'the session ended';
+          : stopReason(extra.signal);
         log.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${chunks} (${why})`);
       }
 
@@ -139,7 +139,7 @@ function createServer({ transport, jobs }: NewSession) {
       } as const;
       if (job.state === 'cancelled') {
         if (job.cancel) await answerCancelled(transport, job, log, { source });
-        else job.reply = 'nothing (the session ended)';
+        else job.reply = `nothing (${stopReason(extra.signal)})`;
         return toolResult(result, `Cancelled after ${job.chunksDone} of ${chunks} chunks`); // SDK 1.x drops this
       }
       job.reply = 'result';

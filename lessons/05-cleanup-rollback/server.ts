@@ -28,7 +28,7 @@ import type {
   ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../01-cancel-by-id/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
@@ -252,7 +252,7 @@ async function runTool(
     if (job.cancel) {
       await answerCancelled(transport, job, log, { step: job.resources.step ?? 'none', rolledBack: true });
     } else {
-      job.reply = 'nothing (the session ended)';
+      job.reply = `nothing (${stopReason(extra.signal)})`;
     }
     throw error; // SDK 1.x drops whatever a cancelled handler returns or throws
   }
@@ -403,12 +403,11 @@ async function importFile(run: Run): Promise<RunResult | (RunResult & { replayed
   } catch (error) {
     if (signal.aborted) {
       job.stoppedAt = performance.now();
-      // No cancel: the session ended (the SDK aborts with no reason), or the server is shutting down (it says so).
       const why = job.cancel
         ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel`
         : typeof signal.reason === 'string'
           ? signal.reason
-          : 'the session ended';
+          : stopReason(signal);
       log.highlight(`#${id} stopped after "${job.resources.step ?? 'nothing'}" (${why})`);
     }
     if (job.resources.transaction === 'open') {

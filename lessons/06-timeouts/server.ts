@@ -13,7 +13,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../01-cancel-by-id/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
@@ -208,7 +208,7 @@ function createServer({ transport, jobs }: NewSession) {
       if (cause === 'client cancel') {
         await answerCancelled(transport, job, log); // -32800, which releases the stream in SDK 1.x
       } else {
-        job.reply = 'nothing (the session ended)';
+        job.reply = `nothing (${stopReason(extra.signal)})`;
       }
       // SDK 1.x drops whatever a handler returns once its request was cancelled.
       const text = `Cancelled after ${job.chunksDone} of ${chunks} chunks`;

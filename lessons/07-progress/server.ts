@@ -19,7 +19,7 @@ import type {
   ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../01-cancel-by-id/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job, type JobBook } from '../shared/jobs.ts';
@@ -166,7 +166,8 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
         }
         job.state = 'cancelled';
         job.stoppedAt = performance.now();
-        log.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${chunks}`);
+        const why = job.cancel ? '' : ` (${stopReason(extra.signal)})`; // a cancel was logged as it came
+        log.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${chunks}${why}`);
       } finally {
         progress.stop();
         recordProgress(job, progress);
@@ -185,7 +186,7 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
       }
       log.detail(`#${id} ${job.resources['progress']}`);
       if (job.cancel) await answerCancelled(transport, job, log);
-      else job.reply = 'nothing (the session ended)';
+      else job.reply = `nothing (${stopReason(extra.signal)})`;
       // SDK 1.x drops whatever a handler returns once its request was cancelled.
       return { content: [{ type: 'text', text: `Cancelled after ${job.chunksDone} of ${chunks} chunks` }] };
     },

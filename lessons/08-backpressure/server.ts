@@ -13,7 +13,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../01-cancel-by-id/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
@@ -156,7 +156,7 @@ function createServer({ transport, jobs, responseFor, sessionId }: NewSession) {
           log.fail(`#${id} failed: ${(error as Error).message}; partial output deleted`);
           throw error;
         }
-        await stopped(job, view);
+        await stopped(job, view, extra.signal);
         await answerCancelled(transport, job, log, { linesWritten: job.chunksDone * BATCH_LINES });
         return { content: [] }; // SDK 1.x drops this: the request was cancelled
       }
@@ -249,14 +249,14 @@ async function sendAtOnce(
   await nextTurn();
 }
 
-async function stopped(job: Job, view: LiveView) {
+async function stopped(job: Job, view: LiveView, signal: AbortSignal) {
   job.state = 'cancelled';
   job.stoppedAt = performance.now();
   const abandoned = job.resources['live view']?.startsWith('waiting for room');
   if (abandoned) job.resources['live view'] = 'abandoned a write waiting for room';
   const why = job.cancel
     ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel`
-    : 'the session ended';
+    : stopReason(signal);
   log.highlight(
     `#${job.requestId} handler stopped after batch ${job.chunksDone}/${job.chunksTotal} (${why})` +
       (abandoned ? ', abandoning a write that was waiting for room' : ''),

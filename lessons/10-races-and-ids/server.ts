@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../01-cancel-by-id/cancellation.ts';
+import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
 import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool } from '../shared/jobs.ts';
@@ -103,7 +103,7 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
         job.stoppedAt = performance.now();
         const why = job.cancel
           ? `on the cancel (reason: ${JSON.stringify(job.cancel.reason ?? '')})`
-          : 'the session ended';
+          : stopReason(extra.signal);
         slog.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${chunks}, ${why}`);
       } finally {
         await handle.close();
@@ -113,7 +113,7 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
 
       if (job.state === 'cancelled') {
         if (job.cancel) await answerCancelled(transport, job, slog);
-        else job.reply = 'nothing (the session ended)';
+        else job.reply = `nothing (${stopReason(extra.signal)})`;
         // SDK 1.x drops whatever a handler returns once its request was cancelled: answerCancelled replied.
         return {
           content: [{ type: 'text', text: `Cancelled after ${job.chunksDone} of ${chunks} chunks` }],

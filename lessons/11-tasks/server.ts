@@ -22,7 +22,7 @@ import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts'
 import { jobReportSchema, registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
-import { AbortingTaskStore } from './task-store.ts';
+import { AbortingTaskStore, TaskCancelledError } from './task-store.ts';
 
 export const DEFAULT_PORT = 3111;
 
@@ -62,6 +62,9 @@ const workRunning = new Set<string>();
 
 const short = (taskId: string) => taskId.slice(0, 8);
 
+/** The status message of a task cancelled because its session ended (a shutdown gives its own reason). */
+const SESSION_ENDED = 'The session ended.';
+
 /**
  * A task's work, after its tools/call has been answered: read the file chunk by chunk, then store
  * the result in the task store, where `tasks/result` finds it. `signal` aborts on `tasks/cancel`
@@ -100,7 +103,7 @@ async function processFile(
       job.stoppedAt = performance.now();
       const after = job.cancel
         ? ` (${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after tasks/cancel)`
-        : ' (its session ended)';
+        : ` (${signal.reason instanceof TaskCancelledError && signal.reason.message !== SESSION_ENDED ? signal.reason.message : 'its session ended'})`;
       log.highlight(`task ${short(taskId)} work stopped after chunk ${job.chunksDone}/${chunks}${after}`);
     } else {
       job.state = 'failed';
@@ -223,7 +226,7 @@ function createServer({ jobs }: NewSession) {
       jobsByTask.delete(taskId);
       if (job.state !== 'running') continue;
       log.highlight(`task ${short(taskId)}: its session ended, cancelling it`);
-      taskStore.updateTaskStatus(taskId, 'cancelled', 'The session ended.').catch(() => {});
+      taskStore.updateTaskStatus(taskId, 'cancelled', SESSION_ENDED).catch(() => {});
     }
   };
   return server;

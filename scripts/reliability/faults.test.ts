@@ -277,6 +277,9 @@ describe(
         // The server says it stopped the call and waited for its clean-up (lesson 09's shutdown, in every lesson).
         assert.match(server.output(), /SIGTERM: stopping 1 running call\(s\), waiting for their clean-up/);
         assert.match(server.output(), /1 call\(s\) cleaned up, sessions closed.*: exiting \(code 0\)/);
+        // The handler says why it stopped: the shutdown's reason, not "the session ended".
+        assert.match(server.output(), /server shutting down/);
+        assert.doesNotMatch(server.output(), /the session ended/);
         assert.ok(!server.lines.some((line) => /still running after|HTTP error/.test(line)), server.output());
         // The shared wiring stops a handler with the SDK's own controller, so the SDK sends nothing for
         // it. Lesson 08's handler answers any stop with -32800 itself; lesson 09's shutdown uses its own
