@@ -17,45 +17,9 @@ import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
-export const DEFAULT_PORT = 3101;
-export const CANCEL_POLICIES = ['error', 'result', 'none'] as const;
-export type CancelPolicy = (typeof CANCEL_POLICIES)[number];
-
-const HELP = `
-Lesson 01 server: process_large_file over Streamable HTTP, cancellable by request id.
-
-Usage: npx tsx lessons/01-cancel-by-id/server.ts [options]
-
-  --port N             port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --on-cancel POLICY   what to reply to a cancelled tools/call (default: $ON_CANCEL or error)
-                         error   JSON-RPC error -32800 "Request cancelled" (LSP's code, not MCP's)
-                         result  a clean-cancel result: "Cancelled after N of M chunks", isError: false
-                         none    nothing, as the spec recommends (SDK 1.x then holds the stream open)
-  --keep-alive-ms N    interval of the SDK's SSE keep-alive comments (default: 15000)
-  --ignore-signal      a broken handler that never looks at extra.signal: see what a cancel
-                       does not do (the job runs to the end, and the SDK drops its result)
-  -h, --help           show this help
-`;
-
-const flags = parseFlags(
-  {
-    port: { type: 'string' },
-    'on-cancel': { type: 'string' },
-    'keep-alive-ms': { type: 'string' },
-    'ignore-signal': { type: 'boolean' },
-  },
-  HELP,
-);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const policy = choiceFlag('on-cancel', flags['on-cancel'] ?? process.env.ON_CANCEL, CANCEL_POLICIES, 'error');
-const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
-const ignoreSignal = flags['ignore-signal'] ?? false;
-
 const log = createTimeline('server');
-const dataFolder = join(import.meta.dirname, 'data');
-const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
-ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
 
+/** One McpServer per session (the shared wiring calls this); its flags are read at the end of the file. */
 function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-01-cancel-by-id', version: '1.0.0' });
 
@@ -189,6 +153,47 @@ function noteStreamClosed(session: McpSession, requestId: RequestId) {
   const job = session.jobs.get(requestId);
   if (job?.state === 'cancelled') log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Flags and start-up.
+
+export const DEFAULT_PORT = 3101;
+export const CANCEL_POLICIES = ['error', 'result', 'none'] as const;
+export type CancelPolicy = (typeof CANCEL_POLICIES)[number];
+
+const HELP = `
+Lesson 01 server: process_large_file over Streamable HTTP, cancellable by request id.
+
+Usage: npx tsx lessons/01-cancel-by-id/server.ts [options]
+
+  --port N             port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --on-cancel POLICY   what to reply to a cancelled tools/call (default: $ON_CANCEL or error)
+                         error   JSON-RPC error -32800 "Request cancelled" (LSP's code, not MCP's)
+                         result  a clean-cancel result: "Cancelled after N of M chunks", isError: false
+                         none    nothing, as the spec recommends (SDK 1.x then holds the stream open)
+  --keep-alive-ms N    interval of the SDK's SSE keep-alive comments (default: 15000)
+  --ignore-signal      a broken handler that never looks at extra.signal: see what a cancel
+                       does not do (the job runs to the end, and the SDK drops its result)
+  -h, --help           show this help
+`;
+
+const flags = parseFlags(
+  {
+    port: { type: 'string' },
+    'on-cancel': { type: 'string' },
+    'keep-alive-ms': { type: 'string' },
+    'ignore-signal': { type: 'boolean' },
+  },
+  HELP,
+);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const policy = choiceFlag('on-cancel', flags['on-cancel'] ?? process.env.ON_CANCEL, CANCEL_POLICIES, 'error');
+const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
+const ignoreSignal = flags['ignore-signal'] ?? false;
+
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
 
 const running = await serveMcpOrExit({
   port,
