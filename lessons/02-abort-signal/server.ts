@@ -17,56 +17,7 @@ import { JobBook, registerJobStatusTool } from '../shared/jobs.ts';
 import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
-export const DEFAULT_PORT = 3102;
-
-const HELP = `
-Lesson 02 server: process_large_file over Streamable HTTP, for a client that cancels with an AbortSignal.
-
-Usage: npx tsx lessons/02-abort-signal/server.ts [options]
-
-  --port N                     port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --honour-falsy-ids           also stop requests whose id is 0 or "": SDK 1.x ignores cancels for them
-  --remember-early-cancels MS  a cancel for an id this session has not seen yet is kept for MS ms, and
-                               stops that request if it arrives in time (default: 0, off: the SDK ignores it)
-  --crash-at-chunk N           the process kills itself (SIGKILL) at chunk N of a call: a server that dies mid-call
-  -h, --help                   show this help
-`;
-
-const flags = parseFlags(
-  {
-    port: { type: 'string' },
-    'honour-falsy-ids': { type: 'boolean' },
-    'remember-early-cancels': { type: 'string' },
-    'crash-at-chunk': { type: 'string' },
-  },
-  HELP,
-);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const honourFalsyIds = flags['honour-falsy-ids'] ?? false;
-const rememberEarlyCancelsMs = intFlag('remember-early-cancels', flags['remember-early-cancels'], 0, 0, 60_000);
-const crashAtChunk = intFlag('crash-at-chunk', flags['crash-at-chunk'], 0, 0, 10_000);
-
 const log = createTimeline('server');
-const dataFolder = join(import.meta.dirname, 'data');
-const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
-ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-
-const keyOf = (id: RequestId) => `${typeof id}:${String(id)}`;
-
-/**
- * The cancels this server acts on itself, per session, where SDK 1.x does not:
- * - a running job's own AbortController, aborted for a cancel naming a falsy id (0 or ""),
- *   which the SDK skips (`if (!requestId) return` in Protocol._oncancel);
- * - cancels that arrived before their request (the cancel POST overtook the tools/call POST).
- *   Request ids are never reused within a session, so such a cancel names a request not sent
- *   yet (or none at all).
- */
-class OwnCancels {
-  readonly running = new Map<string, AbortController>();
-  readonly early = new Map<string, { reason?: string; receivedAt: number }>();
-}
-
-const ownCancels = new WeakMap<JobBook, OwnCancels>();
 
 function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-02-abort-signal', version: '1.0.0' });
@@ -190,6 +141,59 @@ function createServer({ transport, jobs }: NewSession) {
   registerJobStatusTool(server, jobs);
   return server;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Flags, helpers and start-up.
+
+export const DEFAULT_PORT = 3102;
+
+const HELP = `
+Lesson 02 server: process_large_file over Streamable HTTP, for a client that cancels with an AbortSignal.
+
+Usage: npx tsx lessons/02-abort-signal/server.ts [options]
+
+  --port N                     port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --honour-falsy-ids           also stop requests whose id is 0 or "": SDK 1.x ignores cancels for them
+  --remember-early-cancels MS  a cancel for an id this session has not seen yet is kept for MS ms, and
+                               stops that request if it arrives in time (default: 0, off: the SDK ignores it)
+  --crash-at-chunk N           the process kills itself (SIGKILL) at chunk N of a call: a server that dies mid-call
+  -h, --help                   show this help
+`;
+
+const flags = parseFlags(
+  {
+    port: { type: 'string' },
+    'honour-falsy-ids': { type: 'boolean' },
+    'remember-early-cancels': { type: 'string' },
+    'crash-at-chunk': { type: 'string' },
+  },
+  HELP,
+);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const honourFalsyIds = flags['honour-falsy-ids'] ?? false;
+const rememberEarlyCancelsMs = intFlag('remember-early-cancels', flags['remember-early-cancels'], 0, 0, 60_000);
+const crashAtChunk = intFlag('crash-at-chunk', flags['crash-at-chunk'], 0, 0, 10_000);
+
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+const keyOf = (id: RequestId) => `${typeof id}:${String(id)}`;
+
+/**
+ * The cancels this server acts on itself, per session, where SDK 1.x does not:
+ * - a running job's own AbortController, aborted for a cancel naming a falsy id (0 or ""),
+ *   which the SDK skips (`if (!requestId) return` in Protocol._oncancel);
+ * - cancels that arrived before their request (the cancel POST overtook the tools/call POST).
+ *   Request ids are never reused within a session, so such a cancel names a request not sent
+ *   yet (or none at all).
+ */
+class OwnCancels {
+  readonly running = new Map<string, AbortController>();
+  readonly early = new Map<string, { reason?: string; receivedAt: number }>();
+}
+
+const ownCancels = new WeakMap<JobBook, OwnCancels>();
 
 function crash(): never {
   log.fail(`--crash-at-chunk ${crashAtChunk}: the server process kills itself now (SIGKILL)`);

@@ -26,56 +26,7 @@ import {
 } from './layers.ts';
 import { startSlowUpstream } from './slow-upstream.ts';
 
-export const DEFAULT_PORT = 3104;
-
-const HELP = `
-Lesson 04 server: process_large_file from four kinds of I/O, each handed the request's signal.
-
-Usage: npx tsx lessons/04-signal-into-io/server.ts [options]
-
-  --port N        port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --wrong-way     the handler stops waiting when its signal fires, but does not hand the
-                  signal to the I/O: see the upstream, the child, the file and the queries go on
-  -h, --help      show this help
-
-Environment:
-  DATABASE_URL    a PostgreSQL server for the db source (default: PGlite, embedded, in memory)
-`;
-
-const flags = parseFlags({ port: { type: 'string' }, 'wrong-way': { type: 'boolean' } }, HELP);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const wrongWay = flags['wrong-way'] ?? false;
-
 const log = createTimeline('server');
-const largeFile = ensureSampleFile(join(import.meta.dirname, 'data'), 'large.txt', 8 * 1024 * 1024);
-
-// The upstream reports how each response ended; the job that asked for it records that.
-const upstreamJobs = new Map<string, Job>();
-const upstream = await startSlowUpstream(log, (response) => {
-  const job = upstreamJobs.get(response.key);
-  upstreamJobs.delete(response.key);
-  if (job)
-    job.resources['upstream response'] =
-      `${response.state} after ${response.chunksSent}/${response.chunksTotal} chunks`;
-});
-
-const layers: Record<Source, (run: LayerRun, signal: AbortSignal | undefined) => Promise<void>> = {
-  http(run, signal) {
-    const key = randomUUID();
-    upstreamJobs.set(key, run.job);
-    run.job.resources['upstream response'] = 'open';
-    const query = new URLSearchParams({
-      chunks: String(run.chunks),
-      delayMs: String(run.chunkDelayMs),
-      tag: `#${run.job.requestId}`,
-      key,
-    });
-    return fetchFromUpstream(run, `${upstream.url}?${query}`, signal);
-  },
-  child: (run, signal) => runChildProcess(run, signal),
-  file: (run, signal) => readLargeFile(run, largeFile, signal),
-  db: (run, signal) => queryDatabase(run, db, signal),
-};
 
 function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-04-signal-into-io', version: '1.0.0' });
@@ -151,6 +102,59 @@ function createServer({ transport, jobs }: NewSession) {
   registerJobStatusTool(server, jobs);
   return server;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Flags, helpers and start-up.
+
+export const DEFAULT_PORT = 3104;
+
+const HELP = `
+Lesson 04 server: process_large_file from four kinds of I/O, each handed the request's signal.
+
+Usage: npx tsx lessons/04-signal-into-io/server.ts [options]
+
+  --port N        port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --wrong-way     the handler stops waiting when its signal fires, but does not hand the
+                  signal to the I/O: see the upstream, the child, the file and the queries go on
+  -h, --help      show this help
+
+Environment:
+  DATABASE_URL    a PostgreSQL server for the db source (default: PGlite, embedded, in memory)
+`;
+
+const flags = parseFlags({ port: { type: 'string' }, 'wrong-way': { type: 'boolean' } }, HELP);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const wrongWay = flags['wrong-way'] ?? false;
+
+const largeFile = ensureSampleFile(join(import.meta.dirname, 'data'), 'large.txt', 8 * 1024 * 1024);
+
+// The upstream reports how each response ended; the job that asked for it records that.
+const upstreamJobs = new Map<string, Job>();
+const upstream = await startSlowUpstream(log, (response) => {
+  const job = upstreamJobs.get(response.key);
+  upstreamJobs.delete(response.key);
+  if (job)
+    job.resources['upstream response'] =
+      `${response.state} after ${response.chunksSent}/${response.chunksTotal} chunks`;
+});
+
+const layers: Record<Source, (run: LayerRun, signal: AbortSignal | undefined) => Promise<void>> = {
+  http(run, signal) {
+    const key = randomUUID();
+    upstreamJobs.set(key, run.job);
+    run.job.resources['upstream response'] = 'open';
+    const query = new URLSearchParams({
+      chunks: String(run.chunks),
+      delayMs: String(run.chunkDelayMs),
+      tag: `#${run.job.requestId}`,
+      key,
+    });
+    return fetchFromUpstream(run, `${upstream.url}?${query}`, signal);
+  },
+  child: (run, signal) => runChildProcess(run, signal),
+  file: (run, signal) => readLargeFile(run, largeFile, signal),
+  db: (run, signal) => queryDatabase(run, db, signal),
+};
 
 const toolResult = (structuredContent: Record<string, unknown>, text: string) => ({
   content: [{ type: 'text' as const, text }],

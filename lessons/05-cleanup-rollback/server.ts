@@ -40,6 +40,47 @@ import { deferred } from '../shared/wait.ts';
 import { openPglite, openPostgres, type Database, type Sql } from './database.ts';
 import { acquireLock, isRunning, LockHeldError, readLockOwner, releaseLock } from './lock-file.ts';
 
+const log = createTimeline('server');
+
+function createServer({ transport, jobs }: NewSession) {
+  const server = new McpServer({ name: 'lesson-05-cleanup-rollback', version: '1.0.0' });
+
+  server.registerTool(
+    'process_large_file',
+    {
+      title: 'Import a file in batches',
+      description:
+        'Imports the records of a file in the lesson data folder into the database, `batchSize` rows per ' +
+        'batch, in one transaction, and writes report.txt. Pass an `idempotencyKey`: a retry with the key of a ' +
+        'completed call returns its stored result and does nothing again. Try path "records.txt".',
+      inputSchema: {
+        path: z.string().min(1).default('records.txt').describe('a file inside the lesson data folder'),
+        idempotencyKey: z
+          .string()
+          .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'use 1 to 100 letters, digits, or . _ : -')
+          .describe('names this request: a retry with the same key never does the work twice'),
+        batchSize: z.number().int().min(1).max(1000).default(10).describe('records per batch'),
+        stepDelayMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(10_000)
+          .default(100)
+          .describe('pause after each step, so a run lasts long enough to cancel at any step'),
+      },
+      outputSchema: resultSchema,
+    },
+    (args, extra) => runTool(args, extra, jobs, transport),
+  );
+
+  registerJobStatusTool(server, jobs);
+  registerInspectTool(server);
+  return server;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags, helpers and start-up.
+
 export const DEFAULT_PORT = 3105;
 
 const HELP = `
@@ -66,7 +107,6 @@ const flags = parseFlags(
 const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
 const writeInPlace = flags['write-in-place'] ?? false;
 
-const log = createTimeline('server');
 const repoRoot = join(import.meta.dirname, '../..');
 const dataFolder = flags.data ?? join(import.meta.dirname, 'data');
 const dataLabel = relative(repoRoot, dataFolder).startsWith('..') ? dataFolder : relative(repoRoot, dataFolder);
@@ -164,7 +204,7 @@ async function findStoredResult(db: Sql, key: string) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The tool.
+// The tool's work: runTool, called by process_large_file above.
 
 class CallRefused extends Error {
   override name = 'CallRefused';
@@ -183,42 +223,6 @@ const textResult = (text: string, result: RunResult, replayed: boolean) => ({
   structuredContent: { ...result, replayed },
   isError: false,
 });
-
-function createServer({ transport, jobs }: NewSession) {
-  const server = new McpServer({ name: 'lesson-05-cleanup-rollback', version: '1.0.0' });
-
-  server.registerTool(
-    'process_large_file',
-    {
-      title: 'Import a file in batches',
-      description:
-        'Imports the records of a file in the lesson data folder into the database, `batchSize` rows per ' +
-        'batch, in one transaction, and writes report.txt. Pass an `idempotencyKey`: a retry with the key of a ' +
-        'completed call returns its stored result and does nothing again. Try path "records.txt".',
-      inputSchema: {
-        path: z.string().min(1).default('records.txt').describe('a file inside the lesson data folder'),
-        idempotencyKey: z
-          .string()
-          .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'use 1 to 100 letters, digits, or . _ : -')
-          .describe('names this request: a retry with the same key never does the work twice'),
-        batchSize: z.number().int().min(1).max(1000).default(10).describe('records per batch'),
-        stepDelayMs: z
-          .number()
-          .int()
-          .min(0)
-          .max(10_000)
-          .default(100)
-          .describe('pause after each step, so a run lasts long enough to cancel at any step'),
-      },
-      outputSchema: resultSchema,
-    },
-    (args, extra) => runTool(args, extra, jobs, transport),
-  );
-
-  registerJobStatusTool(server, jobs);
-  registerInspectTool(server);
-  return server;
-}
 
 async function runTool(
   args: Args,

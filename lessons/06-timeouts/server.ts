@@ -20,79 +20,7 @@ import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
-export const DEFAULT_PORT = 3106;
-
-const HELP = `
-Lesson 06 server: process_large_file with a server-side deadline, progress, and cancel.
-
-Usage: npx tsx lessons/06-timeouts/server.ts [options]
-
-  --port N               port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --deadline-ms N        the longest any call may run here; a call's own deadlineMs can only
-                         shorten it (default: 30000)
-  --progress-every-ms N  at most one notifications/progress per this many ms, per call (default: 200)
-  -h, --help             show this help
-`;
-
-const flags = parseFlags(
-  { port: { type: 'string' }, 'deadline-ms': { type: 'string' }, 'progress-every-ms': { type: 'string' } },
-  HELP,
-);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const serverDeadlineMs = intFlag('deadline-ms', flags['deadline-ms'], 30_000, 1, 3_600_000);
-const progressEveryMs = intFlag('progress-every-ms', flags['progress-every-ms'], 200, 1);
-
 const log = createTimeline('server');
-const dataFolder = join(import.meta.dirname, 'data');
-const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
-ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-/** Why a job stopped before its last chunk. */
-type StopCause = 'deadline' | 'client cancel' | 'session end';
-
-/**
- * `AbortSignal.any` takes the reason of the signal that fired first. The deadline aborts with a
- * DOMException named TimeoutError, as `AbortSignal.timeout` does; the SDK aborts `extra.signal` with the cancel's `reason`
- * string (a DOMException named AbortError when the cancel has none, or when the session ends), so a
- * TimeoutError can only be the deadline. A cancel and a session end differ in whether a
- * `notifications/cancelled` for this job arrived (`noteCancel` records it).
- */
-const TIMEOUT_MESSAGE = 'The operation was aborted due to timeout'; // AbortSignal.timeout's own words
-
-function stopCause(reason: unknown, job: Job): StopCause {
-  if (reason instanceof DOMException && reason.name === 'TimeoutError') return 'deadline';
-  return job.cancel ? 'client cancel' : 'session end';
-}
-
-const describeReason = (reason: unknown) =>
-  reason instanceof DOMException ? `DOMException ${reason.name}: "${reason.message}"` : JSON.stringify(reason);
-
-/**
- * Sends notifications/progress for this request when the client asked for it (a progressToken in
- * `_meta`; the SDK client adds one when you pass `onprogress`), at most one per `progressEveryMs`:
- * the spec asks senders to rate-limit progress. `sent` counts them. Progress is best effort: a
- * notification that cannot be delivered is logged, and the job goes on.
- */
-function progressReporter(extra: Extra, total: number) {
-  const progressToken = extra._meta?.progressToken;
-  let lastSentAt = performance.now();
-  let sent = 0;
-  return {
-    get sent() {
-      return sent;
-    },
-    async report(progress: number) {
-      if (progressToken === undefined || performance.now() - lastSentAt < progressEveryMs) return;
-      lastSentAt = performance.now();
-      sent++;
-      const message = `${progress} of ${total} chunks`;
-      await extra
-        .sendNotification({ method: 'notifications/progress', params: { progressToken, progress, total, message } })
-        .catch((error: Error) => log.warn(`#${extra.requestId} progress not delivered: ${error.message}`));
-    },
-  };
-}
 
 function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-06-timeouts', version: '1.0.0' });
@@ -218,6 +146,82 @@ function createServer({ transport, jobs }: NewSession) {
 
   registerJobStatusTool(server, jobs);
   return server;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags, helpers and start-up.
+
+export const DEFAULT_PORT = 3106;
+
+const HELP = `
+Lesson 06 server: process_large_file with a server-side deadline, progress, and cancel.
+
+Usage: npx tsx lessons/06-timeouts/server.ts [options]
+
+  --port N               port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --deadline-ms N        the longest any call may run here; a call's own deadlineMs can only
+                         shorten it (default: 30000)
+  --progress-every-ms N  at most one notifications/progress per this many ms, per call (default: 200)
+  -h, --help             show this help
+`;
+
+const flags = parseFlags(
+  { port: { type: 'string' }, 'deadline-ms': { type: 'string' }, 'progress-every-ms': { type: 'string' } },
+  HELP,
+);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const serverDeadlineMs = intFlag('deadline-ms', flags['deadline-ms'], 30_000, 1, 3_600_000);
+const progressEveryMs = intFlag('progress-every-ms', flags['progress-every-ms'], 200, 1);
+
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+/** Why a job stopped before its last chunk. */
+type StopCause = 'deadline' | 'client cancel' | 'session end';
+
+/**
+ * `AbortSignal.any` takes the reason of the signal that fired first. The deadline aborts with a
+ * DOMException named TimeoutError, as `AbortSignal.timeout` does; the SDK aborts `extra.signal` with the cancel's `reason`
+ * string (a DOMException named AbortError when the cancel has none, or when the session ends), so a
+ * TimeoutError can only be the deadline. A cancel and a session end differ in whether a
+ * `notifications/cancelled` for this job arrived (`noteCancel` records it).
+ */
+const TIMEOUT_MESSAGE = 'The operation was aborted due to timeout'; // AbortSignal.timeout's own words
+
+function stopCause(reason: unknown, job: Job): StopCause {
+  if (reason instanceof DOMException && reason.name === 'TimeoutError') return 'deadline';
+  return job.cancel ? 'client cancel' : 'session end';
+}
+
+const describeReason = (reason: unknown) =>
+  reason instanceof DOMException ? `DOMException ${reason.name}: "${reason.message}"` : JSON.stringify(reason);
+
+/**
+ * Sends notifications/progress for this request when the client asked for it (a progressToken in
+ * `_meta`; the SDK client adds one when you pass `onprogress`), at most one per `progressEveryMs`:
+ * the spec asks senders to rate-limit progress. `sent` counts them. Progress is best effort: a
+ * notification that cannot be delivered is logged, and the job goes on.
+ */
+function progressReporter(extra: Extra, total: number) {
+  const progressToken = extra._meta?.progressToken;
+  let lastSentAt = performance.now();
+  let sent = 0;
+  return {
+    get sent() {
+      return sent;
+    },
+    async report(progress: number) {
+      if (progressToken === undefined || performance.now() - lastSentAt < progressEveryMs) return;
+      lastSentAt = performance.now();
+      sent++;
+      const message = `${progress} of ${total} chunks`;
+      await extra
+        .sendNotification({ method: 'notifications/progress', params: { progressToken, progress, total, message } })
+        .catch((error: Error) => log.warn(`#${extra.requestId} progress not delivered: ${error.message}`));
+    },
+  };
 }
 
 const running = await serveMcpOrExit({

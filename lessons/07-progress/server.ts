@@ -26,86 +26,7 @@ import { registerJobStatusTool, type Job, type JobBook } from '../shared/jobs.ts
 import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
-export const DEFAULT_PORT = 3107;
-
-const HELP = `
-Lesson 07 server: process_large_file with progress notifications and log messages, and a progress flood.
-
-Usage: npx tsx lessons/07-progress/server.ts [options]
-
-  --port N               port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --progress-every-ms N  at most one notifications/progress per this many ms, per call; the last
-                         chunk is always reported (default: 200)
-  -h, --help             show this help
-`;
-
-const flags = parseFlags({ port: { type: 'string' }, 'progress-every-ms': { type: 'string' } }, HELP);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const progressEveryMs = intFlag('progress-every-ms', flags['progress-every-ms'], 200, 0, 60_000);
-
 const log = createTimeline('server');
-const dataFolder = join(import.meta.dirname, 'data');
-const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
-ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-/**
- * Progress for one request. It sends only when the request carried `_meta.progressToken` (and
- * echoes that token exactly), keeps `progress` strictly increasing, sends at most one per
- * `everyMs` (the spec: both parties SHOULD rate-limit) except the final one, and never after `stop()`:
- * the spec says progress MUST only reference tokens associated with an in-progress operation.
- */
-export function progressReporter(extra: Extra, total: number, everyMs: number) {
-  const token: ProgressToken | undefined = extra._meta?.progressToken;
-  let lastProgress = 0;
-  let lastSentAt = -Infinity;
-  let stopped = false;
-  const counts = { sent: 0, skippedByRateLimit: 0, refusedAfterStop: 0 };
-  return {
-    token,
-    counts,
-    get lastProgress() {
-      return lastProgress;
-    },
-    async report(progress: number, message: string) {
-      if (token === undefined) return;
-      if (stopped || extra.signal.aborted) {
-        counts.refusedAfterStop++;
-        return;
-      }
-      if (progress <= lastProgress) return; // MUST increase
-      if (progress < total && performance.now() - lastSentAt < everyMs) {
-        counts.skippedByRateLimit++;
-        return;
-      }
-      lastProgress = progress;
-      lastSentAt = performance.now();
-      counts.sent++;
-      await extra.sendNotification({
-        method: 'notifications/progress',
-        params: { progressToken: token, progress, total, message },
-      });
-    },
-    /** Call once the job has stopped or finished: no progress after this. */
-    stop() {
-      stopped = true;
-    },
-  };
-}
-
-/** What the job's record says about its progress, for `get_job_status`. */
-function recordProgress(job: Job, progress: ReturnType<typeof progressReporter>) {
-  if (progress.token === undefined) {
-    job.resources['progress'] = 'not requested (no progressToken)';
-    return;
-  }
-  const { sent, skippedByRateLimit, refusedAfterStop } = progress.counts;
-  job.resources['progress token'] = JSON.stringify(progress.token);
-  job.resources['progress'] =
-    `${sent} sent, last ${progress.lastProgress}/${job.chunksTotal}; ${skippedByRateLimit} skipped by the rate limit; ` +
-    `${refusedAfterStop} refused after the stop`;
-}
 
 function createServer({ transport, jobs, sessionId }: NewSession) {
   // Declaring `logging` lets the server send notifications/message and makes the SDK answer
@@ -236,6 +157,89 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
 
   registerJobStatusTool(server, jobs);
   return server;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags, helpers and start-up.
+
+export const DEFAULT_PORT = 3107;
+
+const HELP = `
+Lesson 07 server: process_large_file with progress notifications and log messages, and a progress flood.
+
+Usage: npx tsx lessons/07-progress/server.ts [options]
+
+  --port N               port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --progress-every-ms N  at most one notifications/progress per this many ms, per call; the last
+                         chunk is always reported (default: 200)
+  -h, --help             show this help
+`;
+
+const flags = parseFlags({ port: { type: 'string' }, 'progress-every-ms': { type: 'string' } }, HELP);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const progressEveryMs = intFlag('progress-every-ms', flags['progress-every-ms'], 200, 0, 60_000);
+
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * Progress for one request. It sends only when the request carried `_meta.progressToken` (and
+ * echoes that token exactly), keeps `progress` strictly increasing, sends at most one per
+ * `everyMs` (the spec: both parties SHOULD rate-limit) except the final one, and never after `stop()`:
+ * the spec says progress MUST only reference tokens associated with an in-progress operation.
+ */
+export function progressReporter(extra: Extra, total: number, everyMs: number) {
+  const token: ProgressToken | undefined = extra._meta?.progressToken;
+  let lastProgress = 0;
+  let lastSentAt = -Infinity;
+  let stopped = false;
+  const counts = { sent: 0, skippedByRateLimit: 0, refusedAfterStop: 0 };
+  return {
+    token,
+    counts,
+    get lastProgress() {
+      return lastProgress;
+    },
+    async report(progress: number, message: string) {
+      if (token === undefined) return;
+      if (stopped || extra.signal.aborted) {
+        counts.refusedAfterStop++;
+        return;
+      }
+      if (progress <= lastProgress) return; // MUST increase
+      if (progress < total && performance.now() - lastSentAt < everyMs) {
+        counts.skippedByRateLimit++;
+        return;
+      }
+      lastProgress = progress;
+      lastSentAt = performance.now();
+      counts.sent++;
+      await extra.sendNotification({
+        method: 'notifications/progress',
+        params: { progressToken: token, progress, total, message },
+      });
+    },
+    /** Call once the job has stopped or finished: no progress after this. */
+    stop() {
+      stopped = true;
+    },
+  };
+}
+
+/** What the job's record says about its progress, for `get_job_status`. */
+function recordProgress(job: Job, progress: ReturnType<typeof progressReporter>) {
+  if (progress.token === undefined) {
+    job.resources['progress'] = 'not requested (no progressToken)';
+    return;
+  }
+  const { sent, skippedByRateLimit, refusedAfterStop } = progress.counts;
+  job.resources['progress token'] = JSON.stringify(progress.token);
+  job.resources['progress'] =
+    `${sent} sent, last ${progress.lastProgress}/${job.chunksTotal}; ${skippedByRateLimit} skipped by the rate limit; ` +
+    `${refusedAfterStop} refused after the stop`;
 }
 
 /**

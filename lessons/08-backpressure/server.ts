@@ -21,51 +21,7 @@ import { createTimeline } from '../shared/timeline.ts';
 import { LiveView, logMessage, WHEN_FULL } from './live-view.ts';
 import { logLines } from './log-lines.ts';
 
-export const DEFAULT_PORT = 3108;
-/** Lines per batch: one file write, one offer to the live view, one cancel check. */
-const BATCH_LINES = 1000;
-/** The largest output one resources/read returns; bigger files are read from disk. */
-const MAX_READ_BYTES = 16 * 1024 * 1024;
-
-const HELP = `
-Lesson 08 server: export_log, a tool with far more output than a slow client reads, in bounded memory.
-
-Usage: npx tsx lessons/08-backpressure/server.ts [options]
-
-  --port N             port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --naive              the stock way: send every batch of lines as soon as it is made; SDK 1.x queues
-                       whatever the client has not read yet in the server's memory
-  --when-full MODE     when the live view's queue is full because the client reads slowly (default: wait)
-                         wait   wait for the client to read (lossless; the job runs at the reader's pace)
-                         skip   leave lines out of the live view and say how many (the job runs at full speed)
-  --queue-bytes N      the most lines, in bytes, waiting for a slow client (default: 262144)
-  --data DIR           where outputs/ goes; its files are removed when the server starts
-                       (default: lessons/08-backpressure/data)
-  -h, --help           show this help
-`;
-
-const flags = parseFlags(
-  {
-    port: { type: 'string' },
-    naive: { type: 'boolean' },
-    'when-full': { type: 'string' },
-    'queue-bytes': { type: 'string' },
-    data: { type: 'string' },
-  },
-  HELP,
-);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const naive = flags.naive ?? false;
-const whenFull = choiceFlag('when-full', flags['when-full'], WHEN_FULL, 'wait');
-const maxQueuedBytes = intFlag('queue-bytes', flags['queue-bytes'], 256 * 1024, 1024, 64 * 1024 * 1024);
-
 const log = createTimeline('server');
-const outputFolder = join(flags.data ?? join(import.meta.dirname, 'data'), 'outputs');
-const outputLabel = relative(join(import.meta.dirname, '../..'), outputFolder); // shown in messages
-mkdirSync(outputFolder, { recursive: true });
-
-const outputUri = (name: string) => `backpressure://outputs/${name}`;
-const megabytes = (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`;
 
 function createServer({ transport, jobs, responseFor, sessionId }: NewSession) {
   // `logging` lets the tool send its lines as notifications/message on the call's own stream.
@@ -229,6 +185,54 @@ function createServer({ transport, jobs, responseFor, sessionId }: NewSession) {
   registerJobStatusTool(server, jobs);
   return server;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Flags, helpers and start-up.
+
+export const DEFAULT_PORT = 3108;
+/** Lines per batch: one file write, one offer to the live view, one cancel check. */
+const BATCH_LINES = 1000;
+/** The largest output one resources/read returns; bigger files are read from disk. */
+const MAX_READ_BYTES = 16 * 1024 * 1024;
+
+const HELP = `
+Lesson 08 server: export_log, a tool with far more output than a slow client reads, in bounded memory.
+
+Usage: npx tsx lessons/08-backpressure/server.ts [options]
+
+  --port N             port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --naive              the stock way: send every batch of lines as soon as it is made; SDK 1.x queues
+                       whatever the client has not read yet in the server's memory
+  --when-full MODE     when the live view's queue is full because the client reads slowly (default: wait)
+                         wait   wait for the client to read (lossless; the job runs at the reader's pace)
+                         skip   leave lines out of the live view and say how many (the job runs at full speed)
+  --queue-bytes N      the most lines, in bytes, waiting for a slow client (default: 262144)
+  --data DIR           where outputs/ goes; its files are removed when the server starts
+                       (default: lessons/08-backpressure/data)
+  -h, --help           show this help
+`;
+
+const flags = parseFlags(
+  {
+    port: { type: 'string' },
+    naive: { type: 'boolean' },
+    'when-full': { type: 'string' },
+    'queue-bytes': { type: 'string' },
+    data: { type: 'string' },
+  },
+  HELP,
+);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const naive = flags.naive ?? false;
+const whenFull = choiceFlag('when-full', flags['when-full'], WHEN_FULL, 'wait');
+const maxQueuedBytes = intFlag('queue-bytes', flags['queue-bytes'], 256 * 1024, 1024, 64 * 1024 * 1024);
+
+const outputFolder = join(flags.data ?? join(import.meta.dirname, 'data'), 'outputs');
+const outputLabel = relative(join(import.meta.dirname, '../..'), outputFolder); // shown in messages
+mkdirSync(outputFolder, { recursive: true });
+
+const outputUri = (name: string) => `backpressure://outputs/${name}`;
+const megabytes = (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`;
 
 /**
  * The stock way: every batch goes out the moment it is made. `sendNotification` resolves as soon as

@@ -21,68 +21,7 @@ import { createTimeline } from '../shared/timeline.ts';
 import { countHeldResources, heldResourcesSchema } from './held-resources.ts';
 import { SHUTDOWN_GRACE_MS, shutDownGracefully } from './shutdown.ts';
 
-export const DEFAULT_PORT = 3109;
-export const CANCEL_ANSWERS = ['error', 'close-stream', 'extra-close-stream', 'none'] as const;
-export type CancelAnswer = (typeof CANCEL_ANSWERS)[number];
-
-const HELP = `
-Lesson 09 server: disconnects, the leaking stream, and a graceful shutdown.
-
-Usage: npx tsx lessons/09-disconnects-and-shutdown/server.ts [options]
-
-  --port N                  port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --on-cancel WAY           what the server does with a cancelled request's response stream (default: error)
-                              error               reply -32800 "Request cancelled": the SDK then closes the stream
-                              close-stream        transport.closeSSEStream(requestId): closes it, sends nothing
-                              extra-close-stream  extra.closeSSEStream?.(): undefined without an event store
-                              none                nothing, the SDK 1.x default: the stream stays open
-  --disconnect-means-cancel stop a handler when its response stream closes before its reply
-                            (opt-in: the 2025-11-25 spec says a disconnect SHOULD NOT be read as a cancel)
-  --keep-alive-ms N         interval of the SDK's SSE keep-alive comments (default: 15000)
-  --shutdown-deadline-ms N  on SIGINT/SIGTERM, how long running calls get to clean up (default: ${SHUTDOWN_GRACE_MS})
-  --data DIR                the data folder: sample.txt and scratch/ (default: lessons/09-disconnects-and-shutdown/data)
-  -h, --help                show this help
-`;
-
-const flags = parseFlags(
-  {
-    port: { type: 'string' },
-    'on-cancel': { type: 'string' },
-    'disconnect-means-cancel': { type: 'boolean' },
-    'keep-alive-ms': { type: 'string' },
-    'shutdown-deadline-ms': { type: 'string' },
-    data: { type: 'string' },
-  },
-  HELP,
-);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const onCancel = choiceFlag('on-cancel', flags['on-cancel'], CANCEL_ANSWERS, 'error');
-const disconnectMeansCancel = flags['disconnect-means-cancel'] ?? false;
-const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
-const shutdownDeadlineMs = intFlag('shutdown-deadline-ms', flags['shutdown-deadline-ms'], SHUTDOWN_GRACE_MS, 1);
-
 const log = createTimeline('server');
-const dataFolder = flags.data ?? join(import.meta.dirname, 'data');
-const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
-const scratchFolder = join(dataFolder, 'scratch');
-ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-mkdirSync(scratchFolder, { recursive: true });
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-/**
- * The SDK's own AbortController per request is private, and only a cancel, DELETE or the transport
- * closing aborts it. The server's own reasons to stop a handler (its client disconnected, the
- * server is shutting down) go through a second controller per job; the handler listens to both.
- */
-const stoppers = new WeakMap<Job, AbortController>();
-/** Every handler still running, so a shutdown can wait for their `finally` blocks. */
-const runningCalls = new Set<Promise<unknown>>();
-
-export const DISCONNECTED = 'client disconnected';
-export const SHUTTING_DOWN = 'server shutting down';
-
-const textResult = (text: string, isError = false) => ({ content: [{ type: 'text' as const, text }], isError });
 
 function createServer({ transport, jobs, sessionId }: NewSession) {
   const server = new McpServer({ name: 'lesson-09-disconnects-and-shutdown', version: '1.0.0' });
@@ -220,6 +159,71 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
   );
   return server;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Flags, helpers and start-up.
+
+export const DEFAULT_PORT = 3109;
+export const CANCEL_ANSWERS = ['error', 'close-stream', 'extra-close-stream', 'none'] as const;
+export type CancelAnswer = (typeof CANCEL_ANSWERS)[number];
+
+const HELP = `
+Lesson 09 server: disconnects, the leaking stream, and a graceful shutdown.
+
+Usage: npx tsx lessons/09-disconnects-and-shutdown/server.ts [options]
+
+  --port N                  port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --on-cancel WAY           what the server does with a cancelled request's response stream (default: error)
+                              error               reply -32800 "Request cancelled": the SDK then closes the stream
+                              close-stream        transport.closeSSEStream(requestId): closes it, sends nothing
+                              extra-close-stream  extra.closeSSEStream?.(): undefined without an event store
+                              none                nothing, the SDK 1.x default: the stream stays open
+  --disconnect-means-cancel stop a handler when its response stream closes before its reply
+                            (opt-in: the 2025-11-25 spec says a disconnect SHOULD NOT be read as a cancel)
+  --keep-alive-ms N         interval of the SDK's SSE keep-alive comments (default: 15000)
+  --shutdown-deadline-ms N  on SIGINT/SIGTERM, how long running calls get to clean up (default: ${SHUTDOWN_GRACE_MS})
+  --data DIR                the data folder: sample.txt and scratch/ (default: lessons/09-disconnects-and-shutdown/data)
+  -h, --help                show this help
+`;
+
+const flags = parseFlags(
+  {
+    port: { type: 'string' },
+    'on-cancel': { type: 'string' },
+    'disconnect-means-cancel': { type: 'boolean' },
+    'keep-alive-ms': { type: 'string' },
+    'shutdown-deadline-ms': { type: 'string' },
+    data: { type: 'string' },
+  },
+  HELP,
+);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const onCancel = choiceFlag('on-cancel', flags['on-cancel'], CANCEL_ANSWERS, 'error');
+const disconnectMeansCancel = flags['disconnect-means-cancel'] ?? false;
+const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
+const shutdownDeadlineMs = intFlag('shutdown-deadline-ms', flags['shutdown-deadline-ms'], SHUTDOWN_GRACE_MS, 1);
+
+const dataFolder = flags.data ?? join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
+const scratchFolder = join(dataFolder, 'scratch');
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+mkdirSync(scratchFolder, { recursive: true });
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * The SDK's own AbortController per request is private, and only a cancel, DELETE or the transport
+ * closing aborts it. The server's own reasons to stop a handler (its client disconnected, the
+ * server is shutting down) go through a second controller per job; the handler listens to both.
+ */
+const stoppers = new WeakMap<Job, AbortController>();
+/** Every handler still running, so a shutdown can wait for their `finally` blocks. */
+const runningCalls = new Set<Promise<unknown>>();
+
+export const DISCONNECTED = 'client disconnected';
+export const SHUTTING_DOWN = 'server shutting down';
+
+const textResult = (text: string, isError = false) => ({ content: [{ type: 'text' as const, text }], isError });
 
 /** Why a handler stopped. Only this server's own reasons and a client's cancel name themselves. */
 function stopReason(job: Job, ownSignal: AbortSignal, sdkSignal: AbortSignal): string {

@@ -16,37 +16,7 @@ import { registerJobStatusTool } from '../shared/jobs.ts';
 import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline, type Timeline } from '../shared/timeline.ts';
 
-export const DEFAULT_PORT = 3110;
-
-const HELP = `
-Lesson 10 server: process_large_file over Streamable HTTP, and what it does with cancels that race.
-
-Usage: npx tsx lessons/10-races-and-ids/server.ts [options]
-
-  --port N     port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  -h, --help   show this help
-`;
-
-const flags = parseFlags({ port: { type: 'string' } }, HELP);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-
 const log = createTimeline('server');
-const dataFolder = join(import.meta.dirname, 'data');
-const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
-ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-
-/** The server's timeline, each line prefixed with the session it is about: `[c1b1ef12] #1 chunk 2/10`. */
-function sessionLog(sessionId: string | undefined): Timeline {
-  const tag = `[${(sessionId ?? 'no session').slice(0, 8)}]`;
-  return {
-    event: (message) => log.event(`${tag} ${message}`),
-    highlight: (message) => log.highlight(`${tag} ${message}`),
-    ok: (message) => log.ok(`${tag} ${message}`),
-    warn: (message) => log.warn(`${tag} ${message}`),
-    fail: (message) => log.fail(`${tag} ${message}`),
-    detail: (message) => log.detail(`${tag} ${message}`),
-  };
-}
 
 function createServer({ transport, jobs, sessionId }: NewSession) {
   const server = new McpServer({ name: 'lesson-10-races-and-ids', version: '1.0.0' });
@@ -143,6 +113,40 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
 
   registerJobStatusTool(server, jobs);
   return server;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags, helpers and start-up.
+
+export const DEFAULT_PORT = 3110;
+
+const HELP = `
+Lesson 10 server: process_large_file over Streamable HTTP, and what it does with cancels that race.
+
+Usage: npx tsx lessons/10-races-and-ids/server.ts [options]
+
+  --port N     port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  -h, --help   show this help
+`;
+
+const flags = parseFlags({ port: { type: 'string' } }, HELP);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+/** The server's timeline, each line prefixed with the session it is about: `[c1b1ef12] #1 chunk 2/10`. */
+function sessionLog(sessionId: string | undefined): Timeline {
+  const tag = `[${(sessionId ?? 'no session').slice(0, 8)}]`;
+  return {
+    event: (message) => log.event(`${tag} ${message}`),
+    highlight: (message) => log.highlight(`${tag} ${message}`),
+    ok: (message) => log.ok(`${tag} ${message}`),
+    warn: (message) => log.warn(`${tag} ${message}`),
+    fail: (message) => log.fail(`${tag} ${message}`),
+    detail: (message) => log.detail(`${tag} ${message}`),
+  };
 }
 
 const running = await serveMcpOrExit({

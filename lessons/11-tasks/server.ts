@@ -24,115 +24,7 @@ import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-
 import { createTimeline } from '../shared/timeline.ts';
 import { AbortingTaskStore, TaskCancelledError } from './task-store.ts';
 
-export const DEFAULT_PORT = 3111;
-
-const HELP = `
-Lesson 11 server: process_large_file as a task; tasks/cancel stops its work.
-
-Usage: npx tsx lessons/11-tasks/server.ts [options]
-
-  --port N            port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --poll-interval MS  the pollInterval the server suggests in each task (default: 250)
-  --unwired           the SDK's stock InMemoryTaskStore, and the work watches the tools/call's
-                      extra.signal: tasks/cancel marks the task cancelled, the work runs on anyway
-  -h, --help          show this help
-`;
-
-const flags = parseFlags(
-  { port: { type: 'string' }, 'poll-interval': { type: 'string' }, unwired: { type: 'boolean' } },
-  HELP,
-);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const pollInterval = intFlag('poll-interval', flags['poll-interval'], 250, 10, 60_000);
-const wired = !flags.unwired;
-
 const log = createTimeline('server');
-const dataFolder = join(import.meta.dirname, 'data');
-const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
-ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-
-// One store for the process: a task outlives the request that created it. InMemoryTaskStore binds
-// each task to the session that created it; other sessions get "task not found".
-const taskStore = wired ? new AbortingTaskStore() : new InMemoryTaskStore();
-
-/** The job behind each task, by task id (task ids are unique across sessions). */
-const jobsByTask = new Map<string, Job>();
-/** The tasks whose work is running: a shutdown cancels them and waits for their clean-up. */
-const workRunning = new Set<string>();
-
-const short = (taskId: string) => taskId.slice(0, 8);
-
-/** The status message of a task cancelled because its session ended (a shutdown gives its own reason). */
-const SESSION_ENDED = 'The session ended.';
-
-/**
- * A task's work, after its tools/call has been answered: read the file chunk by chunk, then store
- * the result in the task store, where `tasks/result` finds it. `signal` aborts on `tasks/cancel`
- * (with --unwired it is the tools/call's extra.signal, which SDK 1.x does not abort for tasks/cancel).
- */
-async function processFile(
-  taskId: string,
-  job: Job,
-  file: string,
-  { chunks, chunkDelayMs }: { chunks: number; chunkDelayMs: number },
-  store: RequestTaskStore,
-  signal: AbortSignal,
-) {
-  let handle: FileHandle | undefined;
-  const hash = createHash('sha256');
-  let result: CallToolResult | undefined;
-  try {
-    handle = await open(file, 'r');
-    job.fileHandle = 'open';
-    const { size } = await handle.stat();
-    const chunkSize = Math.ceil(size / chunks);
-    const buffer = Buffer.alloc(chunkSize);
-    for (let i = 0; i < chunks; i++) {
-      const read = await handle.read(buffer, 0, chunkSize, i * chunkSize);
-      hash.update(buffer.subarray(0, read.bytesRead));
-      job.chunksDone++;
-      log.detail(`task ${short(taskId)} chunk ${job.chunksDone}/${chunks}`);
-      await sleep(chunkDelayMs, undefined, { signal });
-    }
-    job.state = 'completed';
-    const text = `Processed ${job.file}: ${chunks} chunks, sha256 ${hash.digest('hex')}`;
-    result = { content: [{ type: 'text', text }], isError: false };
-  } catch (error) {
-    if (signal.aborted) {
-      job.state = 'cancelled';
-      job.stoppedAt = performance.now();
-      const after = job.cancel
-        ? ` (${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after tasks/cancel)`
-        : ` (${signal.reason instanceof TaskCancelledError && signal.reason.message !== SESSION_ENDED ? signal.reason.message : 'its session ended'})`;
-      log.highlight(`task ${short(taskId)} work stopped after chunk ${job.chunksDone}/${chunks}${after}`);
-    } else {
-      job.state = 'failed';
-      const text = `process_large_file failed: ${(error as Error).message}`;
-      result = { content: [{ type: 'text', text }], isError: true };
-    }
-  } finally {
-    if (handle) {
-      await handle.close();
-      job.fileHandle = 'closed';
-      log.highlight(`task ${short(taskId)} file handle closed`);
-    }
-  }
-
-  if (!result) {
-    job.reply = 'nothing: the task was cancelled';
-    return;
-  }
-  if (job.cancel) log.warn(`task ${short(taskId)} work ran to chunk ${job.chunksDone}/${chunks} after tasks/cancel`);
-  try {
-    await store.storeTaskResult(taskId, result.isError ? 'failed' : 'completed', result);
-    job.reply = `result stored (${result.isError ? 'failed' : 'completed'})`;
-    log.ok(`task ${short(taskId)} ${job.state}: result stored for tasks/result`);
-  } catch (error) {
-    // A cancelled task stays cancelled (the spec's MUST): the store refuses the late result.
-    job.reply = `the store refused the result: ${(error as Error).message}`;
-    log.warn(`task ${short(taskId)}: the store refused the result: ${(error as Error).message}`);
-  }
-}
 
 function createServer({ jobs }: NewSession) {
   const server = new McpServer(
@@ -230,6 +122,118 @@ function createServer({ jobs }: NewSession) {
     }
   };
   return server;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags, helpers and start-up.
+
+export const DEFAULT_PORT = 3111;
+
+const HELP = `
+Lesson 11 server: process_large_file as a task; tasks/cancel stops its work.
+
+Usage: npx tsx lessons/11-tasks/server.ts [options]
+
+  --port N            port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --poll-interval MS  the pollInterval the server suggests in each task (default: 250)
+  --unwired           the SDK's stock InMemoryTaskStore, and the work watches the tools/call's
+                      extra.signal: tasks/cancel marks the task cancelled, the work runs on anyway
+  -h, --help          show this help
+`;
+
+const flags = parseFlags(
+  { port: { type: 'string' }, 'poll-interval': { type: 'string' }, unwired: { type: 'boolean' } },
+  HELP,
+);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+const pollInterval = intFlag('poll-interval', flags['poll-interval'], 250, 10, 60_000);
+const wired = !flags.unwired;
+
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+// One store for the process: a task outlives the request that created it. InMemoryTaskStore binds
+// each task to the session that created it; other sessions get "task not found".
+const taskStore = wired ? new AbortingTaskStore() : new InMemoryTaskStore();
+
+/** The job behind each task, by task id (task ids are unique across sessions). */
+const jobsByTask = new Map<string, Job>();
+/** The tasks whose work is running: a shutdown cancels them and waits for their clean-up. */
+const workRunning = new Set<string>();
+
+const short = (taskId: string) => taskId.slice(0, 8);
+
+/** The status message of a task cancelled because its session ended (a shutdown gives its own reason). */
+const SESSION_ENDED = 'The session ended.';
+
+/**
+ * A task's work, after its tools/call has been answered: read the file chunk by chunk, then store
+ * the result in the task store, where `tasks/result` finds it. `signal` aborts on `tasks/cancel`
+ * (with --unwired it is the tools/call's extra.signal, which SDK 1.x does not abort for tasks/cancel).
+ */
+async function processFile(
+  taskId: string,
+  job: Job,
+  file: string,
+  { chunks, chunkDelayMs }: { chunks: number; chunkDelayMs: number },
+  store: RequestTaskStore,
+  signal: AbortSignal,
+) {
+  let handle: FileHandle | undefined;
+  const hash = createHash('sha256');
+  let result: CallToolResult | undefined;
+  try {
+    handle = await open(file, 'r');
+    job.fileHandle = 'open';
+    const { size } = await handle.stat();
+    const chunkSize = Math.ceil(size / chunks);
+    const buffer = Buffer.alloc(chunkSize);
+    for (let i = 0; i < chunks; i++) {
+      const read = await handle.read(buffer, 0, chunkSize, i * chunkSize);
+      hash.update(buffer.subarray(0, read.bytesRead));
+      job.chunksDone++;
+      log.detail(`task ${short(taskId)} chunk ${job.chunksDone}/${chunks}`);
+      await sleep(chunkDelayMs, undefined, { signal });
+    }
+    job.state = 'completed';
+    const text = `Processed ${job.file}: ${chunks} chunks, sha256 ${hash.digest('hex')}`;
+    result = { content: [{ type: 'text', text }], isError: false };
+  } catch (error) {
+    if (signal.aborted) {
+      job.state = 'cancelled';
+      job.stoppedAt = performance.now();
+      const after = job.cancel
+        ? ` (${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after tasks/cancel)`
+        : ` (${signal.reason instanceof TaskCancelledError && signal.reason.message !== SESSION_ENDED ? signal.reason.message : 'its session ended'})`;
+      log.highlight(`task ${short(taskId)} work stopped after chunk ${job.chunksDone}/${chunks}${after}`);
+    } else {
+      job.state = 'failed';
+      const text = `process_large_file failed: ${(error as Error).message}`;
+      result = { content: [{ type: 'text', text }], isError: true };
+    }
+  } finally {
+    if (handle) {
+      await handle.close();
+      job.fileHandle = 'closed';
+      log.highlight(`task ${short(taskId)} file handle closed`);
+    }
+  }
+
+  if (!result) {
+    job.reply = 'nothing: the task was cancelled';
+    return;
+  }
+  if (job.cancel) log.warn(`task ${short(taskId)} work ran to chunk ${job.chunksDone}/${chunks} after tasks/cancel`);
+  try {
+    await store.storeTaskResult(taskId, result.isError ? 'failed' : 'completed', result);
+    job.reply = `result stored (${result.isError ? 'failed' : 'completed'})`;
+    log.ok(`task ${short(taskId)} ${job.state}: result stored for tasks/result`);
+  } catch (error) {
+    // A cancelled task stays cancelled (the spec's MUST): the store refuses the late result.
+    job.reply = `the store refused the result: ${(error as Error).message}`;
+    log.warn(`task ${short(taskId)}: the store refused the result: ${(error as Error).message}`);
+  }
 }
 
 /** The method of each tasks/* request a session sent, by id, so a cancel naming one can say what it named. */
