@@ -21,65 +21,7 @@ import { createTimeline } from '../shared/timeline.ts';
 import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
 import { closeOpenExchanges, currentExchange, recordExchange, replyWritten, type Exchange } from './exchanges.ts';
 
-export const DEFAULT_PORT = 3112;
-
-const HELP = `
-Lesson 12 server: process_large_file served by SDK 2.x, protocol 2026-07-28 (stateless).
-A client cancels a call by closing its response stream. 2025-era clients are served too,
-statelessly, as SDK 2.x does by default.
-
-Usage: npx tsx lessons/12-two-eras/server.ts [options]
-
-  --port N       port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  -h, --help     show this help
-`;
-
-const flags = parseFlags({ port: { type: 'string' } }, HELP);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-
 const log = createTimeline('server');
-const dataFolder = join(import.meta.dirname, 'data');
-const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
-ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-
-/** A job as lesson 01 records it, plus the HTTP exchange that carries its reply. */
-interface StatelessJob extends Job {
-  era: string;
-  exchange?: Exchange;
-  /** True once the handler has finished, its clean-up included. */
-  finished: boolean;
-  done: Promise<void>;
-}
-
-// No sessions: one record for the whole server. Request ids are the client's own, and two
-// clients may both use id 0, so a lookup by id finds the most recent job with it.
-const jobs: StatelessJob[] = [];
-const latestJob = (id: RequestId) => jobs.findLast((job) => job.requestId === id);
-
-function report(job: StatelessJob) {
-  const ms = (t: number | undefined) => (t === undefined ? undefined : Math.round((t - job.startedAt) * 10) / 10);
-  const round = (n: number) => Math.round(n * 10) / 10;
-  return {
-    requestId: job.requestId,
-    tool: job.tool,
-    file: job.file,
-    state: job.state,
-    chunksDone: job.chunksDone,
-    chunksTotal: job.chunksTotal,
-    cancelReason: job.cancel?.reason,
-    chunksDoneWhenCancelArrived: job.cancel?.chunksDoneThen,
-    cancelReceivedAtMs: ms(job.cancel?.receivedAt),
-    stoppedAtMs: ms(job.stoppedAt),
-    cancelToStopMs:
-      job.cancel && job.stoppedAt !== undefined ? round(job.stoppedAt - job.cancel.receivedAt) : undefined,
-    fileHandle: job.fileHandle,
-    responseStream: !job.exchange ? ('unknown' as const) : job.exchange.ended ? ('closed' as const) : ('open' as const),
-    era: job.era,
-    responseStreamEnded: job.exchange?.ended,
-    // Known once the handler has finished and its response has ended, one way or the other.
-    reply: job.finished && job.exchange?.ended ? replyWritten(job.exchange, job.requestId) : undefined,
-  };
-}
 
 // createMcpHandler calls this once for every POST it serves, with the era that request speaks.
 const handler = createMcpHandler(({ era }) => {
@@ -213,6 +155,68 @@ const handler = createMcpHandler(({ era }) => {
 
   return server;
 });
+
+// ---------------------------------------------------------------------------------------------
+// Flags, helpers and start-up.
+
+export const DEFAULT_PORT = 3112;
+
+const HELP = `
+Lesson 12 server: process_large_file served by SDK 2.x, protocol 2026-07-28 (stateless).
+A client cancels a call by closing its response stream. 2025-era clients are served too,
+statelessly, as SDK 2.x does by default.
+
+Usage: npx tsx lessons/12-two-eras/server.ts [options]
+
+  --port N       port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  -h, --help     show this help
+`;
+
+const flags = parseFlags({ port: { type: 'string' } }, HELP);
+const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+
+const dataFolder = join(import.meta.dirname, 'data');
+const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+
+/** A job as lesson 01 records it, plus the HTTP exchange that carries its reply. */
+interface StatelessJob extends Job {
+  era: string;
+  exchange?: Exchange;
+  /** True once the handler has finished, its clean-up included. */
+  finished: boolean;
+  done: Promise<void>;
+}
+
+// No sessions: one record for the whole server. Request ids are the client's own, and two
+// clients may both use id 0, so a lookup by id finds the most recent job with it.
+const jobs: StatelessJob[] = [];
+const latestJob = (id: RequestId) => jobs.findLast((job) => job.requestId === id);
+
+function report(job: StatelessJob) {
+  const ms = (t: number | undefined) => (t === undefined ? undefined : Math.round((t - job.startedAt) * 10) / 10);
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    requestId: job.requestId,
+    tool: job.tool,
+    file: job.file,
+    state: job.state,
+    chunksDone: job.chunksDone,
+    chunksTotal: job.chunksTotal,
+    cancelReason: job.cancel?.reason,
+    chunksDoneWhenCancelArrived: job.cancel?.chunksDoneThen,
+    cancelReceivedAtMs: ms(job.cancel?.receivedAt),
+    stoppedAtMs: ms(job.stoppedAt),
+    cancelToStopMs:
+      job.cancel && job.stoppedAt !== undefined ? round(job.stoppedAt - job.cancel.receivedAt) : undefined,
+    fileHandle: job.fileHandle,
+    responseStream: !job.exchange ? ('unknown' as const) : job.exchange.ended ? ('closed' as const) : ('open' as const),
+    era: job.era,
+    responseStreamEnded: job.exchange?.ended,
+    // Known once the handler has finished and its response has ended, one way or the other.
+    reply: job.finished && job.exchange?.ended ? replyWritten(job.exchange, job.requestId) : undefined,
+  };
+}
 
 // createMcpExpressApp is express() with express.json() and Host/Origin checks for a loopback bind.
 const app = createMcpExpressApp();
