@@ -34,7 +34,7 @@ import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts'
 import { JobBook, registerJobStatusTool, type Job } from '../shared/jobs.ts';
 import { exitCannotServe } from '../shared/listen.ts';
 import { serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
-import { sdkHandlersOf, shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
+import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { openPglite, openPostgres, type Database, type Sql } from './database.ts';
@@ -619,7 +619,9 @@ databaseOpen.resolve();
 // skip them, and leave the lock file behind.
 shutDownGracefully({
   log,
-  ...sdkHandlersOf(running),
+  stopAll: (reason) => running.stopHandlers(reason), // aborts each handler's extra.signal
+  stillBusy: () => running.handlersRunning(),
+  close: () => running.close(),
   afterClose: async () => {
     await db.close();
     return 'database closed';

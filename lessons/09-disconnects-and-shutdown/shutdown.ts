@@ -6,7 +6,6 @@
 // does) aborts the handlers but does not wait for them: a `finally` that awaits a file close or
 // a delete is cut off, and its file handle, scratch file or lock outlives the process's intent.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RunningMcpServer } from '../shared/mcp-http.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
 /** How long running calls get to clean up by default, so the process is gone within a second. */
@@ -27,13 +26,6 @@ export interface GracefulShutdown {
   /** How long running calls get to clean up before the process exits anyway (exit code 1). */
   deadlineMs?: number;
 }
-
-/** stopAll, stillBusy and close for the shared wiring: it stops handlers with the SDK's own controllers. */
-export const sdkHandlersOf = (running: RunningMcpServer) => ({
-  stopAll: (reason: string) => running.stopHandlers(reason),
-  stillBusy: () => running.handlersRunning(),
-  close: () => running.close(),
-});
 
 export function shutDownGracefully({
   log,
