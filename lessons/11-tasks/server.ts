@@ -203,9 +203,11 @@ async function processFile(
     if (signal.aborted) {
       job.state = 'cancelled';
       job.stoppedAt = performance.now();
+      // Without tasks/cancel, the server cancelled the task and said why: its session ended, or a shutdown.
+      const why = signal.reason instanceof TaskCancelledError ? signal.reason.message : SESSION_ENDED;
       const after = job.cancel
         ? ` (${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after tasks/cancel)`
-        : ` (${signal.reason instanceof TaskCancelledError && signal.reason.message !== SESSION_ENDED ? signal.reason.message : 'its session ended'})`;
+        : ` (${why === SESSION_ENDED ? 'its session ended' : why})`;
       log.highlight(`task ${short(taskId)} work stopped after chunk ${job.chunksDone}/${chunks}${after}`);
     } else {
       job.state = 'failed';
