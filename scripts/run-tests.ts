@@ -12,10 +12,10 @@
 // bundled with esbuild, with the test setup ahead of it (lessons/shared/quick-starts.ts says why);
 // `node --test --import tsx FILE` runs any of them from source, the slower way.
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ensurePgliteDump } from '../lessons/shared/pglite-start.ts';
-import { testBundles } from '../lessons/shared/quick-starts.ts';
+import { QUICK_START_FLAGS, testBundles } from '../lessons/shared/quick-starts.ts';
 
 const root = join(import.meta.dirname, '..');
 /** Every test file: lesson 05 and Postman (the two longest) first, so they do not start last and set the finishing time. */
@@ -82,17 +82,47 @@ function reportStaticChecks(results: CheckResult[]): boolean {
   return results.every((result) => result.code === 0);
 }
 
+/**
+ * A folder in memory for the tests' temp files (os.tmpdir() in the test files and everything they
+ * start), where the machine has one (/dev/shm): the data folders, databases and PostgreSQL
+ * clusters the tests make and delete. On this machine's disk, unpacking one PGlite database (39 MB
+ * in 972 files) takes 0.95 s of CPU; in memory, 0.04 s. Removed when the run ends, with anything a
+ * test left in it. Undefined (the usual temp folder) where there is none, or when TMPDIR is set.
+ */
+function tempFolderInMemory(): string | undefined {
+  if (process.env.TMPDIR) return undefined;
+  try {
+    if (!statSync('/dev/shm').isDirectory()) return undefined;
+    accessSync('/dev/shm', constants.W_OK);
+    const folder = mkdtempSync('/dev/shm/mcp-cancellation-lessons-tests-');
+    chmodSync(folder, 0o1777); // as /tmp is: PostgreSQL, run as its own user by the tests, makes its folder here too
+    return folder;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs the test files; `starting` is called as they start, after the bundles (which want every core) are made. */
 export async function runTests(files: string[], flags: string[], starting?: () => void): Promise<number> {
   // Made once here, not by every test file that needs them at the same moment on a fresh clone.
   const [bundles] = await Promise.all([testBundles(files.map((file) => resolve(root, file))), ensurePgliteDump()]);
   starting?.();
+  const temp = tempFolderInMemory();
   const child = spawn(
     process.execPath,
-    ['--test', '--test-concurrency=6', '--test-reporter=spec', '--enable-source-maps', ...flags, ...bundles],
-    { cwd: root, stdio: 'inherit' },
+    [
+      ...['--test', '--test-concurrency=6', '--test-reporter=spec', '--enable-source-maps', ...QUICK_START_FLAGS],
+      ...[...flags, ...bundles],
+    ],
+    { cwd: root, stdio: 'inherit', env: temp ? { ...process.env, TMPDIR: temp } : process.env },
   );
-  return new Promise((done) => child.once('close', (code) => done(code ?? 1)));
+  // Ctrl-C reaches the test runner too: wait for it to end, then remove the temp folder.
+  const ignore = () => {};
+  process.on('SIGINT', ignore);
+  const code = await new Promise<number>((done) => child.once('close', (code) => done(code ?? 1)));
+  process.off('SIGINT', ignore);
+  if (temp) rmSync(temp, { recursive: true, force: true });
+  return code;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {

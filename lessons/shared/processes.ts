@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { quickStartFor } from './quick-starts.ts';
+import { QUICK_START_FLAGS, quickStartFor } from './quick-starts.ts';
 import { waitFor } from './wait.ts';
 
 const children = new Set<ChildProcess>();
@@ -29,11 +29,11 @@ const ANSI = /\x1b\[[0-9;]*m/g; // eslint-disable-line no-control-regex
 
 /**
  * How to run a TypeScript file: node + tsx (one process: no wrapper that could outlive its child),
- * or, under the test command, node + the bundle made from it (see quick-starts.ts).
+ * or, under the test command, node + the bundle made from it, with QUICK_START_FLAGS (see quick-starts.ts).
  */
 const nodeArgs = (file: string) => {
   const bundle = quickStartFor(file);
-  return bundle ? [bundle] : ['--import', 'tsx', file];
+  return bundle ? [...QUICK_START_FLAGS, bundle] : ['--import', 'tsx', file];
 };
 
 /** Runs a TypeScript file as a child process, its output read line by line. */
