@@ -14,6 +14,7 @@ import { DEFAULT_SSE_KEEP_ALIVE_MS } from '@modelcontextprotocol/sdk/server/sseK
 import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
+import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
 import {
   canSeeFileDescriptors,
   connectRecordingClient,
@@ -29,9 +30,11 @@ const CLIENT = join(import.meta.dirname, 'client.ts');
 const SAMPLE = join(import.meta.dirname, 'data', 'sample.txt');
 const README = join(import.meta.dirname, 'README.md');
 
-type Server = Awaited<ReturnType<typeof startLessonServer>>;
+const sharedServer = sharedServers(SERVER);
 
-async function withServer(args: string[], body: (server: Server) => Promise<void>) {
+/** Runs `body` against the file's shared server with `args`, or one of its own (`own`: it stops it, or reads its whole log). */
+async function withServer(args: string[], body: (server: LessonServer) => Promise<void>, { own = false } = {}) {
+  if (!own) return body(await sharedServer(args));
   const server = await startLessonServer(SERVER, args);
   try {
     await body(server);
@@ -40,7 +43,7 @@ async function withServer(args: string[], body: (server: Server) => Promise<void
   }
 }
 
-const fileDescriptorsOpen = (server: Server) => openDescriptorsTo(server.child.pid!, '/data/sample.txt');
+const fileDescriptorsOpen = (server: LessonServer) => openDescriptorsTo(server.child.pid!, '/data/sample.txt');
 
 describe('lesson 01: cancel a running tool call by its id', { timeout: scaled(60_000) }, () => {
   const expectations = {
@@ -473,13 +476,17 @@ describe('lesson 01: mistakes when starting it', { timeout: scaled(30_000) }, ()
   });
 
   test('the client says when no server is listening', async () => {
-    await withServer([], async (server) => {
-      const url = server.url;
-      await server.stop();
-      const client = startTs(CLIENT, ['--url', url]);
-      assert.equal(await client.exited, 1);
-      assert.match(client.output(), /cannot connect to .*: fetch failed\n.*is the server running\?/);
-    });
+    await withServer(
+      [],
+      async (server) => {
+        const url = server.url;
+        await server.stop();
+        const client = startTs(CLIENT, ['--url', url]);
+        assert.equal(await client.exited, 1);
+        assert.match(client.output(), /cannot connect to .*: fetch failed\n.*is the server running\?/);
+      },
+      { own: true },
+    );
   });
 });
 
@@ -527,28 +534,32 @@ describe('lesson 01 README shows what the code prints', { timeout: scaled(60_000
     lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3101/mcp'));
 
   test('the default run, in both terminals', async () => {
-    await withServer([], async (server) => {
-      const client = startTs(CLIENT, ['--url', server.url]);
-      assert.equal(await client.exited, 0, client.output());
-      await server.waitForLine(/session \S+ ended/);
-      const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      // The README says the clock puts the two terminals in order: they must be one run's.
-      checkReadmePair(
-        README,
-        [
-          ['server', asDocumented(serverLines, server.url)],
-          ['client', asDocumented(client.lines, server.url)],
-        ],
-        [],
-        {
-          order: [
-            ['server', /session \S+ started/, 'client', /session \S+, protocol/],
-            ['client', /-> notifications\/cancelled/, 'server', /notifications\/cancelled for #1/],
-            ['server', /#1 replying: error/, 'client', /<- error -32800/],
+    await withServer(
+      [],
+      async (server) => {
+        const client = startTs(CLIENT, ['--url', server.url]);
+        assert.equal(await client.exited, 0, client.output());
+        await server.waitForLine(/session \S+ ended/);
+        const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
+        // The README says the clock puts the two terminals in order: they must be one run's.
+        checkReadmePair(
+          README,
+          [
+            ['server', asDocumented(serverLines, server.url)],
+            ['client', asDocumented(client.lines, server.url)],
           ],
-        },
-      );
-    });
+          [],
+          {
+            order: [
+              ['server', /session \S+ started/, 'client', /session \S+, protocol/],
+              ['client', /-> notifications\/cancelled/, 'server', /notifications\/cancelled for #1/],
+              ['server', /#1 replying: error/, 'client', /<- error -32800/],
+            ],
+          },
+        );
+      },
+      { own: true },
+    );
   });
 
   test('the client with --on-cancel none', async () => {

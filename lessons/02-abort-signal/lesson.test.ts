@@ -23,6 +23,7 @@ import { ErrorCode, McpError, type JSONRPCMessage } from '@modelcontextprotocol/
 import { z } from 'zod';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
+import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
   canSeeFileDescriptors,
@@ -45,9 +46,13 @@ const ENVELOPE_2026 = {
   'io.modelcontextprotocol/clientCapabilities': {},
 };
 
-type Server = Awaited<ReturnType<typeof startLessonServer>>;
+type Server = LessonServer;
 
-async function withServer(args: string[], body: (server: Server) => Promise<void>) {
+const sharedServer = sharedServers(SERVER);
+
+/** Runs `body` against the file's shared server with `args`, or one of its own (`own`: it stops it, or reads its whole log). */
+async function withServer(args: string[], body: (server: Server) => Promise<void>, { own = false } = {}) {
+  if (!own) return body(await sharedServer(args));
   const server = await startLessonServer(SERVER, args);
   try {
     await body(server);
@@ -198,21 +203,25 @@ describe('lesson 02: the client, scenario by scenario', { timeout: scaled(60_000
   });
 
   test('--scenario lost-connection: the server dies mid-call; pings notice, and the call ends as "connection lost"', async () => {
-    await withServer(['--crash-at-chunk', '3'], async (server) => {
-      const client = startTs(CLIENT, ['--url', server.url, '--scenario', 'lost-connection', '--chunk-delay', '100']);
-      assert.equal(await client.exited, 0, client.output());
-      assert.equal(await server.exited, 128, 'the server process was killed');
-      assert.throws(() => process.kill(server.child.pid!, 0), /ESRCH/, 'no such process: it took its file with it');
-      const out = client.lines;
-      lineIndex(out, /ping failed \(fetch failed\): server gone, closing the client/);
-      lineIndex(out, /<- rejected: McpError code -32000: "MCP error -32000: Connection closed"/);
-      lineIndex(out, /classifyCallFailure: connection lost \(signal\.aborted: false\)/);
-      assert.equal(
-        out.some((l) => /notifications\/cancelled/.test(l)),
-        false,
-        'nothing to cancel: no cancel sent',
-      );
-    });
+    await withServer(
+      ['--crash-at-chunk', '3'],
+      async (server) => {
+        const client = startTs(CLIENT, ['--url', server.url, '--scenario', 'lost-connection', '--chunk-delay', '100']);
+        assert.equal(await client.exited, 0, client.output());
+        assert.equal(await server.exited, 128, 'the server process was killed');
+        assert.throws(() => process.kill(server.child.pid!, 0), /ESRCH/, 'no such process: it took its file with it');
+        const out = client.lines;
+        lineIndex(out, /ping failed \(fetch failed\): server gone, closing the client/);
+        lineIndex(out, /<- rejected: McpError code -32000: "MCP error -32000: Connection closed"/);
+        lineIndex(out, /classifyCallFailure: connection lost \(signal\.aborted: false\)/);
+        assert.equal(
+          out.some((l) => /notifications\/cancelled/.test(l)),
+          false,
+          'nothing to cancel: no cancel sent',
+        );
+      },
+      { own: true },
+    );
   });
 
   test('the client exits 1 when the call does not fail the way the scenario expects', async () => {
@@ -312,60 +321,68 @@ describe(
     });
 
     test('a lost connection, without help: the call waits for its own timeout, and only onerror hears of it', async () => {
-      await withServer([], async (doomed) => {
-        const { client, close } = await connectRecordingClient(doomed.url);
-        const errors: string[] = [];
-        client.onerror = (error) => errors.push(error.message);
-        const call = client.callTool(fileArgs(100, 50), undefined, { timeout: 1000 });
-        await doomed.waitForLine(/#1 chunk 2\/100/);
-        doomed.child.kill('SIGKILL');
-        await waitFor('the transport to report the broken stream', () =>
-          errors.includes('SSE stream disconnected: TypeError: terminated'),
-        );
-        const error = await call.then(
-          () => assert.fail('resolved'),
-          (e: unknown) => e,
-        );
-        assert.equal(DEFAULT_REQUEST_TIMEOUT_MSEC, 60_000, 'the timeout a call gets when given none');
-        // Not a connection error: the SDK's own timeout, as if the server were merely slow.
-        assert.deepEqual(
-          [(error as McpError).code, (error as McpError).message, (error as McpError).data],
-          [-32001, 'MCP error -32001: Request timed out', { timeout: 1000 }],
-        );
-        assert.equal(classifyCallFailure(error, undefined), 'timed out');
-        // The next request cannot even be sent.
-        const next = await client.ping().then(
-          () => assert.fail('resolved'),
-          (e: unknown) => e,
-        );
-        assert.ok(next instanceof TypeError && next.message === 'fetch failed');
-        assert.equal(classifyCallFailure(next, undefined), 'connection lost');
-        await close();
-      });
+      await withServer(
+        [],
+        async (doomed) => {
+          const { client, close } = await connectRecordingClient(doomed.url);
+          const errors: string[] = [];
+          client.onerror = (error) => errors.push(error.message);
+          const call = client.callTool(fileArgs(100, 50), undefined, { timeout: 1000 });
+          await doomed.waitForLine(/#1 chunk 2\/100/);
+          doomed.child.kill('SIGKILL');
+          await waitFor('the transport to report the broken stream', () =>
+            errors.includes('SSE stream disconnected: TypeError: terminated'),
+          );
+          const error = await call.then(
+            () => assert.fail('resolved'),
+            (e: unknown) => e,
+          );
+          assert.equal(DEFAULT_REQUEST_TIMEOUT_MSEC, 60_000, 'the timeout a call gets when given none');
+          // Not a connection error: the SDK's own timeout, as if the server were merely slow.
+          assert.deepEqual(
+            [(error as McpError).code, (error as McpError).message, (error as McpError).data],
+            [-32001, 'MCP error -32001: Request timed out', { timeout: 1000 }],
+          );
+          assert.equal(classifyCallFailure(error, undefined), 'timed out');
+          // The next request cannot even be sent.
+          const next = await client.ping().then(
+            () => assert.fail('resolved'),
+            (e: unknown) => e,
+          );
+          assert.ok(next instanceof TypeError && next.message === 'fetch failed');
+          assert.equal(classifyCallFailure(next, undefined), 'connection lost');
+          await close();
+        },
+        { own: true },
+      );
     });
 
     test('closeWhenServerGone: a failed ping closes the client, and the pending call rejects with -32000', async () => {
-      await withServer([], async (doomed) => {
-        const { client, close } = await connectRecordingClient(doomed.url);
-        const lost = deferred<unknown>();
-        const watch = closeWhenServerGone(client, { everyMs: 100, onLost: lost.resolve });
-        const call = client.callTool(fileArgs(100, 50), undefined, { timeout: 60_000 });
-        await doomed.waitForLine(/#1 chunk 2\/100/);
-        doomed.child.kill('SIGKILL');
-        const error = await call.then(
-          () => assert.fail('resolved'),
-          (e: unknown) => e,
-        );
-        assert.ok(error instanceof McpError);
-        assert.deepEqual(
-          [error.code, error.message],
-          [ErrorCode.ConnectionClosed, 'MCP error -32000: Connection closed'],
-        );
-        assert.equal(classifyCallFailure(error, undefined), 'connection lost');
-        assert.match(String(await lost.promise), /fetch failed/);
-        watch.stop();
-        await close();
-      });
+      await withServer(
+        [],
+        async (doomed) => {
+          const { client, close } = await connectRecordingClient(doomed.url);
+          const lost = deferred<unknown>();
+          const watch = closeWhenServerGone(client, { everyMs: 100, onLost: lost.resolve });
+          const call = client.callTool(fileArgs(100, 50), undefined, { timeout: 60_000 });
+          await doomed.waitForLine(/#1 chunk 2\/100/);
+          doomed.child.kill('SIGKILL');
+          const error = await call.then(
+            () => assert.fail('resolved'),
+            (e: unknown) => e,
+          );
+          assert.ok(error instanceof McpError);
+          assert.deepEqual(
+            [error.code, error.message],
+            [ErrorCode.ConnectionClosed, 'MCP error -32000: Connection closed'],
+          );
+          assert.equal(classifyCallFailure(error, undefined), 'connection lost');
+          assert.match(String(await lost.promise), /fetch failed/);
+          watch.stop();
+          await close();
+        },
+        { own: true },
+      );
     });
 
     test('closing the client mid-call rejects with -32000 and sends no cancel; a call after DELETE gets HTTP 404', async () => {
@@ -959,16 +976,20 @@ describe('lesson 02 README shows what the code prints', { timeout: scaled(60_000
     lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3102/mcp'));
 
   test('the default run (cancel), in both terminals', async () => {
-    await withServer([], async (server) => {
-      const client = startTs(CLIENT, ['--url', server.url]);
-      assert.equal(await client.exited, 0, client.output());
-      await server.waitForLine(/session \S+ ended/);
-      const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmePair(README, [
-        ['server', asDocumented(serverLines, server.url)],
-        ['client', asDocumented(client.lines, server.url)],
-      ]);
-    });
+    await withServer(
+      [],
+      async (server) => {
+        const client = startTs(CLIENT, ['--url', server.url]);
+        assert.equal(await client.exited, 0, client.output());
+        await server.waitForLine(/session \S+ ended/);
+        const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
+        checkReadmePair(README, [
+          ['server', asDocumented(serverLines, server.url)],
+          ['client', asDocumented(client.lines, server.url)],
+        ]);
+      },
+      { own: true },
+    );
   });
 
   test('the client, --scenario timeout and --scenario lost-connection', async () => {
@@ -978,11 +999,15 @@ describe('lesson 02 README shows what the code prints', { timeout: scaled(60_000
       const from = lineIndex(client.lines, /-> tools\/call/);
       checkReadmeOutput(README, 'client, --scenario timeout', client.lines.slice(from));
     });
-    await withServer(['--crash-at-chunk', '3'], async (server) => {
-      const client = startTs(CLIENT, ['--url', server.url, '--scenario', 'lost-connection']);
-      assert.equal(await client.exited, 0, client.output());
-      const from = lineIndex(client.lines, /-> tools\/call/);
-      checkReadmeOutput(README, 'client, --scenario lost-connection', client.lines.slice(from));
-    });
+    await withServer(
+      ['--crash-at-chunk', '3'],
+      async (server) => {
+        const client = startTs(CLIENT, ['--url', server.url, '--scenario', 'lost-connection']);
+        assert.equal(await client.exited, 0, client.output());
+        const from = lineIndex(client.lines, /-> tools\/call/);
+        checkReadmeOutput(README, 'client, --scenario lost-connection', client.lines.slice(from));
+      },
+      { own: true },
+    );
   });
 });

@@ -11,6 +11,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { jobReportSchema } from '../shared/jobs.ts';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession, type RawSession, type SseReading } from '../shared/raw-mcp.ts';
+import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
 import { checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
 import { assertInOrder, canSeeFileDescriptors, lineIndex, openDescriptorsTo } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
@@ -21,18 +22,17 @@ const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 
-type Server = Awaited<ReturnType<typeof startLessonServer>>;
+type Server = LessonServer;
 type JobReport = z.infer<z.ZodObject<typeof jobReportSchema>>;
 
+const sharedServer = sharedServers(SERVER);
+
+/** Runs `body` against the file's shared server, in a session of its own. */
 async function withServer(body: (server: Server, session: RawSession) => Promise<void>) {
-  const server = await startLessonServer(SERVER);
-  try {
-    const session = await openRawSession(server.url);
-    await body(server, session);
-    await session.close();
-  } finally {
-    await server.stop();
-  }
+  const server = await sharedServer();
+  const session = await openRawSession(server.url);
+  await body(server, session);
+  await session.close();
 }
 
 let nextId = 1000;

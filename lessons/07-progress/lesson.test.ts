@@ -11,6 +11,7 @@ import { ErrorCode, McpError, type JSONRPCMessage, type LoggingLevel } from '@mo
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
+import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -27,9 +28,13 @@ const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 const SERVER_2026 = join(import.meta.dirname, '../12-two-eras/server.ts');
 
-type Server = Awaited<ReturnType<typeof startLessonServer>>;
+type Server = LessonServer;
 
-async function withServer(args: string[], body: (server: Server) => Promise<void>) {
+const sharedServer = sharedServers(SERVER);
+
+/** Runs `body` against the file's shared server with `args`, or one of its own (`own`: it stops it, or reads its whole log). */
+async function withServer(args: string[], body: (server: Server) => Promise<void>, { own = false } = {}) {
+  if (!own) return body(await sharedServer(args));
   const server = await startLessonServer(SERVER, args);
   try {
     await body(server);
@@ -321,28 +326,32 @@ describe('lesson 07 README shows what the code prints', { timeout: scaled(60_000
   ];
 
   test('the default run, in both terminals', async () => {
-    await withServer([], async (server) => {
-      const client = startTs(CLIENT, ['--url', server.url]);
-      assert.equal(await client.exited, 0, client.output());
-      await server.waitForLine(/session \S+ ended/);
-      const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmePair(
-        README,
-        [
-          ['server', asDocumented(serverLines, server.url)],
-          ['client', asDocumented(logLineFirst(client.lines), server.url)],
-        ],
-        normalisers,
-        {
-          order: [
-            ['client', /-> tools\/call #\d+/, 'server', /tools\/call #\d+:/],
-            ['server', /tools\/call #\d+:/, 'client', /progress 1\/20 /],
-            ['client', /-> abort\(/, 'server', /notifications\/cancelled for #/],
-            ['server', /replying: error -32800/, 'client', /the server's final message/],
+    await withServer(
+      [],
+      async (server) => {
+        const client = startTs(CLIENT, ['--url', server.url]);
+        assert.equal(await client.exited, 0, client.output());
+        await server.waitForLine(/session \S+ ended/);
+        const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
+        checkReadmePair(
+          README,
+          [
+            ['server', asDocumented(serverLines, server.url)],
+            ['client', asDocumented(logLineFirst(client.lines), server.url)],
           ],
-        },
-      );
-    });
+          normalisers,
+          {
+            order: [
+              ['client', /-> tools\/call #\d+/, 'server', /tools\/call #\d+:/],
+              ['server', /tools\/call #\d+:/, 'client', /progress 1\/20 /],
+              ['client', /-> abort\(/, 'server', /notifications\/cancelled for #/],
+              ['server', /replying: error -32800/, 'client', /the server's final message/],
+            ],
+          },
+        );
+      },
+      { own: true },
+    );
   });
 });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
+import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -23,9 +24,13 @@ const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 const SCRATCH = join(import.meta.dirname, 'data', 'scratch');
 
-type Server = Awaited<ReturnType<typeof startLessonServer>>;
+type Server = LessonServer;
 
-async function withServer(args: string[], body: (server: Server) => Promise<void>) {
+const sharedServer = sharedServers(SERVER);
+
+/** Runs `body` against the file's shared server with `args`, or one of its own (`own`: it stops it, or reads its whole log). */
+async function withServer(args: string[], body: (server: Server) => Promise<void>, { own = false } = {}) {
+  if (!own) return body(await sharedServer(args));
   const server = await startLessonServer(SERVER, args);
   try {
     await body(server);
@@ -48,32 +53,36 @@ const call = (id: number, chunks: number, chunkDelayMs: number) => ({
 
 describe('lesson 09: a client disconnect is not a cancel (2025-11-25)', { timeout: scaled(60_000) }, () => {
   test('the client closes its transport: the handler runs on to the last chunk (README: server, client)', async () => {
-    await withServer([], async (server) => {
-      const client = startTs(CLIENT, ['--url', server.url]); // the README's default run
-      assert.equal(await client.exited, 0, client.output());
-      lineIndex(client.lines, /closed the transport after 1000 ms: no notifications\/cancelled was sent/);
-      lineIndex(
-        client.lines,
-        /server reports #1 \(asked over HTTP in the same session\): ran on to completion: 12\/12/,
-      );
-      lineIndex(client.lines, /response stream closed before the reply, file handle closed, scratch file removed/);
-      // The server saw the stream close, logged no cancel, and read on.
-      const closed = lineIndex(server.lines, /#1 response stream closed before the reply: the handler runs on/);
-      lineIndex(server.lines, /#1 chunk \d+\/12/, closed + 1);
-      lineIndex(server.lines, /#1 completed all 12 chunks, though its client had disconnected/, closed);
-      assert.equal(server.lines.filter((l) => /notifications\/cancelled/.test(l)).length, 0);
-      // The result had nowhere to go: the SDK says so.
-      lineIndex(server.lines, /SDK: Failed to send response: Error: No connection established for request ID: 1/);
-      if (canSeeFileDescriptors) assert.equal(sampleOpen(server), 0);
-      assert.deepEqual(scratchFilesOf(server), []);
+    await withServer(
+      [],
+      async (server) => {
+        const client = startTs(CLIENT, ['--url', server.url]); // the README's default run
+        assert.equal(await client.exited, 0, client.output());
+        lineIndex(client.lines, /closed the transport after 1000 ms: no notifications\/cancelled was sent/);
+        lineIndex(
+          client.lines,
+          /server reports #1 \(asked over HTTP in the same session\): ran on to completion: 12\/12/,
+        );
+        lineIndex(client.lines, /response stream closed before the reply, file handle closed, scratch file removed/);
+        // The server saw the stream close, logged no cancel, and read on.
+        const closed = lineIndex(server.lines, /#1 response stream closed before the reply: the handler runs on/);
+        lineIndex(server.lines, /#1 chunk \d+\/12/, closed + 1);
+        lineIndex(server.lines, /#1 completed all 12 chunks, though its client had disconnected/, closed);
+        assert.equal(server.lines.filter((l) => /notifications\/cancelled/.test(l)).length, 0);
+        // The result had nowhere to go: the SDK says so.
+        lineIndex(server.lines, /SDK: Failed to send response: Error: No connection established for request ID: 1/);
+        if (canSeeFileDescriptors) assert.equal(sampleOpen(server), 0);
+        assert.deepEqual(scratchFilesOf(server), []);
 
-      await server.waitForLine(/session \S+ ended/);
-      const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmePair(README, [
-        ['server', asDocumented(serverLines, server.url)],
-        ['client', asDocumented(client.lines, server.url)],
-      ]);
-    });
+        await server.waitForLine(/session \S+ ended/);
+        const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
+        checkReadmePair(README, [
+          ['server', asDocumented(serverLines, server.url)],
+          ['client', asDocumented(client.lines, server.url)],
+        ]);
+      },
+      { own: true },
+    );
   });
 
   test('the client process is killed (SIGKILL): the handler runs on to the last chunk', async () => {

@@ -16,6 +16,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
+import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -32,9 +33,12 @@ const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 
-type Server = Awaited<ReturnType<typeof startLessonServer>>;
+type Server = LessonServer;
+const sharedServer = sharedServers(SERVER);
 
-async function withServer(body: (server: Server) => Promise<void>) {
+/** Runs `body` against the file's shared server, or one of its own (`own`: it stops it, or reads its whole log). */
+async function withServer(body: (server: Server) => Promise<void>, { own = false } = {}) {
+  if (!own) return body(await sharedServer());
   const server = await startLessonServer(SERVER);
   try {
     await body(server);
@@ -133,83 +137,90 @@ describe('lesson 10: the client runs every scenario, and the server agrees', { t
     lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3110/mcp'));
 
   test('all scenarios: the client exits 0, the server log and /proc back it, the README shows it', async () => {
-    await withServer(async (server) => {
-      const client = startTs(CLIENT, ['--url', server.url]);
-      assert.equal(await client.exited, 0, client.output());
-      await server.waitForLine(/session \S+ ended/);
-      const out = client.lines;
-      const log = server.lines;
-      const main = out[lineIndex(out, /client session /)]!.match(/session ([0-9a-f]{8})/)![1]!;
+    await withServer(
+      async (server) => {
+        const client = startTs(CLIENT, ['--url', server.url]);
+        assert.equal(await client.exited, 0, client.output());
+        await server.waitForLine(/session \S+ ended/);
+        const out = client.lines;
+        const log = server.lines;
+        const main = out[lineIndex(out, /client session /)]!.match(/session ([0-9a-f]{8})/)![1]!;
 
-      // after-completion: the call completed, then the cancel was ignored; exactly one reply.
-      assertInOrder(log, [
-        new RegExp(`\\[${main}\\] #1 completed all 2 chunks`),
-        new RegExp(`\\[${main}\\] notifications/cancelled for #1, which already completed: nothing to cancel, ignored`),
-        new RegExp(`\\[${main}\\] notifications/cancelled for 999 matches no request in this session: ignored`),
-      ]);
-      // second-cancel: one stop, one reply; the other cancel is ignored (the handler was stopping, or had stopped).
-      assert.equal(countLines(server, new RegExp(`\\[${main}\\] #6 handler stopped .*reason: "first"`)), 1);
-      assert.equal(countLines(server, new RegExp(`\\[${main}\\] #6 handler stopped`)), 1);
-      assert.equal(countLines(server, new RegExp(`\\[${main}\\] #6 replying: error -32800`)), 1);
-      assert.equal(
-        countLines(server, /notifications\/cancelled for #6( again: already stopping|, which already cancelled)/),
-        1,
-      );
-      // three-calls: 8 and 10 completed, 9 stopped and freed its file.
-      for (const id of [8, 10]) lineIndex(log, new RegExp(`\\[${main}\\] #${id} completed all 10 chunks`));
-      assertInOrder(log, [
-        new RegExp(`\\[${main}\\] notifications/cancelled for #9 \\(reason: "not this one"\\)`),
-        new RegExp(`\\[${main}\\] #9 handler stopped after chunk \\d+/10`),
-        new RegExp(`\\[${main}\\] #9 file handle closed`),
-      ]);
-      assert.equal(countLines(server, /#(8|10) handler stopped/), 0);
-      // cross-session: two sessions each ran a #1; the cancel on the second stopped only its own.
-      const [alice, bob] = out[lineIndex(out, /client sessions /)]!.match(/sessions (\S{8})\S* and (\S{8})/)!.slice(1);
-      lineIndex(log, new RegExp(`\\[${alice}\\] #1 completed all 10 chunks`));
-      lineIndex(log, new RegExp(`\\[${bob}\\] #1 handler stopped after chunk \\d+/10, on the cancel`));
-      assert.equal(countLines(server, new RegExp(`\\[${alice}\\] .*(notifications/cancelled|stopped)`)), 0);
-      // id-types: "14" matched nothing; 14 stopped it.
-      assertInOrder(log, [
-        /notifications\/cancelled for "14" matches no request: the running one's id is 14, and ids must match in JSON type/,
-        /notifications\/cancelled for #14 \(reason: "right type"\)/,
-        /#14 handler stopped/,
-      ]);
-      // Every file handle is closed: the process holds no descriptor for the file.
-      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+        // after-completion: the call completed, then the cancel was ignored; exactly one reply.
+        assertInOrder(log, [
+          new RegExp(`\\[${main}\\] #1 completed all 2 chunks`),
+          new RegExp(
+            `\\[${main}\\] notifications/cancelled for #1, which already completed: nothing to cancel, ignored`,
+          ),
+          new RegExp(`\\[${main}\\] notifications/cancelled for 999 matches no request in this session: ignored`),
+        ]);
+        // second-cancel: one stop, one reply; the other cancel is ignored (the handler was stopping, or had stopped).
+        assert.equal(countLines(server, new RegExp(`\\[${main}\\] #6 handler stopped .*reason: "first"`)), 1);
+        assert.equal(countLines(server, new RegExp(`\\[${main}\\] #6 handler stopped`)), 1);
+        assert.equal(countLines(server, new RegExp(`\\[${main}\\] #6 replying: error -32800`)), 1);
+        assert.equal(
+          countLines(server, /notifications\/cancelled for #6( again: already stopping|, which already cancelled)/),
+          1,
+        );
+        // three-calls: 8 and 10 completed, 9 stopped and freed its file.
+        for (const id of [8, 10]) lineIndex(log, new RegExp(`\\[${main}\\] #${id} completed all 10 chunks`));
+        assertInOrder(log, [
+          new RegExp(`\\[${main}\\] notifications/cancelled for #9 \\(reason: "not this one"\\)`),
+          new RegExp(`\\[${main}\\] #9 handler stopped after chunk \\d+/10`),
+          new RegExp(`\\[${main}\\] #9 file handle closed`),
+        ]);
+        assert.equal(countLines(server, /#(8|10) handler stopped/), 0);
+        // cross-session: two sessions each ran a #1; the cancel on the second stopped only its own.
+        const [alice, bob] = out[lineIndex(out, /client sessions /)]!.match(/sessions (\S{8})\S* and (\S{8})/)!.slice(
+          1,
+        );
+        lineIndex(log, new RegExp(`\\[${alice}\\] #1 completed all 10 chunks`));
+        lineIndex(log, new RegExp(`\\[${bob}\\] #1 handler stopped after chunk \\d+/10, on the cancel`));
+        assert.equal(countLines(server, new RegExp(`\\[${alice}\\] .*(notifications/cancelled|stopped)`)), 0);
+        // id-types: "14" matched nothing; 14 stopped it.
+        assertInOrder(log, [
+          /notifications\/cancelled for "14" matches no request: the running one's id is 14, and ids must match in JSON type/,
+          /notifications\/cancelled for #14 \(reason: "right type"\)/,
+          /#14 handler stopped/,
+        ]);
+        // Every file handle is closed: the process holds no descriptor for the file.
+        if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
 
-      // initialize: the server made a session for the aborted connect, which nobody ended. It is still there.
-      const started = log.flatMap((line) => line.match(/session (\S+) started/)?.[1] ?? []);
-      const ended = new Set(log.flatMap((line) => line.match(/session (\S+) ended/)?.[1] ?? []));
-      const orphans = started.filter((id) => !ended.has(id));
-      assert.equal(orphans.length, 1, log.join('\n'));
-      const ping = await fetch(server.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-session-id': orphans[0]!,
-          'mcp-protocol-version': LATEST_PROTOCOL_VERSION,
-        },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
-      });
-      assert.equal(ping.status, 200);
-      assert.match(await ping.text(), /"result":\{\}/);
+        // initialize: the server made a session for the aborted connect, which nobody ended. It is still there.
+        const started = log.flatMap((line) => line.match(/session (\S+) started/)?.[1] ?? []);
+        const ended = new Set(log.flatMap((line) => line.match(/session (\S+) ended/)?.[1] ?? []));
+        const orphans = started.filter((id) => !ended.has(id));
+        assert.equal(orphans.length, 1, log.join('\n'));
+        const ping = await fetch(server.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-session-id': orphans[0]!,
+            'mcp-protocol-version': LATEST_PROTOCOL_VERSION,
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+        });
+        assert.equal(ping.status, 200);
+        assert.match(await ping.text(), /"result":\{\}/);
 
-      const shown = (lines: string[], from: RegExp, to: RegExp) =>
-        asDocumented(lines.slice(lineIndex(lines, from), lineIndex(lines, to) + 1), server.url);
-      checkReadmePair(
-        README,
-        [
-          ['server', shown(log, /listening on/, /for 999 matches no request/)],
-          ['client', shown(out, /connecting to/, /unknown-id: as expected/)],
-        ],
-        extra,
-      );
-      for (const scenario of ['second-cancel', 'three-calls', 'cross-session', 'id-types', 'initialize']) {
-        const block = shown(out, new RegExp(`== ${scenario}:`), new RegExp(`${scenario}: as expected`));
-        checkReadmeOutput(README, `client: ${scenario}`, block, extra);
-      }
-    });
+        const shown = (lines: string[], from: RegExp, to: RegExp) =>
+          asDocumented(lines.slice(lineIndex(lines, from), lineIndex(lines, to) + 1), server.url);
+        checkReadmePair(
+          README,
+          [
+            ['server', shown(log, /listening on/, /for 999 matches no request/)],
+            ['client', shown(out, /connecting to/, /unknown-id: as expected/)],
+          ],
+          extra,
+        );
+        for (const scenario of ['second-cancel', 'three-calls', 'cross-session', 'id-types', 'initialize']) {
+          const block = shown(out, new RegExp(`== ${scenario}:`), new RegExp(`${scenario}: as expected`));
+          checkReadmeOutput(README, `client: ${scenario}`, block, extra);
+        }
+      },
+      { own: true },
+    );
   });
 
   test('--scenario runs one; a bad flag is named', async () => {

@@ -15,6 +15,7 @@ import {
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import { checkReadmePair } from '../shared/readme-output.ts';
+import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
 import {
   canSeeFileDescriptors,
   connectRecordingClient,
@@ -31,9 +32,13 @@ const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 
-type Server = Awaited<ReturnType<typeof startLessonServer>>;
+type Server = LessonServer;
 
-async function withServer(args: string[], body: (server: Server) => Promise<void>) {
+const sharedServer = sharedServers(SERVER);
+
+/** Runs `body` against the file's shared server with `args`, or one of its own (`own`: it stops it, or reads its whole log). */
+async function withServer(args: string[], body: (server: Server) => Promise<void>, { own = false } = {}) {
+  if (!own) return body(await sharedServer(args));
   const server = await startLessonServer(SERVER, args);
   try {
     await body(server);
@@ -81,72 +86,76 @@ type WireReply = { id: number; result?: Record<string, unknown>; error?: { code:
 const rejection = (code: number, message: RegExp) => (error: unknown) =>
   error instanceof McpError && error.code === code && message.test(error.message);
 
-describe('lesson 11: tasks/cancel, and what it stops', { timeout: scaled(60_000), concurrency: true }, () => {
+describe('lesson 11: tasks/cancel, and what it stops', { timeout: scaled(60_000) }, () => {
   test('wired (default): the task is cancelled, its work stops within a chunk and closes the file; the README shows the run', async () => {
-    await withServer([], async (server) => {
-      // The client's defaults: the README shows this run.
-      const client = startTs(CLIENT, ['--url', server.url]);
-      await client.waitForLine(/<- task [0-9a-f]{32}: working/);
-      if (canSeeFileDescriptors) await waitFor('the work to open the file', () => fileDescriptorsOpen(server) === 1);
+    await withServer(
+      [],
+      async (server) => {
+        // The client's defaults: the README shows this run.
+        const client = startTs(CLIENT, ['--url', server.url]);
+        await client.waitForLine(/<- task [0-9a-f]{32}: working/);
+        if (canSeeFileDescriptors) await waitFor('the work to open the file', () => fileDescriptorsOpen(server) === 1);
 
-      assert.equal(await client.exited, 0, client.output());
-      const out = client.lines;
-      assertInOrder(out, [
-        /tasks\/get: working/,
-        /-> tasks\/cancel [0-9a-f]{32} \(after 1200 ms\)/,
-        /<- tasks\/cancel: cancelled, "Client cancelled task execution\."/,
-        /tasks\/get: cancelled/,
-        /server reports task [0-9a-f]{8}: work stopped after chunk/,
-        /-> tasks\/cancel again/,
-        /<- tasks\/cancel rejected: error -32602 "MCP error -32602: Cannot cancel task in terminal status: cancelled"/,
-        /<- tasks\/result: error -32603 "Task [0-9a-f]{32} has no result stored"/,
-        /observed: stopped, as expected/,
-      ]);
-      const [done, total, atCancel] = numberIn(
-        out,
-        /work stopped after chunk (\d+)\/(\d+) \(tasks\/cancel arrived after chunk (\d+);/,
-      );
-      assert.ok(done! < total!, 'stopped before the last chunk');
-      assert.ok(done! - atCancel! <= 1, `stopped within one chunk of the cancel: ${done} vs ${atCancel}`);
-      lineIndex(out, /file handle closed; nothing: the task was cancelled/);
-      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+        assert.equal(await client.exited, 0, client.output());
+        const out = client.lines;
+        assertInOrder(out, [
+          /tasks\/get: working/,
+          /-> tasks\/cancel [0-9a-f]{32} \(after 1200 ms\)/,
+          /<- tasks\/cancel: cancelled, "Client cancelled task execution\."/,
+          /tasks\/get: cancelled/,
+          /server reports task [0-9a-f]{8}: work stopped after chunk/,
+          /-> tasks\/cancel again/,
+          /<- tasks\/cancel rejected: error -32602 "MCP error -32602: Cannot cancel task in terminal status: cancelled"/,
+          /<- tasks\/result: error -32603 "Task [0-9a-f]{32} has no result stored"/,
+          /observed: stopped, as expected/,
+        ]);
+        const [done, total, atCancel] = numberIn(
+          out,
+          /work stopped after chunk (\d+)\/(\d+) \(tasks\/cancel arrived after chunk (\d+);/,
+        );
+        assert.ok(done! < total!, 'stopped before the last chunk');
+        assert.ok(done! - atCancel! <= 1, `stopped within one chunk of the cancel: ${done} vs ${atCancel}`);
+        lineIndex(out, /file handle closed; nothing: the task was cancelled/);
+        if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
 
-      assertInOrder(server.lines, [
-        /tasks\/cancel for task [0-9a-f]{8}, after chunk \d+\/20/,
-        /task [0-9a-f]{8} work stopped after chunk \d+\/20 \([\d.]+ ms after tasks\/cancel\)/,
-        /task [0-9a-f]{8} file handle closed/,
-        /tasks\/cancel for task [0-9a-f]{8}, which is cancelled already: the SDK rejects it/,
-      ]);
-      // No chunk after the one the work stopped at.
-      const stopped = lineIndex(server.lines, /work stopped after chunk/);
-      assert.equal(
-        server.lines.slice(stopped).some((line) => /task \S+ chunk \d+\/20$/.test(line)),
-        false,
-      );
+        assertInOrder(server.lines, [
+          /tasks\/cancel for task [0-9a-f]{8}, after chunk \d+\/20/,
+          /task [0-9a-f]{8} work stopped after chunk \d+\/20 \([\d.]+ ms after tasks\/cancel\)/,
+          /task [0-9a-f]{8} file handle closed/,
+          /tasks\/cancel for task [0-9a-f]{8}, which is cancelled already: the SDK rejects it/,
+        ]);
+        // No chunk after the one the work stopped at.
+        const stopped = lineIndex(server.lines, /work stopped after chunk/);
+        assert.equal(
+          server.lines.slice(stopped).some((line) => /task \S+ chunk \d+\/20$/.test(line)),
+          false,
+        );
 
-      await server.waitForLine(/session \S+ ended/);
-      const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
-      checkReadmePair(
-        README,
-        [
-          ['server', asDocumented(serverLines, server.url)],
-          ['client', asDocumented(client.lines, server.url)],
-        ],
-        // The chunk lines are left out: whether one more chunk is read after tasks/cancel depends
-        // on where in a chunk it lands (the asserts above check that it is at most one).
-        [...taskIds, [/^.* server task <task> chunk N\/20$/, '']],
-        {
-          ids: { task: /\b[0-9a-f]{32}\b/ },
-          order: [
-            ['server', /session \S+ started/, 'client', /session \S+, protocol/],
-            ['server', /-> task [0-9a-f]{32}/, 'client', /<- task [0-9a-f]{32}: working/],
-            ['client', /-> tasks\/cancel [0-9a-f]{32}/, 'server', /tasks\/cancel for task \S+, after chunk/],
-            ['server', /tasks\/cancel for task \S+, after chunk/, 'client', /<- tasks\/cancel: cancelled/],
-            ['client', /-> tasks\/cancel again/, 'server', /which is cancelled already/],
+        await server.waitForLine(/session \S+ ended/);
+        const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
+        checkReadmePair(
+          README,
+          [
+            ['server', asDocumented(serverLines, server.url)],
+            ['client', asDocumented(client.lines, server.url)],
           ],
-        },
-      );
-    });
+          // The chunk lines are left out: whether one more chunk is read after tasks/cancel depends
+          // on where in a chunk it lands (the asserts above check that it is at most one).
+          [...taskIds, [/^.* server task <task> chunk N\/20$/, '']],
+          {
+            ids: { task: /\b[0-9a-f]{32}\b/ },
+            order: [
+              ['server', /session \S+ started/, 'client', /session \S+, protocol/],
+              ['server', /-> task [0-9a-f]{32}/, 'client', /<- task [0-9a-f]{32}: working/],
+              ['client', /-> tasks\/cancel [0-9a-f]{32}/, 'server', /tasks\/cancel for task \S+, after chunk/],
+              ['server', /tasks\/cancel for task \S+, after chunk/, 'client', /<- tasks\/cancel: cancelled/],
+              ['client', /-> tasks\/cancel again/, 'server', /which is cancelled already/],
+            ],
+          },
+        );
+      },
+      { own: true },
+    );
   });
 
   test('--unwired (the SDK alone): the task says cancelled, but the work runs to the end; the README shows the run', async () => {

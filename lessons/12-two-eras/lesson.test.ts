@@ -13,6 +13,7 @@ import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
+import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
 import { assertInOrder, canSeeFileDescriptors, lineIndex, openDescriptorsTo, textOf } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 
@@ -21,13 +22,17 @@ const SERVER_2025 = join(import.meta.dirname, '../01-cancel-by-id/server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 
-type Server = Awaited<ReturnType<typeof startLessonServer>>;
+type Server = LessonServer;
 
 /** The README shows each server on its default port. */
 const asDocumented = (lines: string[], url: string, port: number) =>
   lines.map((line) => line.replaceAll(url, `http://127.0.0.1:${port}/mcp`));
 
-async function withServer(file: string, body: (server: Server) => Promise<void>) {
+const sharedServer = { [SERVER_2025]: sharedServers(SERVER_2025), [SERVER_2026]: sharedServers(SERVER_2026) };
+
+/** Runs `body` against the file's shared `file` server, or one of its own (`own`: it stops it, or reads its whole log). */
+async function withServer(file: string, body: (server: Server) => Promise<void>, { own = false } = {}) {
+  if (!own) return body(await sharedServer[file]!());
   const server = await startLessonServer(file);
   try {
     await body(server);
@@ -108,39 +113,47 @@ describe(
   { timeout: scaled(60_000) },
   () => {
     test('README: against the 2.x server (2026-07-28) the client closes the stream; the handler stops and nothing is replied', async () => {
-      await withServer(SERVER_2026, async (server) => {
-        const client = startTs(CLIENT, ['--url', server.url]);
-        assert.equal(await client.exited, 0, client.output());
-        await server.waitForLine(/replying: nothing/);
-        const lines = client.lines;
-        lineIndex(lines, /-> POST server\/discover {2}<- HTTP 200/);
-        lineIndex(lines, /connected: protocol 2026-07-28\. No initialize, no session/);
-        assert.ok(!lines.some((line) => /POST initialize|notifications\/cancelled|DELETE/.test(line)), client.output());
-        assertInOrder(lines, [
-          /-> tools\/call #0 /,
-          /aborting the call after/,
-          /-> closed the response stream of #0 \(no notification: the close is the cancel\)/,
-          /the call rejected at once: SdkError REQUEST_TIMEOUT "user changed their mind"/,
-          /server reports #0: stopped after chunk \d+\/20/,
-          /the handler's signal said "SdkError: Connection closed"/,
-          /file handle closed, response stream closed, replied nothing/,
-          /observed: stopped, as expected/,
-        ]);
-        assertInOrder(server.lines, [
-          /tools\/call #0 \(2026-07-28\)/,
-          /#0 the client closed the response stream: that is the cancel/,
-          /#0 handler stopped after chunk \d+\/20/,
-          /#0 file handle closed/,
-          /#0 replying: nothing/,
-        ]);
-        // The client's reason never reaches this server: no message carries it.
-        assert.ok(!server.output().includes('user changed their mind'), server.output());
-        if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '12-two-eras/data/sample.txt'), 0);
-        checkReadmePair(README, [
-          ['server-2026', asDocumented(server.lines, server.url, 3112)],
-          ['client-2026', asDocumented(lines, server.url, 3112)],
-        ]);
-      });
+      await withServer(
+        SERVER_2026,
+        async (server) => {
+          const client = startTs(CLIENT, ['--url', server.url]);
+          assert.equal(await client.exited, 0, client.output());
+          await server.waitForLine(/replying: nothing/);
+          const lines = client.lines;
+          lineIndex(lines, /-> POST server\/discover {2}<- HTTP 200/);
+          lineIndex(lines, /connected: protocol 2026-07-28\. No initialize, no session/);
+          assert.ok(
+            !lines.some((line) => /POST initialize|notifications\/cancelled|DELETE/.test(line)),
+            client.output(),
+          );
+          assertInOrder(lines, [
+            /-> tools\/call #0 /,
+            /aborting the call after/,
+            /-> closed the response stream of #0 \(no notification: the close is the cancel\)/,
+            /the call rejected at once: SdkError REQUEST_TIMEOUT "user changed their mind"/,
+            /server reports #0: stopped after chunk \d+\/20/,
+            /the handler's signal said "SdkError: Connection closed"/,
+            /file handle closed, response stream closed, replied nothing/,
+            /observed: stopped, as expected/,
+          ]);
+          assertInOrder(server.lines, [
+            /tools\/call #0 \(2026-07-28\)/,
+            /#0 the client closed the response stream: that is the cancel/,
+            /#0 handler stopped after chunk \d+\/20/,
+            /#0 file handle closed/,
+            /#0 replying: nothing/,
+          ]);
+          // The client's reason never reaches this server: no message carries it.
+          assert.ok(!server.output().includes('user changed their mind'), server.output());
+          if (canSeeFileDescriptors)
+            assert.equal(openDescriptorsTo(server.child.pid!, '12-two-eras/data/sample.txt'), 0);
+          checkReadmePair(README, [
+            ['server-2026', asDocumented(server.lines, server.url, 3112)],
+            ['client-2026', asDocumented(lines, server.url, 3112)],
+          ]);
+        },
+        { own: true },
+      );
     });
 
     test("README: the same client against lesson 01's 1.x server negotiates 2025-11-25 and sends notifications/cancelled", async () => {

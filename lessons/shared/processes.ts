@@ -17,8 +17,8 @@ export interface StartedProcess {
   /** Every line written to stdout or stderr so far, colour codes removed. */
   lines: string[];
   output(): string;
-  /** Waits until a line matches `pattern` and returns the match. */
-  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Waits until a line matches `pattern` (from line `from` on) and returns the match. */
+  waitForLine(pattern: RegExp, timeoutMs?: number, from?: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code once the process has exited and all its output has been read. */
   exited: Promise<number | null>;
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
@@ -78,12 +78,12 @@ export function startTs(
     child,
     lines,
     output: () => lines.join('\n'),
-    waitForLine: (pattern, timeoutMs = 15_000) =>
+    waitForLine: (pattern, timeoutMs = 15_000, from = 0) =>
       waitFor(
-        `a line matching ${pattern}\n--- output so far ---\n${lines.join('\n')}`,
+        `a line matching ${pattern}\n--- output so far ---\n${lines.slice(from).join('\n')}`,
         () => {
-          for (const line of lines) {
-            const match = line.match(pattern);
+          for (let i = from; i < lines.length; i++) {
+            const match = lines[i]!.match(pattern);
             if (match) return match;
           }
           if (code !== undefined)

@@ -1,0 +1,37 @@
+// Lesson servers shared by the tests of one file, each test seeing its own part of the log.
+import { after } from 'node:test';
+import { startLessonServer } from './processes.ts';
+
+export type LessonServer = Awaited<ReturnType<typeof startLessonServer>>;
+
+/**
+ * Call at the top of a test file. The first test that asks for `file` with given flags starts it,
+ * later ones with the same flags reuse it, and all are stopped after the file's last test. A start
+ * costs about 0.3 s of CPU, and the suite's tests would otherwise start some 180 servers.
+ *
+ * The tests of a file run one at a time, so each gets a view whose `lines`, `output()` and
+ * `waitForLine` begin where that test began: it reads its own part of the server's log. A test
+ * that stops or kills its server, or reads the log from its start (a README block), starts its own.
+ */
+export function sharedServers(file: string) {
+  const started = new Map<string, Promise<LessonServer>>();
+  after(async () => {
+    await Promise.all([...started.values()].map(async (server) => (await server.catch(() => undefined))?.stop()));
+  });
+  return async (args: string[] = []): Promise<LessonServer> => {
+    const key = JSON.stringify(args);
+    if (!started.has(key)) started.set(key, startLessonServer(file, args));
+    const server = await started.get(key)!;
+    const from = server.lines.length;
+    const lines = () => server.lines.slice(from);
+    return {
+      ...server,
+      get lines() {
+        return lines();
+      },
+      output: () => lines().join('\n'),
+      waitForLine: (pattern, timeoutMs, start = 0) => server.waitForLine(pattern, timeoutMs, from + start),
+      stop: () => Promise.reject(new Error('a shared server is stopped after the last test: start one of its own')),
+    };
+  };
+}
