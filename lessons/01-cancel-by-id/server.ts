@@ -8,18 +8,17 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from './cancellation.ts';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { ignoreSignal, keepAliveMs, policy, port } from './server-flags.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
-import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { registerJobStatusTool, trackJob, type Job } from '../shared/jobs.ts';
+import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
 const log = createTimeline('server');
 
-/** One McpServer per session (the shared wiring calls this); its flags are read at the end of the file. */
+/** One McpServer per session (the shared wiring calls this). */
 function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-01-cancel-by-id', version: '1.0.0' });
 
@@ -45,13 +44,11 @@ function createServer({ transport, jobs }: NewSession) {
     },
     async ({ path, chunks, chunkDelayMs }, extra) => {
       const file = resolveInDataFolder(dataFolder, path, dataLabel); // throws a clear message for ../../etc/passwd
-      const job = jobs.start(extra.requestId, { tool: 'process_large_file', file: path, chunksTotal: chunks });
-      log.event(
-        `tools/call #${extra.requestId}: process_large_file ${path}, ${chunks} chunks, ${chunkDelayMs} ms apart`,
-      );
+      const fields = { tool: 'process_large_file', file: path, chunksTotal: chunks };
+      const job = trackJob(jobs, extra.requestId, fields, `${path}, ${chunks} chunks, ${chunkDelayMs} ms apart`, log);
 
       const handle = await open(file, 'r');
-      job.fileHandle = 'open';
+      job.fileOpened();
       const hash = createHash('sha256');
       let bytesRead = 0;
       try {
@@ -62,61 +59,42 @@ function createServer({ transport, jobs }: NewSession) {
           const read = await handle.read(buffer, 0, chunkSize, i * chunkSize);
           hash.update(buffer.subarray(0, read.bytesRead));
           bytesRead += read.bytesRead;
-          job.chunksDone++;
-          log.detail(`#${extra.requestId} chunk ${job.chunksDone}/${chunks}`);
+          job.chunkDone();
           // The wait itself is abortable: a cancel ends it at once, not after the delay.
           await sleep(chunkDelayMs, undefined, { signal: ignoreSignal ? undefined : extra.signal });
         }
-        job.state = 'completed';
+        job.completed();
       } catch (error) {
-        if (!extra.signal.aborted) {
-          job.state = 'failed';
-          throw error; // McpServer turns it into a tool error result
-        }
-        job.state = 'cancelled';
-        job.stoppedAt = performance.now();
-        const why = job.cancel
-          ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel`
-          : stopReason(extra.signal);
-        log.highlight(`#${extra.requestId} handler stopped after chunk ${job.chunksDone}/${chunks} (${why})`);
+        if (!extra.signal.aborted) throw job.failed(error); // McpServer turns it into a tool error result
+        job.stopped(stopReason(extra.signal));
       } finally {
         await handle.close();
-        job.fileHandle = 'closed';
-        if (job.state === 'cancelled') log.highlight(`#${extra.requestId} file handle closed`);
+        job.fileClosed();
       }
 
-      const result = {
-        status: job.state === 'completed' ? ('completed' as const) : ('cancelled' as const),
-        chunksDone: job.chunksDone,
-        chunksTotal: chunks,
-        bytesRead,
-        ...(job.state === 'completed' && { sha256: hash.digest('hex') }),
-      };
-      const text =
-        job.state === 'completed'
-          ? `Processed ${path}: ${chunks} chunks, ${bytesRead} bytes, sha256 ${result.sha256}`
-          : `Cancelled after ${job.chunksDone} of ${chunks} chunks`;
-      const toolResult = { content: [{ type: 'text' as const, text }], structuredContent: result, isError: false };
+      const done = job.state === 'completed';
+      const sha256 = done ? hash.digest('hex') : undefined;
+      const text = done
+        ? `Processed ${path}: ${chunks} chunks, ${bytesRead} bytes, sha256 ${sha256}`
+        : `Cancelled after ${job.chunksDone} of ${chunks} chunks`;
+      const status = done ? ('completed' as const) : ('cancelled' as const);
+      const structuredContent = { status, chunksDone: job.chunksDone, chunksTotal: chunks, bytesRead, sha256 };
+      const toolResult = { content: [{ type: 'text' as const, text }], structuredContent, isError: false };
 
-      if (job.state === 'completed') {
-        if (extra.signal.aborted && ignoreSignal) {
-          // The handler ignored its signal: SDK 1.x drops this result, and the request's stream stays open.
-          job.reply = 'nothing (the SDK dropped the result: the request had been cancelled)';
-          log.warn(`#${extra.requestId} ran to the end despite the cancel; the SDK drops its result`);
-          return toolResult;
-        }
-        if (await sendResultAfterLateCancel(transport, extra, job, toolResult, log)) return toolResult;
+      if (done && extra.signal.aborted && ignoreSignal) {
+        // The handler ignored its signal: SDK 1.x drops this result, and the request's stream stays open.
+        job.reply = 'nothing (the SDK dropped the result: the request had been cancelled)';
+        log.warn(`#${extra.requestId} ran to the end despite the cancel; the SDK drops its result`);
+      } else if (done && !(await sendResultAfterLateCancel(transport, extra, job, toolResult, log))) {
         job.reply = 'result';
         log.ok(`#${extra.requestId} completed: replying with the result`);
-        return toolResult;
-      }
-      if (job.cancel) {
+      } else if (!done && job.cancel) {
         await replyToCancelled(transport, job, toolResult);
-      } else {
+      } else if (!done) {
         job.reply = `nothing (${stopReason(extra.signal)})`;
       }
-      // SDK 1.x drops whatever a handler returns once its request was cancelled
-      // (protocol.js: `if (abortController.signal.aborted) return`), so this return reaches no one.
+      // Once its request was cancelled, SDK 1.x drops whatever a handler returns
+      // (protocol.js: `if (abortController.signal.aborted) return`), so then this reaches no one.
       return toolResult;
     },
   );
@@ -149,48 +127,6 @@ async function replyToCancelled(transport: StreamableHTTPServerTransport, job: J
   }
 }
 
-function noteStreamClosed(session: McpSession, requestId: RequestId) {
-  const job = session.jobs.get(requestId);
-  if (job?.state === 'cancelled') log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Flags and start-up.
-
-export const DEFAULT_PORT = 3101;
-export const CANCEL_POLICIES = ['error', 'result', 'none'] as const;
-export type CancelPolicy = (typeof CANCEL_POLICIES)[number];
-
-const HELP = `
-Lesson 01 server: process_large_file over Streamable HTTP, cancellable by request id.
-
-Usage: npx tsx lessons/01-cancel-by-id/server.ts [options]
-
-  --port N             port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --on-cancel POLICY   what to reply to a cancelled tools/call (default: $ON_CANCEL or error)
-                         error   JSON-RPC error -32800 "Request cancelled" (LSP's code, not MCP's)
-                         result  a clean-cancel result: "Cancelled after N of M chunks", isError: false
-                         none    nothing, as the spec recommends (SDK 1.x then holds the stream open)
-  --keep-alive-ms N    interval of the SDK's SSE keep-alive comments (default: 15000)
-  --ignore-signal      a broken handler that never looks at extra.signal: see what a cancel
-                       does not do (the job runs to the end, and the SDK drops its result)
-  -h, --help           show this help
-`;
-
-const flags = parseFlags(
-  {
-    port: { type: 'string' },
-    'on-cancel': { type: 'string' },
-    'keep-alive-ms': { type: 'string' },
-    'ignore-signal': { type: 'boolean' },
-  },
-  HELP,
-);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const policy = choiceFlag('on-cancel', flags['on-cancel'] ?? process.env.ON_CANCEL, CANCEL_POLICIES, 'error');
-const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
-const ignoreSignal = flags['ignore-signal'] ?? false;
-
 const dataFolder = join(import.meta.dirname, 'data');
 const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
 ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
@@ -201,7 +137,10 @@ const running = await serveMcpOrExit({
   keepAliveMs,
   createServer,
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
-  onResponseStreamClosed: noteStreamClosed,
+  onResponseStreamClosed: (session, requestId) => {
+    if (session.jobs.get(requestId)?.state === 'cancelled')
+      log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
+  },
 });
 log.ok(`listening on ${running.url}  (cancel policy: ${policy}; data folder: ${dataLabel})`);
 if (ignoreSignal) log.warn('--ignore-signal: process_large_file ignores cancels');

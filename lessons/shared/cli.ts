@@ -39,17 +39,18 @@ function flagProblem(error: Error & { code?: string }): string {
 
 /**
  * A lesson's server and client take different flags, and a reader easily gives one the other's.
- * The other side's help text (the flag lines of its HELP, in its source) says whether it takes the
- * flag; if it does, say so and show where it goes.
+ * The other side's help text (the flag lines of its HELP, in its source or its `-flags.ts` file)
+ * says whether it takes the flag; if it does, say so and show where it goes.
  */
 function otherSideHint(self: string, flag: string): string | undefined {
   const me = basename(self);
   const other = me === 'client.ts' ? 'server' : me === 'server.ts' ? 'client' : undefined;
   const otherFile = join(dirname(self), `${other}.ts`);
   if (!other || !existsSync(otherFile)) return undefined;
+  const sources = [otherFile, join(dirname(self), `${other}-flags.ts`)].filter((file) => existsSync(file));
   const escaped = flag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const line = new RegExp(`^ {1,4}(?:-\\w, )?${escaped}( [A-Z][A-Z_]*)?(?: |$)`, 'm').exec(
-    readFileSync(otherFile, 'utf8'),
+    sources.map((file) => readFileSync(file, 'utf8')).join('\n'),
   );
   if (!line) return undefined;
 

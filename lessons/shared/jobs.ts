@@ -7,6 +7,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { ResponseStreamRecord } from './mcp-http.ts';
+import type { Timeline } from './timeline.ts';
 
 export type JobState = 'running' | 'completed' | 'cancelled' | 'failed';
 
@@ -98,6 +99,49 @@ export class JobBook {
       reply: job.reply,
     };
   }
+}
+
+/** A job that records each step a chunked file handler takes, and says it on the timeline. */
+export interface TrackedJob extends Job {
+  fileOpened(): void;
+  chunkDone(): void;
+  completed(): void;
+  /** Marks the job failed and returns `error`, for `throw job.failed(error)`. */
+  failed(error: unknown): unknown;
+  /** The handler stopped early: `why` is what stopped it when no cancel did (a shutdown, the session ending). */
+  stopped(why: string): void;
+  fileClosed(): void;
+}
+
+/**
+ * Starts the job record for `requestId` and says so ("tools/call #7: process_large_file
+ * `summary`"), so the handler records each step in one call and writes none of the record's fields.
+ */
+export function trackJob(
+  jobs: JobBook,
+  requestId: RequestId,
+  fields: Pick<Job, 'tool' | 'file' | 'chunksTotal'>,
+  summary: string,
+  log: Timeline,
+): TrackedJob {
+  const job = jobs.start(requestId, fields);
+  log.event(`tools/call #${requestId}: ${fields.tool} ${summary}`);
+  return Object.assign(job, {
+    fileOpened: () => void (job.fileHandle = 'open'),
+    chunkDone: () => log.detail(`#${requestId} chunk ${++job.chunksDone}/${job.chunksTotal}`),
+    completed: () => void (job.state = 'completed'),
+    failed: (error: unknown) => ((job.state = 'failed'), error),
+    stopped: (why: string) => {
+      job.state = 'cancelled';
+      job.stoppedAt = performance.now();
+      const when = job.cancel ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel` : why;
+      log.highlight(`#${requestId} handler stopped after chunk ${job.chunksDone}/${job.chunksTotal} (${when})`);
+    },
+    fileClosed: () => {
+      job.fileHandle = 'closed';
+      if (job.state === 'cancelled') log.highlight(`#${requestId} file handle closed`);
+    },
+  });
 }
 
 export const jobReportSchema = {

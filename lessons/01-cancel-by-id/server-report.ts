@@ -1,0 +1,25 @@
+// What the lesson 01 client prints of the server's own record of a call (get_job_status): the
+// proof of a cancel is on the server's side.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CallToolResult, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { Timeline } from '../shared/timeline.ts';
+
+export async function printServerReport(client: Client, id: RequestId, log: Timeline): Promise<void> {
+  const status = (await client.callTool({ name: 'get_job_status', arguments: { requestId: id } })) as CallToolResult;
+  const job = status.structuredContent;
+  if (!job) {
+    log.warn(
+      `server has no record of #${id}: ${status.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join(' ')}`,
+    );
+    return;
+  }
+  const stopped =
+    job.state === 'cancelled'
+      ? `stopped after chunk ${job.chunksDone}/${job.chunksTotal} ` +
+        `(cancel arrived after chunk ${job.chunksDoneWhenCancelArrived}; stopped ${job.cancelToStopMs} ms later)`
+      : `${job.state}, ${job.chunksDone}/${job.chunksTotal} chunks`;
+  log.event(`server reports #${id}: ${stopped}`);
+  log.event(
+    `server reports #${id}: file handle ${job.fileHandle}, response stream ${job.responseStream}, replied ${job.reply ?? 'nothing yet'}`,
+  );
+}
