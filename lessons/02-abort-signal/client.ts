@@ -6,62 +6,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { isJSONRPCNotification, isJSONRPCRequest, type RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { classifyCallFailure, closeWhenServerGone, holdCancelsUntilSent, type CallFailure } from './call-failures.ts';
+import * as flags from './client-flags.ts';
 
-const SCENARIOS = ['cancel', 'timeout', 'lost-connection'] as const;
-type Scenario = (typeof SCENARIOS)[number];
-const EXPECTED: Record<Scenario, CallFailure> = {
-  cancel: 'cancelled',
-  timeout: 'timed out',
-  'lost-connection': 'connection lost',
-};
-
-const HELP = `
-Lesson 02 client: call process_large_file with an AbortSignal, make it fail one way, and say which way.
-
-Usage: npx tsx lessons/02-abort-signal/client.ts [options]
-
-  --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3102/mcp)
-  --scenario NAME      how the call should end (default: cancel)
-                         cancel           the user cancels: controller.abort(reason) after --cancel-after
-                         timeout          the SDK's own timeout fires after --timeout
-                         lost-connection  the server dies mid-call (start it with --crash-at-chunk N)
-  --cancel-after MS    with cancel: abort this long after the call (default: 1200)
-  --timeout MS         with timeout: the call's timeout option (default: 1200)
-  --ping-every MS      while the call runs, ping the server this often to notice it is gone (default: 1000)
-  --chunks N           chunks to split the file into (default: 20)
-  --chunk-delay MS     the server's pause after each chunk (default: 250)
-  --reason TEXT        the abort reason (default: "user pressed cancel")
-  -h, --help           show this help
-
-Exits 0 only when the call failed the way the scenario expects.
-`;
-
-const flags = parseFlags(
-  {
-    url: { type: 'string' },
-    scenario: { type: 'string' },
-    'cancel-after': { type: 'string' },
-    timeout: { type: 'string' },
-    'ping-every': { type: 'string' },
-    chunks: { type: 'string' },
-    'chunk-delay': { type: 'string' },
-    reason: { type: 'string' },
-  },
-  HELP,
-);
-const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3102/mcp';
-const scenario = choiceFlag('scenario', flags.scenario, SCENARIOS, 'cancel');
-const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1200);
-const timeoutMs = intFlag('timeout', flags.timeout, 1200, 1);
-const pingEveryMs = intFlag('ping-every', flags['ping-every'], 1000, 10);
-const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
-const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
-const reason = flags.reason ?? 'user pressed cancel';
-
+const { url, scenario, cancelAfterMs, timeoutMs, pingEveryMs, chunks, chunkDelayMs, reason } = flags;
 const log = createTimeline('client');
 
 const transport = new StreamableHTTPClientTransport(new URL(url));
@@ -156,7 +106,7 @@ if (observed === 'connection lost') {
 }
 await client.close();
 
-const expected = EXPECTED[scenario];
+const expected = flags.EXPECTED[scenario];
 if (observed === expected) {
   log.ok(`observed: ${observed}, as the ${scenario} scenario expects`);
 } else {

@@ -125,21 +125,22 @@ export function trackJob(
   log: Timeline,
 ): TrackedJob {
   const job = jobs.start(requestId, fields);
-  log.event(`tools/call #${requestId}: ${fields.tool} ${summary}`);
+  const id = JSON.stringify(requestId); // 7 or "7": request ids match in JSON type too
+  log.event(`tools/call #${id}: ${fields.tool} ${summary}`);
   return Object.assign(job, {
     fileOpened: () => void (job.fileHandle = 'open'),
-    chunkDone: () => log.detail(`#${requestId} chunk ${++job.chunksDone}/${job.chunksTotal}`),
+    chunkDone: () => log.detail(`#${id} chunk ${++job.chunksDone}/${job.chunksTotal}`),
     completed: () => void (job.state = 'completed'),
     failed: (error: unknown) => ((job.state = 'failed'), error),
     stopped: (why: string) => {
       job.state = 'cancelled';
       job.stoppedAt = performance.now();
       const when = job.cancel ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel` : why;
-      log.highlight(`#${requestId} handler stopped after chunk ${job.chunksDone}/${job.chunksTotal} (${when})`);
+      log.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${job.chunksTotal} (${when})`);
     },
     fileClosed: () => {
       job.fileHandle = 'closed';
-      if (job.state === 'cancelled') log.highlight(`#${requestId} file handle closed`);
+      if (job.state === 'cancelled') log.highlight(`#${id} file handle closed`);
     },
   });
 }
