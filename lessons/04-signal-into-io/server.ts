@@ -3,14 +3,12 @@
 // so a cancel stops the I/O itself, not only the handler. --wrong-way shows the difference.
 //
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
-import { randomUUID } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
-import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile } from '../shared/data-folder.ts';
-import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
+import { registerJobStatusTool, trackJob, type Job } from '../shared/jobs.ts';
 import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
@@ -24,7 +22,8 @@ import {
   type LayerRun,
   type Source,
 } from './layers.ts';
-import { startSlowUpstream } from './slow-upstream.ts';
+import { startUpstreamForJobs } from './slow-upstream.ts';
+import { port, wrongWay } from './server-flags.ts';
 
 const log = createTimeline('server');
 
@@ -53,8 +52,8 @@ function createServer({ transport, jobs }: NewSession) {
     },
     async ({ source, chunks, chunkDelayMs }, extra) => {
       const id = extra.requestId;
-      const job = jobs.start(id, { tool: 'process_large_file', file: source, chunksTotal: chunks });
-      log.event(`tools/call #${id}: process_large_file from ${source}, ${chunks} chunks, ${chunkDelayMs} ms each`);
+      const fields = { tool: 'process_large_file', file: source, chunksTotal: chunks };
+      const job = trackJob(jobs, id, fields, `from ${source}, ${chunks} chunks, ${chunkDelayMs} ms each`, log);
       let bytes = 0;
       const onChunk = (size: number) => {
         bytes += size;
@@ -67,18 +66,10 @@ function createServer({ transport, jobs }: NewSession) {
       try {
         if (wrongWay) await stopWaitingOnAbort(layers[source](run, undefined), extra.signal, job);
         else await layers[source](run, extra.signal); // every I/O call inside gets the signal
-        job.state = 'completed';
+        job.completed();
       } catch (error) {
-        if (!extra.signal.aborted) {
-          job.state = 'failed';
-          throw error; // McpServer turns it into a tool error result
-        }
-        job.state = 'cancelled';
-        job.stoppedAt = performance.now();
-        const why = job.cancel
-          ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel`
-          : stopReason(extra.signal);
-        log.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${chunks} (${why})`);
+        if (!extra.signal.aborted) throw job.failed(error); // McpServer turns it into a tool error result
+        job.stopped(stopReason(extra.signal));
       }
 
       const result = {
@@ -104,53 +95,14 @@ function createServer({ transport, jobs }: NewSession) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Flags, helpers and start-up.
-
-export const DEFAULT_PORT = 3104;
-
-const HELP = `
-Lesson 04 server: process_large_file from four kinds of I/O, each handed the request's signal.
-
-Usage: npx tsx lessons/04-signal-into-io/server.ts [options]
-
-  --port N        port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --wrong-way     the handler stops waiting when its signal fires, but does not hand the
-                  signal to the I/O: see the upstream, the child, the file and the queries go on
-  -h, --help      show this help
-
-Environment:
-  DATABASE_URL    a PostgreSQL server for the db source (default: PGlite, embedded, in memory)
-`;
-
-const flags = parseFlags({ port: { type: 'string' }, 'wrong-way': { type: 'boolean' } }, HELP);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const wrongWay = flags['wrong-way'] ?? false;
+// The four layers, and start-up.
 
 const largeFile = ensureSampleFile(join(import.meta.dirname, 'data'), 'large.txt', 8 * 1024 * 1024);
 
-// The upstream reports how each response ended; the job that asked for it records that.
-const upstreamJobs = new Map<string, Job>();
-const upstream = await startSlowUpstream(log, (response) => {
-  const job = upstreamJobs.get(response.key);
-  upstreamJobs.delete(response.key);
-  if (job)
-    job.resources['upstream response'] =
-      `${response.state} after ${response.chunksSent}/${response.chunksTotal} chunks`;
-});
+const upstream = await startUpstreamForJobs(log);
 
 const layers: Record<Source, (run: LayerRun, signal: AbortSignal | undefined) => Promise<void>> = {
-  http(run, signal) {
-    const key = randomUUID();
-    upstreamJobs.set(key, run.job);
-    run.job.resources['upstream response'] = 'open';
-    const query = new URLSearchParams({
-      chunks: String(run.chunks),
-      delayMs: String(run.chunkDelayMs),
-      tag: `#${run.job.requestId}`,
-      key,
-    });
-    return fetchFromUpstream(run, `${upstream.url}?${query}`, signal);
-  },
+  http: (run, signal) => fetchFromUpstream(run, upstream.urlFor(run.job, run.chunks, run.chunkDelayMs), signal),
   child: (run, signal) => runChildProcess(run, signal),
   file: (run, signal) => readLargeFile(run, largeFile, signal),
   db: (run, signal) => queryDatabase(run, db, signal),

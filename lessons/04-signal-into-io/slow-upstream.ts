@@ -2,9 +2,10 @@
 // streams `chunks` lines, `delayMs` apart, and records for each response whether it finished or
 // whether the client closed the connection first. That record is the upstream's own proof that a
 // cancelled fetch really hung up.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Job } from '../shared/jobs.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
 export interface UpstreamResponse {
@@ -74,6 +75,37 @@ export async function startSlowUpstream(
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * The upstream, for tool calls: `urlFor(job, …)` is the address a job fetches, and the job's
+ * `resources['upstream response']` then says how that response ended (sent in full, or closed by
+ * the client), as the upstream saw it.
+ */
+export async function startUpstreamForJobs(log: Timeline) {
+  const jobs = new Map<string, Job>();
+  const upstream = await startSlowUpstream(log, (response) => {
+    const job = jobs.get(response.key);
+    jobs.delete(response.key);
+    if (job)
+      job.resources['upstream response'] =
+        `${response.state} after ${response.chunksSent}/${response.chunksTotal} chunks`;
+  });
+  return {
+    ...upstream,
+    urlFor(job: Job, chunks: number, delayMs: number): string {
+      const key = randomUUID();
+      jobs.set(key, job);
+      job.resources['upstream response'] = 'open';
+      const query = new URLSearchParams({
+        chunks: String(chunks),
+        delayMs: String(delayMs),
+        tag: `#${job.requestId}`,
+        key,
+      });
+      return `${upstream.url}?${query}`;
     },
   };
 }

@@ -10,11 +10,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
-import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool } from '../shared/jobs.ts';
 import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline, type Timeline } from '../shared/timeline.ts';
+import { port } from './server-flags.ts';
 
 const log = createTimeline('server');
 
@@ -114,23 +114,6 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
   registerJobStatusTool(server, jobs);
   return server;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Flags, helpers and start-up.
-
-export const DEFAULT_PORT = 3110;
-
-const HELP = `
-Lesson 10 server: process_large_file over Streamable HTTP, and what it does with cancels that race.
-
-Usage: npx tsx lessons/10-races-and-ids/server.ts [options]
-
-  --port N     port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  -h, --help   show this help
-`;
-
-const flags = parseFlags({ port: { type: 'string' } }, HELP);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
 
 const dataFolder = join(import.meta.dirname, 'data');
 const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);

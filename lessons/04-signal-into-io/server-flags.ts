@@ -1,0 +1,22 @@
+// Lesson 04 server's flags, read when server.ts imports this: its help text, and the values.
+import { intFlag, parseFlags } from '../shared/cli.ts';
+
+export const DEFAULT_PORT = 3104;
+
+const HELP = `
+Lesson 04 server: process_large_file from four kinds of I/O, each handed the request's signal.
+
+Usage: npx tsx lessons/04-signal-into-io/server.ts [options]
+
+  --port N        port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
+  --wrong-way     the handler stops waiting when its signal fires, but does not hand the
+                  signal to the I/O: see the upstream, the child, the file and the queries go on
+  -h, --help      show this help
+
+Environment:
+  DATABASE_URL    a PostgreSQL server for the db source (default: PGlite, embedded, in memory)
+`;
+
+const flags = parseFlags({ port: { type: 'string' }, 'wrong-way': { type: 'boolean' } }, HELP);
+export const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+export const wrongWay = flags['wrong-way'] ?? false;
