@@ -13,78 +13,15 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { REQUEST_CANCELLED } from '../01-cancel-by-id/cancellation.ts'; // -32800: lesson 01 explains it
-import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
+import { exitPlainlyIfServerLost } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { SOURCES, type Source } from './layers.ts';
+import { held, settledStatus } from './server-report.ts';
+import * as flags from './client-flags.ts';
 
-const OUTCOMES = ['stopped', 'ran-on', 'completed'] as const;
-type Outcome = (typeof OUTCOMES)[number] | 'failed';
-
-const HELP = `
-Lesson 04 client: cancel process_large_file while it waits on each kind of I/O, and print what the
-server says it stopped and released.
-
-Usage: npx tsx lessons/04-signal-into-io/client.ts [options]
-
-  --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3104/mcp)
-  --layer LAYER        http, child, file, db, or all (default: all, one after another)
-  --cancel-after MS    send notifications/cancelled this long after each call (default: 1100)
-  --no-cancel          let every call run to completion
-  --chunks N           chunks per call (default: 20)
-  --chunk-delay MS     how long each chunk takes (default: 250)
-  --wait MS            after the reply, how long to wait for the server to release everything (default: 1500)
-  --expect OUTCOME     the outcome, for every layer, that makes this exit 0 (default: stopped, or completed with --no-cancel)
-                         stopped    the I/O stopped and everything it held was released
-                         ran-on     the handler stopped but its I/O went on (a server run with --wrong-way)
-                         completed  the call ran to the end
-  -h, --help           show this help
-`;
-
-const flags = parseFlags(
-  {
-    url: { type: 'string' },
-    layer: { type: 'string' },
-    'cancel-after': { type: 'string' },
-    'no-cancel': { type: 'boolean' },
-    chunks: { type: 'string' },
-    'chunk-delay': { type: 'string' },
-    wait: { type: 'string' },
-    expect: { type: 'string' },
-  },
-  HELP,
-);
-const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3104/mcp';
-const layer = choiceFlag('layer', flags.layer, [...SOURCES, 'all'], 'all');
-const cancel = !flags['no-cancel'];
-const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1100);
-const chunks = intFlag('chunks', flags.chunks, 20, 1, 1000);
-const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 10_000);
-const waitMs = intFlag('wait', flags.wait, 1500);
-const expected = choiceFlag('expect', flags.expect, OUTCOMES, cancel ? 'stopped' : 'completed');
-const reason = 'user changed their mind';
-
+const { url, layer, cancel, cancelAfterMs, chunks, chunkDelayMs, waitMs, expected, reason } = flags;
 const log = createTimeline('client');
-
-/** What get_job_status reports (lessons/shared/jobs.ts). */
-interface JobReport {
-  state: string;
-  chunksDone: number;
-  chunksTotal: number;
-  cancelToStopMs?: number;
-  fileHandle: string;
-  resources?: Record<string, string>;
-  reply?: string;
-}
-
-/** Resources the job still holds: an open file, a running process or statement, an open response. */
-const held = (job: JobReport) =>
-  [
-    ...(job.fileHandle === 'open' ? ['file handle'] : []),
-    ...Object.entries(job.resources ?? {})
-      .filter(([, state]) => state === 'open' || state === 'running')
-      .map(([name]) => name),
-  ] as string[];
 
 const transport = new StreamableHTTPClientTransport(new URL(url));
 /** SDK 1.x has no public "next request id" API: watch each tools/call leave (as in lesson 01). */
@@ -96,22 +33,7 @@ transport.send = (message, options) => {
 };
 const client = new Client({ name: 'lesson-04-client', version: '1.0.0' });
 
-async function jobStatus(id: RequestId): Promise<JobReport | undefined> {
-  const status = await client.callTool({ name: 'get_job_status', arguments: { requestId: id } });
-  return status.structuredContent as JobReport | undefined;
-}
-
-/** Asks until nothing is held any more, or `waitMs` has passed. */
-async function settledStatus(id: RequestId): Promise<JobReport | undefined> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const job = await jobStatus(id);
-    if (!job || held(job).length === 0 || Date.now() >= deadline) return job;
-    await sleep(250);
-  }
-}
-
-async function runLayer(source: Source): Promise<Outcome> {
+async function runLayer(source: Source): Promise<flags.Outcome> {
   nextCallId = deferred<RequestId>();
   const call = client
     .callTool(
@@ -146,7 +68,7 @@ async function runLayer(source: Source): Promise<Outcome> {
   }
 
   // The proof of a cancel is on the server's side: ask it what it stopped and released.
-  const job = await settledStatus(id);
+  const job = await settledStatus(client, id, waitMs);
   if (!job) {
     log.fail(`server has no record of #${id}`);
     return 'failed';
@@ -178,7 +100,7 @@ try {
 exitPlainlyIfServerLost(log, url, 'npx tsx lessons/04-signal-into-io/server.ts');
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
 
-const outcomes = new Map<Source, Outcome>();
+const outcomes = new Map<Source, flags.Outcome>();
 for (const source of layer === 'all' ? SOURCES : [layer]) {
   const outcome = await runLayer(source);
   outcomes.set(source, outcome);
