@@ -6,59 +6,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { isJSONRPCRequest, type CallToolResult, type RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
+import { exitPlainlyIfServerLost } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
-import type { HeldResources } from './held-resources.ts';
-import { deleteSession, jobStatusInSession, type JobReport } from './session-over-http.ts';
+import { countHeld, describeHeld } from './held-resources.ts';
+import { cleanedUp, deleteSession, howItEnded, jobStatusInSession, type JobReport } from './session-over-http.ts';
+import * as flags from './client-flags.ts';
 
-const SCENARIOS = ['disconnect', 'wait', 'leak'] as const;
-const OUTCOMES = ['ran-on', 'stopped', 'completed', 'shutdown', 'held', 'released'] as const;
-type Outcome = (typeof OUTCOMES)[number] | 'failed';
-
-const HELP = `
-Lesson 09 client: disconnect from a running call, or cancel many and count what stays held.
-
-Usage: npx tsx lessons/09-disconnects-and-shutdown/client.ts [options]
-
-  --url URL               the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3109/mcp)
-  --scenario NAME         what to do (default: disconnect)
-                            disconnect  start a call, close the transport after --disconnect-after ms,
-                                        then ask the server (same session, plain HTTP) how the job ended
-                            wait        start a call and wait for its reply (stop the server meanwhile)
-                            leak        cancel --cancels calls one by one, count what the server holds
-  --disconnect-after MS   (disconnect) when to close the transport (default: 1000)
-  --cancels N             (leak) how many calls to start and cancel (default: 20)
-  --chunks N              chunks per call (default: 12)
-  --chunk-delay MS        the server's pause after each chunk (default: 250)
-  --expect OUTCOME        the outcome that makes this exit 0
-                            disconnect: ran-on (default) or stopped (server with --disconnect-means-cancel)
-                            wait:       completed (default) or shutdown (the server was stopped mid-call)
-                            leak:       released (default) or held (server with --on-cancel none)
-  -h, --help              show this help
-`;
-
-const flags = parseFlags(
-  {
-    url: { type: 'string' },
-    scenario: { type: 'string' },
-    'disconnect-after': { type: 'string' },
-    cancels: { type: 'string' },
-    chunks: { type: 'string' },
-    'chunk-delay': { type: 'string' },
-    expect: { type: 'string' },
-  },
-  HELP,
-);
-const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3109/mcp';
-const scenario = choiceFlag('scenario', flags.scenario, SCENARIOS, 'disconnect');
-const disconnectAfterMs = intFlag('disconnect-after', flags['disconnect-after'], 1000);
-const cancels = intFlag('cancels', flags.cancels, 20, 1, 1000);
-const chunks = intFlag('chunks', flags.chunks, 12, 1, 10_000);
-const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
-const defaults = { disconnect: 'ran-on', wait: 'completed', leak: 'released' } as const;
-const expected = choiceFlag('expect', flags.expect, OUTCOMES, defaults[scenario]);
-
+const { url, scenario, disconnectAfterMs, cancels, chunks, chunkDelayMs, expected } = flags;
 const log = createTimeline('client');
 const fileArgs = { path: 'sample.txt', chunks, chunkDelayMs };
 
@@ -110,11 +65,7 @@ const started = (id: RequestId) =>
     return !status.isError && (status.structuredContent as JobReport).chunksDone > 0;
   });
 
-/** The job has ended and its `finally` has run: file closed, scratch file removed. */
-const cleanedUp = (job: JobReport) =>
-  job.state !== 'running' && job.fileHandle === 'closed' && job.resources?.['scratch file'] === 'removed';
-
-async function disconnect(): Promise<Outcome> {
+async function disconnect(): Promise<flags.Outcome> {
   const call = startCall().catch(() => undefined);
   const id = await waitFor('the call to leave', () => callIds[0]);
   log.event(`-> tools/call #${String(id)} process_large_file (${chunks} chunks, ${chunkDelayMs} ms apart)`);
@@ -134,11 +85,7 @@ async function disconnect(): Promise<Outcome> {
     },
     { timeoutMs: chunks * chunkDelayMs + 10_000, intervalMs: 100 },
   );
-  const how =
-    job.state === 'completed'
-      ? `ran on to completion: ${job.chunksDone}/${job.chunksTotal} chunks`
-      : `${job.state} after chunk ${job.chunksDone}/${job.chunksTotal} (${job.resources?.['stopped by'] ?? '?'})`;
-  log.event(`server reports #${String(id)} (asked over HTTP in the same session): ${how}`);
+  log.event(`server reports #${String(id)} (asked over HTTP in the same session): ${howItEnded(job)}`);
   log.event(
     `server reports #${String(id)}: response stream ${job.resources?.['response stream'] ?? job.responseStream}, ` +
       `file handle ${job.fileHandle}, scratch file ${job.resources?.['scratch file']}`,
@@ -147,7 +94,7 @@ async function disconnect(): Promise<Outcome> {
   return job.state === 'completed' ? 'ran-on' : job.state === 'cancelled' ? 'stopped' : 'failed';
 }
 
-async function wait(): Promise<Outcome> {
+async function wait(): Promise<flags.Outcome> {
   const call = startCall();
   const id = await waitFor('the call to leave', () => callIds[0]);
   log.event(`-> tools/call #${String(id)} process_large_file (${chunks} chunks, ${chunkDelayMs} ms apart); waiting`);
@@ -163,15 +110,9 @@ async function wait(): Promise<Outcome> {
   return /server shutting down/.test(text) ? 'shutdown' : 'failed';
 }
 
-const held = async () =>
-  (await client.callTool({ name: 'count_held_resources', arguments: {} })).structuredContent as HeldResources;
-const show = (r: HeldResources) =>
-  `${r.openResponseStreams} open response streams, ${r.sdkStreams} SDK streams with a keep-alive timer, ` +
-  `${r.sdkRequestMappings} request-to-stream entries, ${r.tcpConnections ?? '?'} TCP connections`;
-
-async function leak(): Promise<Outcome> {
-  const before = await held();
-  log.event(`server holds, before: ${show(before)}`);
+async function leak(): Promise<flags.Outcome> {
+  const before = await countHeld(client);
+  log.event(`server holds, before: ${describeHeld(before)}`);
   for (let i = 0; i < cancels; i++) {
     const controller = new AbortController();
     const call = startCall({ signal: controller.signal }).catch(() => undefined);
@@ -188,10 +129,10 @@ async function leak(): Promise<Outcome> {
   log.event(`cancelled ${cancels} calls (AbortSignal: the SDK sent notifications/cancelled for each)`);
   // The HTTP layer sees a stream close a moment after the SDK closes it: count once both agree.
   const after = await waitFor('a settled count', async () => {
-    const counts = await held();
+    const counts = await countHeld(client);
     return counts.openResponseStreams === counts.sdkStreams && counts;
   });
-  log.event(`server holds, after:  ${show(after)}`);
+  log.event(`server holds, after:  ${describeHeld(after)}`);
   if (lateReplies > 0) log.detail(`ignored ${lateReplies} replies to calls already given up (as the spec asks)`);
   await transport.terminateSession();
   await client.close();

@@ -1,6 +1,7 @@
 // What a server process holds for its clients, counted three ways: the shared wiring's record of
 // response streams, the SDK transport's own stream table, and the kernel's list of TCP connections.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
@@ -96,3 +97,12 @@ export function hasStandaloneStream(transport: StreamableHTTPServerTransport): b
   const inner = (transport as unknown as TransportInternals)._webStandardTransport;
   return inner._streamMapping.has(inner._standaloneSseStreamId);
 }
+
+/** The client's side: what the server's count_held_resources tool reports now. */
+export const countHeld = async (client: Client) =>
+  (await client.callTool({ name: 'count_held_resources', arguments: {} })).structuredContent as HeldResources;
+
+/** The counts in one line, as the client prints them. */
+export const describeHeld = (r: HeldResources) =>
+  `${r.openResponseStreams} open response streams, ${r.sdkStreams} SDK streams with a keep-alive timer, ` +
+  `${r.sdkRequestMappings} request-to-stream entries, ${r.tcpConnections ?? '?'} TCP connections`;

@@ -1,6 +1,7 @@
 // Calling a tool in an existing session with nothing but fetch and its Mcp-Session-Id header:
 // how a client that closed its SDK transport (or a test whose client was killed) can still ask the
-// server about a job. The session belongs to the server; a connection is only a way in.
+// server about a job. The session belongs to the server; a connection is only a way in. And two
+// readings of the job it reports, as the lesson's client prints them.
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import type { jobReportSchema } from '../shared/jobs.ts';
 import type { z } from 'zod';
@@ -55,3 +56,13 @@ export async function deleteSession(url: string, sessionId: string): Promise<num
   });
   return response.status;
 }
+
+/** The job has ended and its `finally` has run: file closed, scratch file removed. */
+export const cleanedUp = (job: JobReport) =>
+  job.state !== 'running' && job.fileHandle === 'closed' && job.resources?.['scratch file'] === 'removed';
+
+/** How the job ended, in a few words: ran on to completion, or stopped after chunk N, and by what. */
+export const howItEnded = (job: JobReport) =>
+  job.state === 'completed'
+    ? `ran on to completion: ${job.chunksDone}/${job.chunksTotal} chunks`
+    : `${job.state} after chunk ${job.chunksDone}/${job.chunksTotal} (${job.resources?.['stopped by'] ?? '?'})`;
