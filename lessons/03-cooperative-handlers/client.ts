@@ -13,69 +13,13 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../shared/call-ids.ts';
 import { REQUEST_CANCELLED } from '../01-cancel-by-id/cancellation.ts';
-import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
-import type { jobReportSchema } from '../shared/jobs.ts';
+import { exitPlainlyIfServerLost } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
-import type { z } from 'zod';
-import { STRATEGIES, type Strategy } from './strategies.ts';
-
-const HELP = `
-Lesson 03 client: cancel process_large_file under each strategy and measure how fast each one stops.
-
-Usage: npx tsx lessons/03-cooperative-handlers/client.ts [options]
-
-  --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3103/mcp)
-  --strategy NAME      run only this strategy (default: all, in this order):
-                         ${STRATEGIES.join(', ')}
-  --cancel-after MS    send notifications/cancelled this long after each call (default: 500)
-  --jitter MS          add a random 0..MS to each delay, so cancels land anywhere in a poll (default: 0)
-  --runs N             run each strategy N times; the table then shows the median and the maximum (default: 1)
-  --chunks N           chunks per call (default: enough to outlast the cancel by 1.5 s)
-  --chunk-ms MS        how long each chunk takes on the server (default: 50)
-  -h, --help           show this help
-`;
-
-const flags = parseFlags(
-  {
-    url: { type: 'string' },
-    strategy: { type: 'string' },
-    'cancel-after': { type: 'string' },
-    jitter: { type: 'string' },
-    runs: { type: 'string' },
-    chunks: { type: 'string' },
-    'chunk-ms': { type: 'string' },
-  },
-  HELP,
-);
-const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3103/mcp';
-const only = choiceFlag('strategy', flags.strategy, [...STRATEGIES, 'all'], 'all');
-const strategies: readonly Strategy[] = only === 'all' ? STRATEGIES : [only];
-const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 500);
-const jitterMs = intFlag('jitter', flags.jitter, 0);
-const runs = intFlag('runs', flags.runs, 1, 1, 1000);
-const chunkMs = intFlag('chunk-ms', flags['chunk-ms'], 50, 1, 10_000);
-// Long enough that every cancel lands mid-job, even for a 1 s poller: the delay, plus 1.5 s.
-const chunks = intFlag('chunks', flags.chunks, Math.ceil((cancelAfterMs + jitterMs + 1500) / chunkMs), 1, 10_000);
+import { describeJob, ms, printTable, type JobReport, type Measurement } from './measurements.ts';
+import type { Strategy } from './strategies.ts';
+import { cancelAfterMs, chunkMs, chunks, jitterMs, runs, strategies, url } from './client-flags.ts';
 
 const log = createTimeline('client');
-type JobReport = z.infer<z.ZodObject<typeof jobReportSchema>>;
-
-/** One cancelled call, as measured from both sides. */
-interface Measurement {
-  strategy: Strategy;
-  /** -32800 as expected, or the full result (the cancel came too late to matter). */
-  answer: 'cancelled' | 'completed' | 'other';
-  /** Cancel sent -> answer received, on this side. */
-  clientMs: number;
-  /** Cancel read -> handler stopped and cleaned up, on the server's side; absent when it never saw one. */
-  serverMs?: number;
-  /** Cancel sent -> its HTTP POST answered (202): how long the server took to read it. */
-  ackMs: number;
-  job?: JobReport;
-}
-
-const ms = (value: number) => `${value.toFixed(1)} ms`;
-
 async function cancelOne(client: Client, nextCallId: () => Promise<RequestId>, strategy: Strategy) {
   const callId = nextCallId();
   const call = client.callTool(
@@ -131,67 +75,6 @@ async function cancelOne(client: Client, nextCallId: () => Promise<RequestId>, s
   return measurement;
 }
 
-function describeJob(job: JobReport | undefined): string {
-  if (!job) return 'no record of the call';
-  const freed = freedBy(job);
-  if (job.state === 'cancelled') {
-    return (
-      `stopped after chunk ${job.chunksDone}/${job.chunksTotal} (the cancel arrived after chunk ` +
-      `${job.chunksDoneWhenCancelArrived}; stopped ${job.cancelToStopMs} ms later)${freed ? `; ${freed}` : ''}`
-    );
-  }
-  return `${job.state}, ${job.chunksDone}/${job.chunksTotal} chunks; ${job.cancelReason === undefined ? 'it never saw a cancel while running' : 'cancel on record'}`;
-}
-
-/** What the server says it released: the file handle, a worker thread, and so on. */
-function freedBy(job: JobReport): string {
-  const parts: string[] = [];
-  if (job.fileHandle && job.fileHandle !== 'not opened') parts.push(`file handle ${job.fileHandle}`);
-  for (const [name, state] of Object.entries(job.resources ?? {})) parts.push(`${name} ${state}`);
-  return parts.join(', ');
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
-/** "12.3 ms" for one run; "median 12.3 ms, max 45.6 ms" for several. */
-function summarise(values: number[]): string {
-  if (values.length === 0) return '-';
-  if (values.length === 1) return ms(values[0]!);
-  return `median ${ms(median(values))}, max ${ms(Math.max(...values))}`;
-}
-
-function printTable(measurements: Measurement[]) {
-  const rows = strategies.map((strategy) => {
-    const mine = measurements.filter((m) => m.strategy === strategy);
-    const last = mine.at(-1)?.job;
-    const serverValues = mine.flatMap((m) => (m.serverMs === undefined ? [] : [m.serverMs]));
-    const completed = mine.some((m) => m.answer === 'completed');
-    return [
-      strategy,
-      summarise(mine.map((m) => m.clientMs)) + (completed ? ' (the result)' : ''),
-      serverValues.length ? summarise(serverValues) : 'saw it after the end',
-      !last
-        ? '-'
-        : last.state === 'cancelled'
-          ? `${last.chunksDoneWhenCancelArrived} -> ${last.chunksDone}`
-          : `all ${last.chunksDone}`,
-    ];
-  });
-  const header = ['strategy', 'cancel -> answer (client)', 'cancel -> stopped (server)', 'chunks at cancel -> stop'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const format = (cells: string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  log.event(runs > 1 ? `cancel latency over ${runs} runs each:` : 'cancel latency:');
-  for (const line of [format(header), ...rows.map(format)]) log.event(`  ${line}`);
-}
-
 const transport = new StreamableHTTPClientTransport(new URL(url));
 const nextCallId = watchCallIds(transport, 'process_large_file');
 const client = new Client({ name: 'lesson-03-client', version: '1.0.0' });
@@ -210,7 +93,7 @@ const measurements: Measurement[] = [];
 for (const strategy of strategies) {
   for (let run = 0; run < runs; run++) measurements.push(await cancelOne(client, nextCallId, strategy));
 }
-printTable(measurements);
+printTable(measurements, strategies, runs, log);
 
 await transport.terminateSession();
 await client.close();
