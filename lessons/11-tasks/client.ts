@@ -7,55 +7,12 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { isTerminal } from '@modelcontextprotocol/sdk/experimental/tasks';
 import { CallToolResultSchema, CreateTaskResultSchema, McpError, type Task } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../shared/call-ids.ts';
-import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
+import { exitPlainlyIfServerLost } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
-import { waitFor } from '../shared/wait.ts';
+import * as flags from './client-flags.ts';
+import { printWorkReport, settledWork } from './server-report.ts';
 
-const OUTCOMES = ['stopped', 'ran-on', 'completed'] as const;
-type Outcome = (typeof OUTCOMES)[number] | 'failed';
-const CANCEL_WITH = ['tasks/cancel', 'notification'] as const;
-
-const HELP = `
-Lesson 11 client: run process_large_file as a task, cancel it with tasks/cancel, check what stopped.
-
-Usage: npx tsx lessons/11-tasks/client.ts [options]
-
-  --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3111/mcp)
-  --cancel-after MS    cancel this long after the task was created (default: 1200)
-  --no-cancel          let the task complete, get its result, then try to cancel it
-  --cancel-with HOW    tasks/cancel (default), or notification: notifications/cancelled naming the
-                       tools/call's request id, which the spec says not to use for a task
-  --chunks N           chunks to split the file into (default: 20)
-  --chunk-delay MS     the server's pause after each chunk (default: 250)
-  --expect OUTCOME     the outcome that makes this exit 0 (default: stopped; completed with
-                       --no-cancel or --cancel-with notification)
-                         stopped    the task is cancelled and its work stopped within a chunk
-                         ran-on     the task is cancelled, but its work ran on after the cancel
-                         completed  the task completed and tasks/result returned its result
-  -h, --help           show this help
-`;
-
-const flags = parseFlags(
-  {
-    url: { type: 'string' },
-    'cancel-after': { type: 'string' },
-    'no-cancel': { type: 'boolean' },
-    'cancel-with': { type: 'string' },
-    chunks: { type: 'string' },
-    'chunk-delay': { type: 'string' },
-    expect: { type: 'string' },
-  },
-  HELP,
-);
-const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3111/mcp';
-const cancel = !flags['no-cancel'];
-const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1200);
-const cancelWith = choiceFlag('cancel-with', flags['cancel-with'], CANCEL_WITH, 'tasks/cancel');
-const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
-const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
-const byTasksCancel = cancel && cancelWith === 'tasks/cancel';
-const expected = choiceFlag('expect', flags.expect, OUTCOMES, byTasksCancel ? 'stopped' : 'completed');
-
+const { url, cancel, cancelAfterMs, cancelWith, chunks, chunkDelayMs, byTasksCancel, expected } = flags;
 const log = createTimeline('client');
 
 /** An McpError's code and the message as it came over the wire (the SDK client prefixes "MCP error N: "). */
@@ -156,26 +113,9 @@ if (!byTasksCancel) {
 
 // The proof is on the server's side: did the work stop, and is its file closed? With --unwired the
 // work runs on, so wait until the server says it has finished one way or the other.
-const work = await waitFor(
-  "the server's record of the work to settle",
-  async () => {
-    const status = await client.callTool({ name: 'get_task_work', arguments: { taskId } });
-    const job = status.structuredContent as Record<string, unknown> | undefined;
-    return job && job.state !== 'running' && job.fileHandle !== 'open' && job.reply !== undefined ? job : undefined;
-  },
-  { timeoutMs: chunks * chunkDelayMs + 10_000, intervalMs: 100 },
-);
+const work = await settledWork(client, taskId, chunks * chunkDelayMs + 10_000);
+printWorkReport(work, taskId, log);
 const cancelledAfter = work.chunksDoneWhenCancelArrived as number | undefined;
-const doneAt = `chunk ${work.chunksDone}/${work.chunksTotal}`;
-log.event(
-  `server reports task ${taskId.slice(0, 8)}: ` +
-    (work.state === 'cancelled'
-      ? `work stopped after ${doneAt} (tasks/cancel arrived after chunk ${cancelledAfter}; stopped ${work.cancelToStopMs} ms later)`
-      : cancelledAfter === undefined
-        ? `work ${work.state} at ${doneAt}`
-        : `work ${work.state} at ${doneAt}, although tasks/cancel arrived after chunk ${cancelledAfter}`),
-);
-log.event(`server reports task ${taskId.slice(0, 8)}: file handle ${work.fileHandle}; ${work.reply}`);
 
 if (byTasksCancel) {
   // Only now that the work has ended: with --unwired it ran to the end and tried to store its
@@ -189,7 +129,7 @@ await transport.terminateSession();
 await client.close();
 log.detail('session ended (DELETE)');
 
-function outcome(): Outcome {
+function outcome(): flags.Outcome {
   if (final.status === 'completed' && work.state === 'completed') return 'completed';
   if (final.status !== 'cancelled') return 'failed';
   const ranOn = (work.chunksDone as number) - (cancelledAfter ?? 0) > 1;
