@@ -14,57 +14,13 @@ import {
   type RequestId,
   type VersionNegotiationMode,
 } from '@modelcontextprotocol/client';
-import { choiceFlag, exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
+import { exitPlainlyIfServerLost } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
-import { deferred, waitFor } from '../shared/wait.ts';
+import { deferred } from '../shared/wait.ts';
+import * as flags from './client-flags.ts';
+import { printJobReport, printLateReplies, settledJob } from './server-report.ts';
 
-const ERAS = ['auto', 'legacy', '2026-07-28'] as const;
-const OUTCOMES = ['stopped', 'completed', 'no-connect'] as const;
-
-const HELP = `
-Lesson 12 client (SDK 2.x): call process_large_file, cancel it by aborting, show what the
-negotiated era put on the wire and what the server stopped.
-
-Usage: npx tsx lessons/12-two-eras/client.ts [options]
-
-  --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3112/mcp);
-                       lesson 01's server is http://127.0.0.1:3101/mcp
-  --era ERA            version negotiation (default: auto)
-                         auto        probe with server/discover; fall back to initialize (2025)
-                         legacy      the 2025 initialize handshake, no probe
-                         2026-07-28  that revision or fail
-  --cancel-after MS    abort the call this long after sending it (default: 1200)
-  --no-cancel          let the call run to completion
-  --chunks N           chunks to split the file into (default: 20)
-  --chunk-delay MS     the server's pause after each chunk (default: 250)
-  --reason TEXT        the abort reason (default: "user changed their mind")
-  --expect OUTCOME     what makes this exit 0: stopped (default) or completed (default with --no-cancel),
-                       or no-connect: with --era 2026-07-28, a server that does not offer it (lesson 01's)
-  -h, --help           show this help
-`;
-
-const flags = parseFlags(
-  {
-    url: { type: 'string' },
-    era: { type: 'string' },
-    'cancel-after': { type: 'string' },
-    'no-cancel': { type: 'boolean' },
-    chunks: { type: 'string' },
-    'chunk-delay': { type: 'string' },
-    reason: { type: 'string' },
-    expect: { type: 'string' },
-  },
-  HELP,
-);
-const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3112/mcp';
-const era = choiceFlag('era', flags.era, ERAS, 'auto');
-const cancel = !flags['no-cancel'];
-const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1200);
-const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
-const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
-const reason = flags.reason ?? 'user changed their mind';
-const expected = choiceFlag('expect', flags.expect, OUTCOMES, cancel ? 'stopped' : 'completed');
-
+const { url, era, cancel, cancelAfterMs, chunks, chunkDelayMs, reason, expected } = flags;
 const log = createTimeline('client');
 const mode: VersionNegotiationMode = era === '2026-07-28' ? { pin: '2026-07-28' } : era;
 
@@ -80,8 +36,7 @@ const watchingFetch: typeof fetch = async (input, init) => {
   const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : undefined;
   const method = body?.method as string | undefined;
   const params = body?.params as { name?: string; requestId?: RequestId; reason?: string } | undefined;
-  const isOurCall = method === 'tools/call' && params?.name === 'process_large_file';
-  if (isOurCall) {
+  if (method === 'tools/call' && params?.name === 'process_large_file') {
     callId.resolve(body!.id as RequestId);
     init?.signal?.addEventListener('abort', () => {
       // In the 2026 era the SDK aborts this fetch when the caller aborts; closing the client aborts it too.
@@ -155,8 +110,7 @@ const id = await callId.promise;
 log.event(`-> tools/call #${id} process_large_file (${chunks} chunks, ${chunkDelayMs} ms apart)`);
 
 if (cancel) {
-  let timer: NodeJS.Timeout | undefined;
-  const due = new Promise<'due'>((resolve) => (timer = setTimeout(() => resolve('due'), cancelAfterMs)));
+  const due = sleep(cancelAfterMs, 'due' as const, { ref: false });
   if ((await Promise.race([settled, due])) === 'due') {
     log.highlight(`aborting the call after ${cancelAfterMs} ms (reason: "${reason}")`);
     controller.abort(reason);
@@ -165,7 +119,6 @@ if (cancel) {
   } else {
     log.warn('the call finished before the cancel was due');
   }
-  clearTimeout(timer);
 }
 
 const outcome = await settled;
@@ -180,43 +133,10 @@ if ('result' in outcome) {
 }
 
 // --- Ask the server what it did: the proof of a cancel is on the server's side --------------------
-interface JobReport {
-  state: string;
-  chunksDone: number;
-  chunksTotal: number;
-  chunksDoneWhenCancelArrived?: number;
-  cancelReason?: string;
-  cancelToStopMs?: number;
-  fileHandle: string;
-  responseStream: string;
-  reply?: string;
-}
-const jobStatus = async () =>
-  (await client.callTool({ name: 'get_job_status', arguments: { requestId: id } })).structuredContent as
-    JobReport | undefined;
-const job = await waitFor('the server to finish with the call', async () => {
-  const report = await jobStatus();
-  return report && report.state !== 'running' && report.reply !== undefined && report;
-});
-if (controller.signal.aborted && job.reply !== 'nothing') {
-  await waitFor(`the server's reply (${job.reply}) to reach this client`, () => lateReplies.length > 0, {
-    timeoutMs: 5000,
-  }).catch(() => {});
-}
-for (const reply of lateReplies) {
-  log.event(`<- a late reply to #${id}: ${reply}. The SDK drops it (it had given up) and reports it to onerror`);
-}
-
-const stopped =
-  job.state === 'cancelled'
-    ? `stopped after chunk ${job.chunksDone}/${job.chunksTotal} (the cancel arrived after chunk ` +
-      `${job.chunksDoneWhenCancelArrived}; stopped ${job.cancelToStopMs} ms later)`
-    : `${job.state}, ${job.chunksDone}/${job.chunksTotal} chunks`;
-log.event(`server reports #${id}: ${stopped}`);
-if (job.cancelReason !== undefined) log.event(`server reports #${id}: the handler's signal said "${job.cancelReason}"`);
-log.event(
-  `server reports #${id}: file handle ${job.fileHandle}, response stream ${job.responseStream}, replied ${job.reply}`,
-);
+const job = await settledJob(client, id);
+// A reply the server sent after the abort reaches onerror (above): wait a moment for it, then say so.
+await printLateReplies(lateReplies, controller.signal.aborted ? job.reply : 'nothing', id, log);
+printJobReport(job, id, log);
 
 if (client.getProtocolEra() === 'legacy') await transport.terminateSession().catch(() => {});
 await client.close();
