@@ -2,9 +2,10 @@
 // with plain fetch, and the server's own record of each job. No test asserts how many milliseconds
 // anything took: they assert what the handler did (chunks, order of events, threads, descriptors).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -18,6 +19,7 @@ import { scaled, waitFor } from '../shared/wait.ts';
 import type { z } from 'zod';
 import type { Strategy } from './strategies.ts';
 
+const execFileAsync = promisify(execFile);
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
@@ -239,12 +241,17 @@ describe('lesson 03: CPU-bound work', { timeout: scaled(60_000) }, () => {
        worker.on('error', (error) => console.log('worker failed:', error.code));`,
     );
     for (const command of [[tsxCli], ['--import', 'tsx']]) {
-      // spawnSync blocks this process, so it needs its own deadline: a hung worker must not hang the suite.
-      const bare = spawnSync(process.execPath, [...command, probe], {
+      // Not spawnSync: blocking this process for seconds would leave it unaware that the shared
+      // server closed an idle keep-alive connection, and the next test's fetch would fail on it.
+      // Its own deadline still: a hung worker must not hang the suite.
+      const bare = await execFileAsync(process.execPath, [...command, probe], {
         encoding: 'utf8',
         cwd: import.meta.dirname,
         timeout: 20_000,
-      });
+      }).catch((error: { stdout?: string; stderr?: string }) => ({
+        stdout: error.stdout ?? '',
+        stderr: error.stderr ?? '',
+      }));
       const expected =
         Number(process.versions.node.split('.')[0]) === 20
           ? /worker failed: ERR_UNKNOWN_FILE_EXTENSION/
