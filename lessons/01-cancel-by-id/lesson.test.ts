@@ -11,10 +11,10 @@ import * as spec from '@modelcontextprotocol/sdk/spec.types.js';
 import { ErrorCode, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { DEFAULT_SSE_KEEP_ALIVE_MS } from '@modelcontextprotocol/sdk/server/sseKeepAlive.js';
-import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
+import { canRunInTerminal, startTs, startTsInTerminal } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
-import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
+import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import {
   canSeeFileDescriptors,
   connectRecordingClient,
@@ -30,18 +30,8 @@ const CLIENT = join(import.meta.dirname, 'client.ts');
 const SAMPLE = join(import.meta.dirname, 'data', 'sample.txt');
 const README = join(import.meta.dirname, 'README.md');
 
-const sharedServer = sharedServers(SERVER);
-
-/** Runs `body` against the file's shared server with `args`, or one of its own (`own`: it stops it, or reads its whole log). */
-async function withServer(args: string[], body: (server: LessonServer) => Promise<void>, { own = false } = {}) {
-  if (!own) return body(await sharedServer(args));
-  const server = await startLessonServer(SERVER, args);
-  try {
-    await body(server);
-  } finally {
-    await server.stop();
-  }
-}
+/** The file's shared server with `args`, or one of its own (`{ own: true }`). */
+const withServer = serverRunner(SERVER);
 
 const fileDescriptorsOpen = (server: LessonServer) => openDescriptorsTo(server.child.pid!, '/data/sample.txt');
 

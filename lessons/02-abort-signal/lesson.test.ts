@@ -23,7 +23,7 @@ import { ErrorCode, McpError, type JSONRPCMessage } from '@modelcontextprotocol/
 import { z } from 'zod';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
-import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
+import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
   canSeeFileDescriptors,
@@ -48,18 +48,8 @@ const ENVELOPE_2026 = {
 
 type Server = LessonServer;
 
-const sharedServer = sharedServers(SERVER);
-
-/** Runs `body` against the file's shared server with `args`, or one of its own (`own`: it stops it, or reads its whole log). */
-async function withServer(args: string[], body: (server: Server) => Promise<void>, { own = false } = {}) {
-  if (!own) return body(await sharedServer(args));
-  const server = await startLessonServer(SERVER, args);
-  try {
-    await body(server);
-  } finally {
-    await server.stop();
-  }
-}
+/** The file's shared server with `args`, or one of its own (`{ own: true }`). */
+const withServer = serverRunner(SERVER);
 
 // One stock server for every test that needs no flags; each test sees only the lines it caused.
 let stock: Server | undefined;

@@ -11,7 +11,7 @@ import { ErrorCode, McpError, type JSONRPCMessage, type LoggingLevel } from '@mo
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { canRunInTerminal, startLessonServer, startTs, startTsInTerminal } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
-import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
+import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -30,18 +30,8 @@ const SERVER_2026 = join(import.meta.dirname, '../12-two-eras/server.ts');
 
 type Server = LessonServer;
 
-const sharedServer = sharedServers(SERVER);
-
-/** Runs `body` against the file's shared server with `args`, or one of its own (`own`: it stops it, or reads its whole log). */
-async function withServer(args: string[], body: (server: Server) => Promise<void>, { own = false } = {}) {
-  if (!own) return body(await sharedServer(args));
-  const server = await startLessonServer(SERVER, args);
-  try {
-    await body(server);
-  } finally {
-    await server.stop();
-  }
-}
+/** The file's shared server with `args`, or one of its own (`{ own: true }`). */
+const withServer = serverRunner(SERVER);
 
 type ProgressParams = { progressToken: unknown; progress: number; total?: number; message?: string };
 const isProgress = (m: JSONRPCMessage): m is JSONRPCMessage & { params: ProgressParams } =>

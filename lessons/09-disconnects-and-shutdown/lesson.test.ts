@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
-import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
+import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -26,18 +26,8 @@ const SCRATCH = join(import.meta.dirname, 'data', 'scratch');
 
 type Server = LessonServer;
 
-const sharedServer = sharedServers(SERVER);
-
-/** Runs `body` against the file's shared server with `args`, or one of its own (`own`: it stops it, or reads its whole log). */
-async function withServer(args: string[], body: (server: Server) => Promise<void>, { own = false } = {}) {
-  if (!own) return body(await sharedServer(args));
-  const server = await startLessonServer(SERVER, args);
-  try {
-    await body(server);
-  } finally {
-    await server.stop();
-  }
-}
+/** The file's shared server with `args`, or one of its own (`{ own: true }`). */
+const withServer = serverRunner(SERVER);
 
 const sampleOpen = (server: Server) => openDescriptorsTo(server.child.pid!, '/data/sample.txt');
 const scratchFilesOf = (server: Server) => readdirSync(SCRATCH).filter((f) => f.startsWith(`${server.child.pid}-`));

@@ -14,9 +14,9 @@ import {
   StreamableHTTPClientTransport as StreamableHTTPClientTransport2,
   type JSONRPCMessage as JSONRPCMessage2,
 } from '@modelcontextprotocol/client';
-import { startLessonServer, startTs } from '../shared/processes.ts';
+import { startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
-import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
+import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
   assertInOrder,
@@ -34,18 +34,10 @@ const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 
 type Server = LessonServer;
-const sharedServer = sharedServers(SERVER);
-
-/** Runs `body` against the file's shared server, or one of its own (`own`: it stops it, or reads its whole log). */
-async function withServer(body: (server: Server) => Promise<void>, { own = false } = {}) {
-  if (!own) return body(await sharedServer());
-  const server = await startLessonServer(SERVER);
-  try {
-    await body(server);
-  } finally {
-    await server.stop();
-  }
-}
+const runner = serverRunner(SERVER);
+/** The file's shared server, or one of its own (`{ own: true }`: it stops it, or reads its whole log). */
+const withServer = (body: (server: Server) => Promise<void>, options: { own?: boolean } = {}) =>
+  runner([], body, options);
 
 const fileDescriptorsOpen = (server: Server) =>
   openDescriptorsTo(server.child.pid!, '10-races-and-ids/data/sample.txt');

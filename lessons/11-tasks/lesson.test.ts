@@ -12,10 +12,10 @@ import {
   McpError,
   type JSONRPCMessage,
 } from '@modelcontextprotocol/sdk/types.js';
-import { startLessonServer, startTs } from '../shared/processes.ts';
+import { startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import { checkReadmePair } from '../shared/readme-output.ts';
-import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
+import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import {
   canSeeFileDescriptors,
   connectRecordingClient,
@@ -34,18 +34,8 @@ const README = join(import.meta.dirname, 'README.md');
 
 type Server = LessonServer;
 
-const sharedServer = sharedServers(SERVER);
-
-/** Runs `body` against the file's shared server with `args`, or one of its own (`own`: it stops it, or reads its whole log). */
-async function withServer(args: string[], body: (server: Server) => Promise<void>, { own = false } = {}) {
-  if (!own) return body(await sharedServer(args));
-  const server = await startLessonServer(SERVER, args);
-  try {
-    await body(server);
-  } finally {
-    await server.stop();
-  }
-}
+/** The file's shared server with `args`, or one of its own (`{ own: true }`). */
+const withServer = serverRunner(SERVER);
 
 // The README shows the default port a reader will see, and placeholders for what changes each run.
 const asDocumented = (lines: string[], url: string) =>

@@ -13,7 +13,7 @@ import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
-import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
+import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import { assertInOrder, canSeeFileDescriptors, lineIndex, openDescriptorsTo, textOf } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 
@@ -28,18 +28,10 @@ type Server = LessonServer;
 const asDocumented = (lines: string[], url: string, port: number) =>
   lines.map((line) => line.replaceAll(url, `http://127.0.0.1:${port}/mcp`));
 
-const sharedServer = { [SERVER_2025]: sharedServers(SERVER_2025), [SERVER_2026]: sharedServers(SERVER_2026) };
-
-/** Runs `body` against the file's shared `file` server, or one of its own (`own`: it stops it, or reads its whole log). */
-async function withServer(file: string, body: (server: Server) => Promise<void>, { own = false } = {}) {
-  if (!own) return body(await sharedServer[file]!());
-  const server = await startLessonServer(file);
-  try {
-    await body(server);
-  } finally {
-    await server.stop();
-  }
-}
+const runners = { [SERVER_2025]: serverRunner(SERVER_2025), [SERVER_2026]: serverRunner(SERVER_2026) };
+/** The file's shared `file` server, or one of its own (`{ own: true }`: it stops it, or reads its whole log). */
+const withServer = (file: string, body: (server: Server) => Promise<void>, options: { own?: boolean } = {}) =>
+  runners[file]!([], body, options);
 
 interface JobReport {
   state: string;

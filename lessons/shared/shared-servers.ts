@@ -35,3 +35,21 @@ export function sharedServers(file: string) {
     };
   };
 }
+
+/**
+ * A test file's `withServer(args, body)`: runs `body` against the file's shared server with `args`
+ * or, given `{ own: true }`, against one of its own, stopped once `body` is done (for a test that
+ * stops or kills its server, or reads its whole log).
+ */
+export function serverRunner(file: string) {
+  const shared = sharedServers(file);
+  return async (args: string[], body: (server: LessonServer) => Promise<void>, { own = false } = {}) => {
+    if (!own) return body(await shared(args));
+    const server = await startLessonServer(file, args);
+    try {
+      await body(server);
+    } finally {
+      await server.stop();
+    }
+  };
+}
