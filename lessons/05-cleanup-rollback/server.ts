@@ -1,15 +1,6 @@
 // Lesson 05 server: a `process_large_file` that imports a file in batches, with side effects of
 // every kind (a lock, a temp dir, database rows, an output file, an idempotency key), and leaves
-// nothing half-done when it is cancelled.
-//
-// The order of a run, and where a cancel can stop it:
-//
-//   lock -> look the key up -> temp dir -> BEGIN -> per batch: INSERT rows, write to the temp file
-//   -> fsync the temp file -> store the key with the result -> COMMIT -> rename over report.txt
-//
-// Everything up to COMMIT is undone by a cancel: ROLLBACK, and `finally` removes the temp dir and
-// releases the lock. COMMIT is the point of no return: the database is the source of truth, and a
-// cancel that arrives after it is too late, so the rename still happens and the result is sent.
+// nothing half-done when it is cancelled (the order of a run is above the tool, below).
 //
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
 import { createHash } from 'node:crypto';
@@ -45,6 +36,14 @@ const log = createTimeline('server');
 function createServer({ transport, jobs }: NewSession) {
   const server = new McpServer({ name: 'lesson-05-cleanup-rollback', version: '1.0.0' });
 
+  // The order of a run, and where a cancel can stop it:
+  //
+  //   lock -> look the key up -> temp dir -> BEGIN -> per batch: INSERT rows, write to the temp file
+  //   -> fsync the temp file -> store the key with the result -> COMMIT -> rename over report.txt
+  //
+  // Everything up to COMMIT is undone by a cancel: ROLLBACK, and `finally` removes the temp dir and
+  // releases the lock. COMMIT is the point of no return: the database is the source of truth, and a
+  // cancel that arrives after it is too late, so the rename still happens and the result is sent.
   server.registerTool(
     'process_large_file',
     {
