@@ -11,15 +11,15 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMcpExpressApp } from '@modelcontextprotocol/express';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, McpServer, type RequestId } from '@modelcontextprotocol/server';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
-import { jobReportSchema, type Job } from '../shared/jobs.ts';
 import { exitCannotServe, listenOn } from '../shared/listen.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
-import { closeOpenExchanges, currentExchange, recordExchange, replyWritten, type Exchange } from './exchanges.ts';
+import { closeOpenExchanges, recordExchange } from './exchanges.ts';
+import { registerStatelessJobStatus, startJob, unfinishedJobs } from './stateless-jobs.ts';
+import { port } from './server-flags.ts';
 
 const log = createTimeline('server');
 
@@ -45,37 +45,8 @@ const handler = createMcpHandler(({ era }) => {
       const id = ctx.mcpReq.id;
       const signal = ctx.mcpReq.signal;
       const file = resolveInDataFolder(dataFolder, path, dataLabel);
-      let finish!: () => void;
-      const job: StatelessJob = {
-        requestId: id,
-        tool: 'process_large_file',
-        file: path,
-        state: 'running',
-        chunksTotal: chunks,
-        chunksDone: 0,
-        startedAt: performance.now(),
-        fileHandle: 'not opened',
-        resources: {},
-        era: eraLabel,
-        exchange: currentExchange(),
-        finished: false,
-        done: new Promise((resolve) => (finish = resolve)),
-      };
-      jobs.push(job);
-      log.event(
-        `tools/call #${id} (${eraLabel}): process_large_file ${path}, ${chunks} chunks, ${chunkDelayMs} ms apart`,
-      );
-
-      // In this era the cancel is the client closing this request's response stream. The SDK
-      // aborts ctx.mcpReq.signal when that happens; this only notes when, for the report.
-      job.exchange?.onEnd.add((exchange) => {
-        if (exchange.ended !== 'closed by the client' || job.state !== 'running') return;
-        job.cancel = {
-          receivedAt: performance.now(),
-          chunksDoneThen: job.chunksDone,
-        };
-        log.highlight(`#${id} the client closed the response stream: that is the cancel`);
-      });
+      const fields = { tool: 'process_large_file', file: path, chunksTotal: chunks };
+      const job = startJob(id, fields, eraLabel, `${path}, ${chunks} chunks, ${chunkDelayMs} ms apart`, log);
 
       const handle = await open(file, 'r');
       job.fileHandle = 'open';
@@ -109,8 +80,7 @@ const handler = createMcpHandler(({ era }) => {
         await handle.close();
         job.fileHandle = 'closed';
         if (job.state === 'cancelled') log.highlight(`#${id} file handle closed`);
-        job.finished = true;
-        finish();
+        job.finish();
       }
 
       if (job.state === 'cancelled') {
@@ -125,98 +95,16 @@ const handler = createMcpHandler(({ era }) => {
     },
   );
 
-  server.registerTool(
-    'get_job_status',
-    {
-      title: 'Job status',
-      description:
-        'Reports the latest process_large_file call with this JSON-RPC request id: running, completed or ' +
-        'cancelled; chunks done; whether its file handle and response stream were released; what was replied. ' +
-        'There are no sessions in this era, so ids are not scoped to one client: use a fresh server per run.',
-      inputSchema: z.object({
-        requestId: z.union([z.number().int(), z.string()]).describe('the id of the tools/call request'),
-      }),
-      outputSchema: z.object({
-        ...jobReportSchema,
-        era: z.string().describe('the protocol era the call was served in'),
-        responseStreamEnded: z.enum(['finished by the server', 'closed by the client']).optional(),
-      }),
-    },
-    async ({ requestId }) => {
-      const job = latestJob(requestId);
-      if (!job) {
-        const ids = JSON.stringify(jobs.map((j) => j.requestId));
-        throw new Error(`No job with request id ${JSON.stringify(requestId)}. Jobs so far: ${ids}.`);
-      }
-      const status = report(job);
-      return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
-    },
-  );
-
+  registerStatelessJobStatus(server);
   return server;
 });
 
 // ---------------------------------------------------------------------------------------------
-// Flags, helpers and start-up.
-
-export const DEFAULT_PORT = 3112;
-
-const HELP = `
-Lesson 12 server: process_large_file served by SDK 2.x, protocol 2026-07-28 (stateless).
-A client cancels a call by closing its response stream. 2025-era clients are served too,
-statelessly, as SDK 2.x does by default.
-
-Usage: npx tsx lessons/12-two-eras/server.ts [options]
-
-  --port N       port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  -h, --help     show this help
-`;
-
-const flags = parseFlags({ port: { type: 'string' } }, HELP);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
+// Start-up.
 
 const dataFolder = join(import.meta.dirname, 'data');
 const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
 ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-
-/** A job as lesson 01 records it, plus the HTTP exchange that carries its reply. */
-interface StatelessJob extends Job {
-  era: string;
-  exchange?: Exchange;
-  /** True once the handler has finished, its clean-up included. */
-  finished: boolean;
-  done: Promise<void>;
-}
-
-// No sessions: one record for the whole server. Request ids are the client's own, and two
-// clients may both use id 0, so a lookup by id finds the most recent job with it.
-const jobs: StatelessJob[] = [];
-const latestJob = (id: RequestId) => jobs.findLast((job) => job.requestId === id);
-
-function report(job: StatelessJob) {
-  const ms = (t: number | undefined) => (t === undefined ? undefined : Math.round((t - job.startedAt) * 10) / 10);
-  const round = (n: number) => Math.round(n * 10) / 10;
-  return {
-    requestId: job.requestId,
-    tool: job.tool,
-    file: job.file,
-    state: job.state,
-    chunksDone: job.chunksDone,
-    chunksTotal: job.chunksTotal,
-    cancelReason: job.cancel?.reason,
-    chunksDoneWhenCancelArrived: job.cancel?.chunksDoneThen,
-    cancelReceivedAtMs: ms(job.cancel?.receivedAt),
-    stoppedAtMs: ms(job.stoppedAt),
-    cancelToStopMs:
-      job.cancel && job.stoppedAt !== undefined ? round(job.stoppedAt - job.cancel.receivedAt) : undefined,
-    fileHandle: job.fileHandle,
-    responseStream: !job.exchange ? ('unknown' as const) : job.exchange.ended ? ('closed' as const) : ('open' as const),
-    era: job.era,
-    responseStreamEnded: job.exchange?.ended,
-    // Known once the handler has finished and its response has ended, one way or the other.
-    reply: job.finished && job.exchange?.ended ? replyWritten(job.exchange, job.requestId) : undefined,
-  };
-}
 
 // createMcpExpressApp is express() with express.json() and Host/Origin checks for a loopback bind.
 const app = createMcpExpressApp();
@@ -244,12 +132,12 @@ let handlerClosed: Promise<void> | undefined;
 shutDownGracefully({
   log,
   stopAll() {
-    const running = jobs.filter((job) => !job.finished).length;
+    const running = unfinishedJobs();
     handlerClosed = handler.close();
     closeOpenExchanges();
     return running;
   },
-  stillBusy: () => jobs.filter((job) => !job.finished).length,
+  stillBusy: unfinishedJobs,
   closes: 'the listener', // there are no sessions in 2026-07-28
   close: async () => {
     await handlerClosed;

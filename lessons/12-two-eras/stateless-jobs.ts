@@ -1,0 +1,114 @@
+// The job records of lesson 12's server, which has no sessions: one record for the whole server,
+// its `get_job_status` tool, and how a job notes its cancel (the client closing the response stream).
+import type { McpServer, RequestId } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { jobReportSchema, type Job } from '../shared/jobs.ts';
+import type { Timeline } from '../shared/timeline.ts';
+import { currentExchange, replyWritten, type Exchange } from './exchanges.ts';
+
+/** A job as lesson 01 records it, plus the HTTP exchange that carries its reply. */
+export interface StatelessJob extends Job {
+  era: string;
+  exchange?: Exchange;
+  /** True once the handler has finished, its clean-up included. */
+  finished: boolean;
+  /** Called at the end of the handler's `finally`. */
+  finish(): void;
+}
+
+// No sessions: one record for the whole server. Request ids are the client's own, and two
+// clients may both use id 0, so a lookup by id finds the most recent job with it.
+const jobs: StatelessJob[] = [];
+const latestJob = (id: RequestId) => jobs.findLast((job) => job.requestId === id);
+
+function report(job: StatelessJob) {
+  const ms = (t: number | undefined) => (t === undefined ? undefined : Math.round((t - job.startedAt) * 10) / 10);
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    requestId: job.requestId,
+    tool: job.tool,
+    file: job.file,
+    state: job.state,
+    chunksDone: job.chunksDone,
+    chunksTotal: job.chunksTotal,
+    cancelReason: job.cancel?.reason,
+    chunksDoneWhenCancelArrived: job.cancel?.chunksDoneThen,
+    cancelReceivedAtMs: ms(job.cancel?.receivedAt),
+    stoppedAtMs: ms(job.stoppedAt),
+    cancelToStopMs:
+      job.cancel && job.stoppedAt !== undefined ? round(job.stoppedAt - job.cancel.receivedAt) : undefined,
+    fileHandle: job.fileHandle,
+    responseStream: !job.exchange ? ('unknown' as const) : job.exchange.ended ? ('closed' as const) : ('open' as const),
+    era: job.era,
+    responseStreamEnded: job.exchange?.ended,
+    // Known once the handler has finished and its response has ended, one way or the other.
+    reply: job.finished && job.exchange?.ended ? replyWritten(job.exchange, job.requestId) : undefined,
+  };
+}
+
+/** The jobs whose handler has not finished yet: a shutdown waits for them. */
+export const unfinishedJobs = () => jobs.filter((job) => !job.finished).length;
+
+/** Starts the record of call `id`, in `era`, on the exchange serving it, and says so. */
+export function startJob(
+  id: RequestId,
+  fields: Pick<Job, 'tool' | 'file' | 'chunksTotal'>,
+  era: string,
+  summary: string,
+  log: Timeline,
+): StatelessJob {
+  const job: StatelessJob = {
+    requestId: id,
+    ...fields,
+    state: 'running',
+    chunksDone: 0,
+    startedAt: performance.now(),
+    fileHandle: 'not opened',
+    resources: {},
+    era,
+    exchange: currentExchange(),
+    finished: false,
+    finish: () => void (job.finished = true),
+  };
+  jobs.push(job);
+  log.event(`tools/call #${id} (${era}): ${fields.tool} ${summary}`);
+  // In this era the cancel is the client closing this request's response stream. The SDK aborts
+  // ctx.mcpReq.signal when that happens; this only notes when, for the report.
+  job.exchange?.onEnd.add((exchange) => {
+    if (exchange.ended !== 'closed by the client' || job.state !== 'running') return;
+    job.cancel = { receivedAt: performance.now(), chunksDoneThen: job.chunksDone };
+    log.highlight(`#${id} the client closed the response stream: that is the cancel`);
+  });
+  return job;
+}
+
+/** `get_job_status`: the latest job with a request id (there are no sessions to scope ids by). */
+export function registerStatelessJobStatus(server: McpServer) {
+  server.registerTool(
+    'get_job_status',
+    {
+      title: 'Job status',
+      description:
+        'Reports the latest process_large_file call with this JSON-RPC request id: running, completed or ' +
+        'cancelled; chunks done; whether its file handle and response stream were released; what was replied. ' +
+        'There are no sessions in this era, so ids are not scoped to one client: use a fresh server per run.',
+      inputSchema: z.object({
+        requestId: z.union([z.number().int(), z.string()]).describe('the id of the tools/call request'),
+      }),
+      outputSchema: z.object({
+        ...jobReportSchema,
+        era: z.string().describe('the protocol era the call was served in'),
+        responseStreamEnded: z.enum(['finished by the server', 'closed by the client']).optional(),
+      }),
+    },
+    async ({ requestId }) => {
+      const job = latestJob(requestId);
+      if (!job) {
+        const ids = JSON.stringify(jobs.map((j) => j.requestId));
+        throw new Error(`No job with request id ${JSON.stringify(requestId)}. Jobs so far: ${ids}.`);
+      }
+      const status = report(job);
+      return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
+    },
+  );
+}
