@@ -8,23 +8,18 @@
 //       https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
 import { open } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type {
-  JSONRPCMessage,
-  LoggingLevel,
-  ProgressToken,
-  ServerNotification,
-  ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
-import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
-import { registerJobStatusTool, type Job, type JobBook } from '../shared/jobs.ts';
+import { registerJobStatusTool, type JobBook } from '../shared/jobs.ts';
 import { serveMcpOrExit, type McpSession, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
+import { registerFloodProgress } from './flood.ts';
+import { progressReporter, recordProgress } from './progress.ts';
+import { port, progressEveryMs } from './server-flags.ts';
 
 const log = createTimeline('server');
 
@@ -113,134 +108,17 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
     },
   );
 
-  server.registerTool(
-    'flood_progress',
-    {
-      title: 'Send progress notifications as fast as possible',
-      description:
-        'Sends `notifications` progress notifications in a loop, checking its cancel signal before each. ' +
-        'yieldEveryNotification: false awaits each send and nothing else (the starving loop); true also ' +
-        'yields to the event loop after each send (the fix). Needs a progressToken.',
-      inputSchema: {
-        notifications: z.number().int().min(1).max(1_000_000).default(100_000),
-        yieldEveryNotification: z.boolean().default(true),
-      },
-    },
-    async ({ notifications, yieldEveryNotification }, extra) => {
-      const id = extra.requestId;
-      const token = extra._meta?.progressToken;
-      if (token === undefined) throw new Error('flood_progress needs a progressToken: call it with onprogress');
-      const job = jobs.start(id, { tool: 'flood_progress', file: '-', chunksTotal: notifications });
-      const loop = yieldEveryNotification ? 'yields after each send' : 'tight loop';
-      log.event(`tools/call #${id}: flood_progress, ${notifications} notifications, ${loop}`);
-      for (let i = 1; i <= notifications; i++) {
-        if (extra.signal.aborted) break; // checked every time: a cancel the server has read stops the loop
-        const params = { progressToken: token, progress: i, total: notifications, message: `flood ${i}` };
-        await extra.sendNotification({ method: 'notifications/progress', params });
-        job.chunksDone = i;
-        // `await` on a send that completes at once resumes in a microtask, before any I/O: without
-        // this the cancel POST cannot even be read until the loop ends.
-        if (yieldEveryNotification) await yieldToEventLoop();
-      }
-      job.stoppedAt = performance.now();
-      job.state = extra.signal.aborted ? 'cancelled' : 'completed';
-      job.resources['progress'] = `${job.chunksDone} sent of ${notifications}`;
-      log.highlight(`#${id} flood ${job.state} after ${job.chunksDone}/${notifications} notifications`);
-      if (job.state === 'cancelled') {
-        if (job.cancel) await answerCancelled(transport, job, log);
-        return { content: [{ type: 'text', text: 'cancelled' }] };
-      }
-      job.reply = 'result';
-      return { content: [{ type: 'text', text: `Sent ${notifications} progress notifications` }] };
-    },
-  );
-
+  registerFloodProgress(server, jobs, transport, log); // flood.ts: the loop that starves a cancel, and its fix
   registerJobStatusTool(server, jobs);
   return server;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Flags, helpers and start-up.
-
-export const DEFAULT_PORT = 3107;
-
-const HELP = `
-Lesson 07 server: process_large_file with progress notifications and log messages, and a progress flood.
-
-Usage: npx tsx lessons/07-progress/server.ts [options]
-
-  --port N               port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --progress-every-ms N  at most one notifications/progress per this many ms, per call; the last
-                         chunk is always reported (default: 200)
-  -h, --help             show this help
-`;
-
-const flags = parseFlags({ port: { type: 'string' }, 'progress-every-ms': { type: 'string' } }, HELP);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const progressEveryMs = intFlag('progress-every-ms', flags['progress-every-ms'], 200, 0, 60_000);
+// Start-up, and the cancels that come too late.
 
 const dataFolder = join(import.meta.dirname, 'data');
 const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
 ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-/**
- * Progress for one request. It sends only when the request carried `_meta.progressToken` (and
- * echoes that token exactly), keeps `progress` strictly increasing, sends at most one per
- * `everyMs` (the spec: both parties SHOULD rate-limit) except the final one, and never after `stop()`:
- * the spec says progress MUST only reference tokens associated with an in-progress operation.
- */
-export function progressReporter(extra: Extra, total: number, everyMs: number) {
-  const token: ProgressToken | undefined = extra._meta?.progressToken;
-  let lastProgress = 0;
-  let lastSentAt = -Infinity;
-  let stopped = false;
-  const counts = { sent: 0, skippedByRateLimit: 0, refusedAfterStop: 0 };
-  return {
-    token,
-    counts,
-    get lastProgress() {
-      return lastProgress;
-    },
-    async report(progress: number, message: string) {
-      if (token === undefined) return;
-      if (stopped || extra.signal.aborted) {
-        counts.refusedAfterStop++;
-        return;
-      }
-      if (progress <= lastProgress) return; // MUST increase
-      if (progress < total && performance.now() - lastSentAt < everyMs) {
-        counts.skippedByRateLimit++;
-        return;
-      }
-      lastProgress = progress;
-      lastSentAt = performance.now();
-      counts.sent++;
-      await extra.sendNotification({
-        method: 'notifications/progress',
-        params: { progressToken: token, progress, total, message },
-      });
-    },
-    /** Call once the job has stopped or finished: no progress after this. */
-    stop() {
-      stopped = true;
-    },
-  };
-}
-
-/** What the job's record says about its progress, for `get_job_status`. */
-function recordProgress(job: Job, progress: ReturnType<typeof progressReporter>) {
-  if (progress.token === undefined) {
-    job.resources['progress'] = 'not requested (no progressToken)';
-    return;
-  }
-  const { sent, skippedByRateLimit, refusedAfterStop } = progress.counts;
-  job.resources['progress token'] = JSON.stringify(progress.token);
-  job.resources['progress'] =
-    `${sent} sent, last ${progress.lastProgress}/${job.chunksTotal}; ${skippedByRateLimit} skipped by the rate limit; ` +
-    `${refusedAfterStop} refused after the stop`;
-}
 
 /**
  * noteCancel, plus a note on jobs the cancel came too late for: with a starved event loop the
