@@ -10,15 +10,15 @@ import { open } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
-import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
-import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
+import { registerJobStatusTool, trackJob } from '../shared/jobs.ts';
 import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
+import { recordStop, TIMEOUT_MESSAGE, type StopCause } from './deadline.ts';
+import { progressReporter } from './progress.ts';
+import { port, progressEveryMs, serverDeadlineMs } from './server-flags.ts';
 
 const log = createTimeline('server');
 
@@ -55,12 +55,10 @@ function createServer({ transport, jobs }: NewSession) {
     async ({ path, chunks, chunkDelayMs, deadlineMs: askedMs }, extra) => {
       const file = resolveInDataFolder(dataFolder, path, dataLabel);
       const id = extra.requestId;
-      const job = jobs.start(id, { tool: 'process_large_file', file: path, chunksTotal: chunks });
       const deadlineMs = Math.min(askedMs ?? serverDeadlineMs, serverDeadlineMs);
-      log.event(
-        `tools/call #${id}: process_large_file ${path}, ${chunks} chunks, ${chunkDelayMs} ms apart, ` +
-          `deadline ${deadlineMs} ms${askedMs === undefined ? " (the server's)" : ''}`,
-      );
+      const fields = { tool: 'process_large_file', file: path, chunksTotal: chunks };
+      const summary = `${path}, ${chunks} chunks, ${chunkDelayMs} ms apart, deadline ${deadlineMs} ms`;
+      const job = trackJob(jobs, id, fields, summary + (askedMs === undefined ? " (the server's)" : ''), log);
       // One signal for everything that can stop this job: the client's cancel or the deadline. The
       // deadline is a timer of our own, cleared when the job ends. Not AbortSignal.timeout: on Node 20
       // AbortSignal.any holds it weakly, so a garbage collection before it fires loses the deadline
@@ -68,10 +66,10 @@ function createServer({ transport, jobs }: NewSession) {
       const deadline = new AbortController();
       const timer = setTimeout(() => deadline.abort(new DOMException(TIMEOUT_MESSAGE, 'TimeoutError')), deadlineMs);
       const signal = AbortSignal.any([extra.signal, deadline.signal]);
-      const progress = progressReporter(extra, chunks);
+      const progress = progressReporter(extra, chunks, progressEveryMs, log);
 
       const handle = await open(file, 'r');
-      job.fileHandle = 'open';
+      job.fileOpened();
       let cause: StopCause | undefined;
       try {
         const { size } = await handle.stat();
@@ -80,26 +78,14 @@ function createServer({ transport, jobs }: NewSession) {
         for (let i = 0; i < chunks; i++) {
           signal.throwIfAborted();
           await handle.read(buffer, 0, chunkSize, i * chunkSize);
-          job.chunksDone++;
-          log.detail(`#${id} chunk ${job.chunksDone}/${chunks}`);
+          job.chunkDone();
           await progress.report(job.chunksDone);
           await sleep(chunkDelayMs, undefined, { signal });
         }
-        job.state = 'completed';
+        job.completed();
       } catch (error) {
-        if (!signal.aborted) {
-          job.state = 'failed';
-          throw error; // McpServer turns it into a tool error result
-        }
-        cause = stopCause(signal.reason, job);
-        job.state = cause === 'deadline' ? 'failed' : 'cancelled';
-        job.stoppedAt = performance.now();
-        job.resources['stopped by'] = cause === 'deadline' ? `deadline (${deadlineMs} ms)` : cause;
-        job.resources['signal.reason'] = describeReason(signal.reason);
-        log.highlight(
-          `#${id} stopped after chunk ${job.chunksDone}/${chunks} by the ${cause} ` +
-            `(signal.reason: ${describeReason(signal.reason)})`,
-        );
+        if (!signal.aborted) throw job.failed(error); // McpServer turns it into a tool error result
+        cause = recordStop(job, signal.reason, deadlineMs, log); // the deadline, the cancel or the session end
       } finally {
         clearTimeout(timer);
         await handle.close();
@@ -133,11 +119,9 @@ function createServer({ transport, jobs }: NewSession) {
           isError: true,
         };
       }
-      if (cause === 'client cancel') {
-        await answerCancelled(transport, job, log); // -32800, which releases the stream in SDK 1.x
-      } else {
-        job.reply = `nothing (${stopReason(extra.signal)})`;
-      }
+      // -32800 releases the stream in SDK 1.x; a session that ended has nobody left to answer.
+      if (cause === 'client cancel') await answerCancelled(transport, job, log);
+      else job.reply = `nothing (${stopReason(extra.signal)})`;
       // SDK 1.x drops whatever a handler returns once its request was cancelled.
       const text = `Cancelled after ${job.chunksDone} of ${chunks} chunks`;
       return { content: [{ type: 'text', text }], structuredContent: { status: 'cancelled', ...result } };
@@ -149,80 +133,11 @@ function createServer({ transport, jobs }: NewSession) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Flags, helpers and start-up.
-
-export const DEFAULT_PORT = 3106;
-
-const HELP = `
-Lesson 06 server: process_large_file with a server-side deadline, progress, and cancel.
-
-Usage: npx tsx lessons/06-timeouts/server.ts [options]
-
-  --port N               port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --deadline-ms N        the longest any call may run here; a call's own deadlineMs can only
-                         shorten it (default: 30000)
-  --progress-every-ms N  at most one notifications/progress per this many ms, per call (default: 200)
-  -h, --help             show this help
-`;
-
-const flags = parseFlags(
-  { port: { type: 'string' }, 'deadline-ms': { type: 'string' }, 'progress-every-ms': { type: 'string' } },
-  HELP,
-);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const serverDeadlineMs = intFlag('deadline-ms', flags['deadline-ms'], 30_000, 1, 3_600_000);
-const progressEveryMs = intFlag('progress-every-ms', flags['progress-every-ms'], 200, 1);
+// Start-up.
 
 const dataFolder = join(import.meta.dirname, 'data');
 const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder);
 ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-/** Why a job stopped before its last chunk. */
-type StopCause = 'deadline' | 'client cancel' | 'session end';
-
-/**
- * `AbortSignal.any` takes the reason of the signal that fired first. The deadline aborts with a
- * DOMException named TimeoutError, as `AbortSignal.timeout` does; the SDK aborts `extra.signal` with the cancel's `reason`
- * string (a DOMException named AbortError when the cancel has none, or when the session ends), so a
- * TimeoutError can only be the deadline. A cancel and a session end differ in whether a
- * `notifications/cancelled` for this job arrived (`noteCancel` records it).
- */
-const TIMEOUT_MESSAGE = 'The operation was aborted due to timeout'; // AbortSignal.timeout's own words
-
-function stopCause(reason: unknown, job: Job): StopCause {
-  if (reason instanceof DOMException && reason.name === 'TimeoutError') return 'deadline';
-  return job.cancel ? 'client cancel' : 'session end';
-}
-
-const describeReason = (reason: unknown) =>
-  reason instanceof DOMException ? `DOMException ${reason.name}: "${reason.message}"` : JSON.stringify(reason);
-
-/**
- * Sends notifications/progress for this request when the client asked for it (a progressToken in
- * `_meta`; the SDK client adds one when you pass `onprogress`), at most one per `progressEveryMs`:
- * the spec asks senders to rate-limit progress. `sent` counts them. Progress is best effort: a
- * notification that cannot be delivered is logged, and the job goes on.
- */
-function progressReporter(extra: Extra, total: number) {
-  const progressToken = extra._meta?.progressToken;
-  let lastSentAt = performance.now();
-  let sent = 0;
-  return {
-    get sent() {
-      return sent;
-    },
-    async report(progress: number) {
-      if (progressToken === undefined || performance.now() - lastSentAt < progressEveryMs) return;
-      lastSentAt = performance.now();
-      sent++;
-      const message = `${progress} of ${total} chunks`;
-      await extra
-        .sendNotification({ method: 'notifications/progress', params: { progressToken, progress, total, message } })
-        .catch((error: Error) => log.warn(`#${extra.requestId} progress not delivered: ${error.message}`));
-    },
-  };
-}
 
 const running = await serveMcpOrExit({
   port,
