@@ -101,7 +101,9 @@ describe('lesson 07: progress while it works, none after it stops', { timeout: s
         /(\d+) sent, last \d+\/20; (\d+) skipped by the rate limit; (\d+) refused after the stop/,
       )!;
       assert.ok(Number(sent) > 0 && Number(skipped) > 0, out.join('\n'));
-      assert.equal(refused, '0');
+      // A cancel that lands while a chunk is being read makes the report after it find the signal
+      // aborted: refused, not sent (the timeline below shows nothing sent). One at most: the loop ends.
+      assert.ok(Number(refused) <= 1, out.join('\n'));
       // The SDK gave up on the call at the abort: the server's -32800 went to onerror, and so would late progress.
       lineIndex(out, /<- #\d+ the server's final message, .*: error -32800 .*; the SDK passed it to onerror$/);
       lineIndex(out, /progress notifications after the abort: \d+ passed to onerror .*, 0 to onprogress$/);
@@ -313,6 +315,7 @@ describe('lesson 07 README shows what the code prints', { timeout: scaled(60_000
     [/chunk \d+\/(\d+), progress \d+\/\d+ sent/, 'chunk N/$1, progress N/$1 sent'],
     [/cancelled after \d+\/(\d+)/, 'cancelled after N/$1'],
     [/\d+ sent, last \d+\/(\d+); \d+ skipped/, 'N sent, last N/$1; N skipped'],
+    [/; \d+ refused after the stop/, '; N refused after the stop'],
   ];
 
   test('the default run, in both terminals', async () => {
