@@ -2,7 +2,7 @@
 // its `get_job_status` tool, and how a job notes its cancel (the client closing the response stream).
 import type { McpServer, RequestId } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { jobReportSchema, type Job } from '../shared/jobs.ts';
+import { jobReport, jobReportSchema, type Job } from '../shared/jobs.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { currentExchange, replyWritten, type Exchange } from './exchanges.ts';
 
@@ -22,23 +22,9 @@ const jobs: StatelessJob[] = [];
 const latestJob = (id: RequestId) => jobs.findLast((job) => job.requestId === id);
 
 function report(job: StatelessJob) {
-  const ms = (t: number | undefined) => (t === undefined ? undefined : Math.round((t - job.startedAt) * 10) / 10);
-  const round = (n: number) => Math.round(n * 10) / 10;
+  const stream = !job.exchange ? 'unknown' : job.exchange.ended ? 'closed' : 'open';
   return {
-    requestId: job.requestId,
-    tool: job.tool,
-    file: job.file,
-    state: job.state,
-    chunksDone: job.chunksDone,
-    chunksTotal: job.chunksTotal,
-    cancelReason: job.cancel?.reason,
-    chunksDoneWhenCancelArrived: job.cancel?.chunksDoneThen,
-    cancelReceivedAtMs: ms(job.cancel?.receivedAt),
-    stoppedAtMs: ms(job.stoppedAt),
-    cancelToStopMs:
-      job.cancel && job.stoppedAt !== undefined ? round(job.stoppedAt - job.cancel.receivedAt) : undefined,
-    fileHandle: job.fileHandle,
-    responseStream: !job.exchange ? ('unknown' as const) : job.exchange.ended ? ('closed' as const) : ('open' as const),
+    ...jobReport(job, stream),
     era: job.era,
     responseStreamEnded: job.exchange?.ended,
     // Known once the handler has finished and its response has ended, one way or the other.

@@ -76,29 +76,34 @@ export class JobBook {
 
   /** What `get_job_status` returns: the job, with durations instead of raw clock readings. */
   report(job: Job) {
-    const ms = (t: number | undefined) => (t === undefined ? undefined : Math.round((t - job.startedAt) * 10) / 10);
-    const cancelToStop =
-      job.cancel && job.stoppedAt !== undefined
-        ? Math.round((job.stoppedAt - job.cancel.receivedAt) * 10) / 10
-        : undefined;
-    return {
-      requestId: job.requestId,
-      tool: job.tool,
-      file: job.file,
-      state: job.state,
-      chunksDone: job.chunksDone,
-      chunksTotal: job.chunksTotal,
-      cancelReason: job.cancel?.reason,
-      chunksDoneWhenCancelArrived: job.cancel?.chunksDoneThen,
-      cancelReceivedAtMs: ms(job.cancel?.receivedAt),
-      stoppedAtMs: ms(job.stoppedAt),
-      cancelToStopMs: cancelToStop,
-      fileHandle: job.fileHandle,
-      responseStream: this.responseStream(job.requestId),
-      ...(Object.keys(job.resources).length > 0 && { resources: { ...job.resources } }),
-      reply: job.reply,
-    };
+    return jobReport(job, this.responseStream(job.requestId));
   }
+}
+
+/** A job as `get_job_status` reports it, with durations instead of raw clock readings. */
+export function jobReport(job: Job, responseStream: 'open' | 'closed' | 'unknown') {
+  const ms = (t: number | undefined) => (t === undefined ? undefined : Math.round((t - job.startedAt) * 10) / 10);
+  const cancelToStop =
+    job.cancel && job.stoppedAt !== undefined
+      ? Math.round((job.stoppedAt - job.cancel.receivedAt) * 10) / 10
+      : undefined;
+  return {
+    requestId: job.requestId,
+    tool: job.tool,
+    file: job.file,
+    state: job.state,
+    chunksDone: job.chunksDone,
+    chunksTotal: job.chunksTotal,
+    cancelReason: job.cancel?.reason,
+    chunksDoneWhenCancelArrived: job.cancel?.chunksDoneThen,
+    cancelReceivedAtMs: ms(job.cancel?.receivedAt),
+    stoppedAtMs: ms(job.stoppedAt),
+    cancelToStopMs: cancelToStop,
+    fileHandle: job.fileHandle,
+    responseStream,
+    ...(Object.keys(job.resources).length > 0 && { resources: { ...job.resources } }),
+    reply: job.reply,
+  };
 }
 
 /** A job that records each step a chunked file handler takes, and says it on the timeline. */
