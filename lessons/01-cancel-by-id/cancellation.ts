@@ -64,6 +64,37 @@ export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, l
 }
 
 /**
+ * The answer to a cancel, as the server's --on-cancel says. The SDK sends nothing for a cancelled
+ * request, and SDK 1.x keeps that request's SSE stream open until it gets a final message; so the
+ * handler writes one itself, once it has stopped: error -32800 (`answerCancelled`, as the later
+ * lessons answer), a clean-cancel result (the tool's own `status: "cancelled"`), or nothing.
+ */
+export async function replyToCancelled(
+  transport: StreamableHTTPServerTransport,
+  job: Job,
+  toolResult: Record<string, unknown>,
+  policy: 'error' | 'result' | 'none',
+  log: Timeline,
+): Promise<void> {
+  const id = job.requestId;
+  if (policy === 'error') return answerCancelled(transport, job, log);
+  if (policy === 'result') {
+    log.highlight(`#${id} replying: "Cancelled after ${job.chunksDone} of ${job.chunksTotal} chunks" (policy: result)`);
+    return sendFinalMessage(transport, job, { result: toolResult }, 'clean-cancel result', log);
+  }
+  log.highlight(`#${id} replying: nothing (policy: none); the SDK keeps this request's SSE stream open`);
+  job.reply = 'nothing';
+}
+
+/** For serveMcp's `onResponseStreamClosed`: says when a cancelled request's response stream closed. */
+export const logStreamEnded =
+  (log: Timeline) =>
+  (session: { jobs: JobBook }, requestId: RequestId): void => {
+    if (session.jobs.get(requestId)?.state === 'cancelled')
+      log.highlight(`#${preview(requestId)} response stream closed`);
+  };
+
+/**
  * Answers a cancelled request with error -32800 "Request cancelled" (its `data` says how far the job
  * got), which releases the request's response stream in SDK 1.x. Call it after the handler stopped.
  * A client that already gave up on the request ignores the answer, as the spec asks.
@@ -74,27 +105,39 @@ export async function answerCancelled(
   log: Timeline,
   data: Record<string, unknown> = {},
 ): Promise<void> {
-  const id = job.requestId;
-  log.highlight(`#${id} replying: error ${REQUEST_CANCELLED} "Request cancelled"`);
+  log.highlight(`#${job.requestId} replying: error ${REQUEST_CANCELLED} "Request cancelled"`);
+  const error = {
+    code: REQUEST_CANCELLED,
+    message: 'Request cancelled',
+    data: { reason: job.cancel?.reason, chunksDone: job.chunksDone, chunksTotal: job.chunksTotal, ...data },
+  };
+  await sendFinalMessage(transport, job, { error }, `error ${REQUEST_CANCELLED}`, log);
+}
+
+/**
+ * Writes the final message for the job's request to the transport itself, and records `reply` as
+ * what was sent. If the client is already gone there is nobody left to answer: that is recorded too.
+ */
+export async function sendFinalMessage(
+  transport: StreamableHTTPServerTransport,
+  job: Job,
+  message: { result: Record<string, unknown> } | { error: { code: number; message: string; data?: unknown } },
+  reply: string,
+  log: Timeline,
+): Promise<void> {
   try {
-    const error = {
-      code: REQUEST_CANCELLED,
-      message: 'Request cancelled',
-      data: { reason: job.cancel?.reason, chunksDone: job.chunksDone, chunksTotal: job.chunksTotal, ...data },
-    };
-    await transport.send({ jsonrpc: '2.0', id, error });
-    job.reply = `error ${REQUEST_CANCELLED}`;
+    await transport.send({ jsonrpc: '2.0', id: job.requestId, ...message } as JSONRPCMessage);
+    job.reply = reply;
   } catch (error) {
-    // The client may already be gone; there is nobody left to answer.
     job.reply = `nothing (send failed: ${(error as Error).message})`;
-    log.warn(`#${id} could not send the reply: ${(error as Error).message}`);
+    log.warn(`#${job.requestId} could not send the reply: ${(error as Error).message}`);
   }
 }
 
 /**
  * For a handler whose work is done: if its request was aborted between its last step and its
- * return (a cancel, a shutdown, its session ending), SDK 1.x has already aborted the request and will drop whatever it returns (protocol.js: `if
- * (abortController.signal.aborted) return`), so nothing would ever end the request's stream. This
+ * return (a cancel, a shutdown, its session ending), SDK 1.x drops whatever it returns (protocol.js:
+ * `if (abortController.signal.aborted) return`), so nothing would ever end the request's stream. This
  * sends the result through the transport instead (the work is done; a client that cancelled
  * ignores a late reply) and returns true; when the request was not cancelled it returns false.
  */

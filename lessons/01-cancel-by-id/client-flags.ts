@@ -2,6 +2,7 @@
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 
 export const OUTCOMES = ['error', 'result', 'none', 'completed', 'tool-error'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
 
 const HELP = `
 Lesson 01 client: call process_large_file, cancel it by its request id, print what came back.

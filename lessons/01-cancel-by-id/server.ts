@@ -4,19 +4,18 @@
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
-import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from './cancellation.ts';
+import { logStreamEnded, noteCancel, replyToCancelled, sendResultAfterLateCancel, stopReason } from './cancellation.ts';
 import { ignoreSignal, keepAliveMs, policy, port } from './server-flags.ts';
-import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
-import { registerJobStatusTool, trackJob, type Job } from '../shared/jobs.ts';
+import { lessonDataFolder, resolveInDataFolder } from '../shared/data-folder.ts';
+import { registerJobStatusTool, trackJob } from '../shared/jobs.ts';
 import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 
 const log = createTimeline('server');
+const data = lessonDataFolder(import.meta.dirname, 'sample.txt', 1024 * 1024);
 
 /** One McpServer per session (the shared wiring calls this). */
 function createServer({ transport, jobs }: NewSession) {
@@ -27,8 +26,7 @@ function createServer({ transport, jobs }: NewSession) {
     {
       title: 'Process a large file',
       description:
-        'Reads a file from the lesson data folder in `chunks` equal chunks, hashing each (SHA-256), ' +
-        'waiting `chunkDelayMs` after each so a run lasts long enough to cancel. Try path "sample.txt".',
+        'Reads a file from the lesson data folder in `chunks` equal chunks, hashing each (SHA-256), waiting `chunkDelayMs` after each so a run lasts long enough to cancel. Try path "sample.txt".',
       inputSchema: {
         path: z.string().min(1).describe('a file inside the lesson data folder, e.g. "sample.txt"'),
         chunks: z.number().int().min(1).max(10_000).default(20).describe('how many chunks to split the file into'),
@@ -43,7 +41,7 @@ function createServer({ transport, jobs }: NewSession) {
       },
     },
     async ({ path, chunks, chunkDelayMs }, extra) => {
-      const file = resolveInDataFolder(dataFolder, path, dataLabel); // throws a clear message for ../../etc/passwd
+      const file = resolveInDataFolder(data.folder, path, data.label); // a clear message for ../../etc/passwd
       const fields = { tool: 'process_large_file', file: path, chunksTotal: chunks };
       const job = trackJob(jobs, extra.requestId, fields, `${path}, ${chunks} chunks, ${chunkDelayMs} ms apart`, log);
 
@@ -81,20 +79,20 @@ function createServer({ transport, jobs }: NewSession) {
       const structuredContent = { status, chunksDone: job.chunksDone, chunksTotal: chunks, bytesRead, sha256 };
       const toolResult = { content: [{ type: 'text' as const, text }], structuredContent, isError: false };
 
-      if (done && extra.signal.aborted && ignoreSignal) {
-        // The handler ignored its signal: SDK 1.x drops this result, and the request's stream stays open.
+      if (!extra.signal.aborted) {
+        log.ok(`#${extra.requestId} completed: replying with the result`);
+        job.reply = 'result';
+        return toolResult;
+      }
+      // The request was aborted, and SDK 1.x drops whatever a handler then returns (protocol.js:
+      // `if (abortController.signal.aborted) return`): any answer is the handler's own to send.
+      if (job.cancel && !done) await replyToCancelled(transport, job, toolResult, policy, log);
+      else if (!done) job.reply = `nothing (${stopReason(extra.signal)})`;
+      else if (!ignoreSignal) await sendResultAfterLateCancel(transport, extra, job, toolResult, log);
+      else {
         job.reply = 'nothing (the SDK dropped the result: the request had been cancelled)';
         log.warn(`#${extra.requestId} ran to the end despite the cancel; the SDK drops its result`);
-      } else if (done && !(await sendResultAfterLateCancel(transport, extra, job, toolResult, log))) {
-        job.reply = 'result';
-        log.ok(`#${extra.requestId} completed: replying with the result`);
-      } else if (!done && job.cancel) {
-        await replyToCancelled(transport, job, toolResult);
-      } else if (!done) {
-        job.reply = `nothing (${stopReason(extra.signal)})`;
       }
-      // Once its request was cancelled, SDK 1.x drops whatever a handler returns
-      // (protocol.js: `if (abortController.signal.aborted) return`), so then this reaches no one.
       return toolResult;
     },
   );
@@ -103,44 +101,13 @@ function createServer({ transport, jobs }: NewSession) {
   return server;
 }
 
-/**
- * The SDK sends nothing for a cancelled request. To send anything, the server writes the final
- * message for that request id to the transport itself; this is also what lets SDK 1.x close
- * the request's SSE stream, which it keeps open until every request on it has a response.
- */
-async function replyToCancelled(transport: StreamableHTTPServerTransport, job: Job, toolResult: object) {
-  const id = job.requestId;
-  if (policy === 'error') {
-    await answerCancelled(transport, job, log); // error -32800, shared with the later lessons
-  } else if (policy === 'result') {
-    log.highlight(`#${id} replying: "Cancelled after ${job.chunksDone} of ${job.chunksTotal} chunks" (policy: result)`);
-    try {
-      await transport.send({ jsonrpc: '2.0', id, result: toolResult as never });
-      job.reply = 'clean-cancel result';
-    } catch (error) {
-      job.reply = `nothing (send failed: ${(error as Error).message})`;
-      log.warn(`#${id} could not send the reply: ${(error as Error).message}`);
-    }
-  } else {
-    log.highlight(`#${id} replying: nothing (policy: none); the SDK keeps this request's SSE stream open`);
-    job.reply = 'nothing';
-  }
-}
-
-const dataFolder = join(import.meta.dirname, 'data');
-const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
-ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-
 const running = await serveMcpOrExit({
   port,
   timeline: log,
   keepAliveMs,
   createServer,
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
-  onResponseStreamClosed: (session, requestId) => {
-    if (session.jobs.get(requestId)?.state === 'cancelled')
-      log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
-  },
+  onResponseStreamClosed: logStreamEnded(log),
 });
-log.ok(`listening on ${running.url}  (cancel policy: ${policy}; data folder: ${dataLabel})`);
+log.ok(`listening on ${running.url}  (cancel policy: ${policy}; data folder: ${data.label})`);
 if (ignoreSignal) log.warn('--ignore-signal: process_large_file ignores cancels');

@@ -138,3 +138,25 @@ export function exitPlainlyIfServerLost(
   process.on('uncaughtException', exit);
   process.on('unhandledRejection', exit);
 }
+
+/**
+ * Connects a lesson client, or says in two lines that nothing answered at `url` and how to start
+ * the lesson's server (the `server.ts` beside the running client); then, once connected, reports a
+ * server lost later the same way (exitPlainlyIfServerLost).
+ */
+export async function connectOrExit(
+  client: { connect(transport: never): Promise<void> },
+  transport: unknown,
+  url: string,
+  log: { fail(text: string): void; detail(text: string): void },
+): Promise<void> {
+  const serverCommand = `npx tsx ${relative(root, join(dirname(process.argv[1] ?? ''), 'server.ts'))}`;
+  try {
+    await client.connect(transport as never);
+  } catch (error) {
+    log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
+    log.detail(`is the server running? ${serverCommand}`);
+    process.exit(1);
+  }
+  exitPlainlyIfServerLost(log, url, serverCommand);
+}

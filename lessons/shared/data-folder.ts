@@ -26,6 +26,16 @@ export function ensureSampleFile(folder: string, name: string, bytes: number): s
   return path;
 }
 
+/**
+ * A lesson's `data` folder (beside its server.ts, passed as `lessonDir`) with its sample file in
+ * place, and the folder as messages name it: relative to the repo, never the reader's absolute path.
+ */
+export function lessonDataFolder(lessonDir: string, sample: string, bytes: number): { folder: string; label: string } {
+  const folder = join(lessonDir, 'data');
+  ensureSampleFile(folder, sample, bytes);
+  return { folder, label: relative(join(lessonDir, '../..'), folder) };
+}
+
 export class OutsideDataFolderError extends Error {
   override name = 'OutsideDataFolderError';
 }
