@@ -12,6 +12,7 @@
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CancelledNotificationSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Job, JobBook } from '../shared/jobs.ts';
+import { prove } from '../shared/proof.ts';
 import { preview, type Timeline } from '../shared/timeline.ts';
 
 /**
@@ -33,17 +34,29 @@ export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, l
     // reason that is not a string cancels nothing.
     const what = message.params === undefined ? 'without params' : `with invalid params ${preview(message.params)}`;
     log.warn(`notifications/cancelled ${what}: the SDK drops it, so it cancels nothing`);
-    return;
+    return prove({ type: 'cancel', matched: 'invalid params' });
   }
   const { requestId, reason } = parsed.data.params;
   // The SDK's schema lets requestId be left out (tasks are cancelled with tasks/cancel instead), but
   // a cancellation notification must name the request it cancels.
   if (requestId === undefined) {
     log.warn('notifications/cancelled without a requestId: names no request, ignored');
-    return;
+    return prove({ type: 'cancel', matched: 'no requestId' });
   }
   const job = jobs?.get(requestId);
   const shownId = preview(requestId);
+  const other = job ? undefined : jobs?.getWithOtherType(requestId);
+  prove({
+    type: 'cancel',
+    requestId,
+    matched: !job
+      ? other
+        ? 'an id of the other JSON type'
+        : 'nothing'
+      : job.state === 'running' && job.cancel
+        ? 'a job already stopping'
+        : job.state,
+  });
   if (job?.state === 'running' && job.cancel) {
     // The handler's signal is already aborted, and aborting again does nothing: keep the first record.
     log.warn(`notifications/cancelled for #${shownId} again: already stopping, ignored`);
@@ -53,7 +66,6 @@ export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, l
   } else if (job) {
     log.warn(`notifications/cancelled for #${shownId}, which already ${job.state}: nothing to cancel, ignored`);
   } else {
-    const other = jobs?.getWithOtherType(requestId);
     log.warn(
       other
         ? `notifications/cancelled for ${shownId} matches no request: the running one's id is ` +

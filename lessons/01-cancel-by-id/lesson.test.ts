@@ -18,10 +18,16 @@ import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import {
   canSeeFileDescriptors,
   connectRecordingClient,
+  assertProvedInOrder,
+  jobWhere,
   jsonRpcErrorMessage,
   lineIndex,
+  onlyProof,
   openDescriptorsTo,
+  proofIndex,
+  proofOf,
   textOf,
+  type Proof,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 
@@ -37,13 +43,14 @@ const fileDescriptorsOpen = (server: LessonServer) => openDescriptorsTo(server.c
 
 describe('lesson 01: cancel a running tool call by its id', { timeout: scaled(60_000) }, () => {
   const expectations = {
-    error: { clientSays: /<- error -32800 "Request cancelled"/, stream: 'closed', reply: 'error -32800' },
+    error: { cameBack: (r: Proof) => r.error?.code === -32800, stream: 'closed', reply: 'error -32800' },
     result: {
-      clientSays: /<- result \(isError: false\): "Cancelled after \d+ of 20 chunks"/,
+      cameBack: (r: Proof) =>
+        r.result?.isError === false && /^Cancelled after \d+ of 20 chunks$/.test(r.result.content[0].text),
       stream: 'closed',
       reply: 'clean-cancel result',
     },
-    none: { clientSays: /no response within 1000 ms of the cancel: stopped waiting/, stream: 'open', reply: 'nothing' },
+    none: { cameBack: (r: Proof) => r.silent === true, stream: 'open', reply: 'nothing' },
   } as const;
 
   for (const [policy, expected] of Object.entries(expectations)) {
@@ -53,49 +60,50 @@ describe('lesson 01: cancel a running tool call by its id', { timeout: scaled(60
           ...['--url', server.url, '--chunks', '20', '--chunk-delay', '100', '--cancel-after', '450'],
           ...['--wait', '1000', '--expect', policy],
         ]);
-        await client.waitForLine(/-> tools\/call #1 /);
+        await server.waitForJob(1, (job) => job.fileHandle === 'open');
         if (canSeeFileDescriptors)
           await waitFor('the server to open the file', () => fileDescriptorsOpen(server) === 1);
 
         assert.equal(await client.exited, 0, client.output());
-        const out = client.lines;
-        lineIndex(out, expected.clientSays);
-        lineIndex(out, new RegExp(`observed: ${policy}, as expected`));
+        assert.ok(expected.cameBack(onlyProof(client, 'came-back')), client.output());
+        assert.equal(onlyProof(client, 'outcome').observed, policy);
 
         // The server's own record, read over MCP by the client before it ended the session.
-        const [, done, total, doneAtCancel] = out[lineIndex(out, /server reports #1: stopped after chunk/)]!.match(
-          /stopped after chunk (\d+)\/(\d+) \(cancel arrived after chunk (\d+);/,
-        )!;
-        assert.ok(Number(done) < Number(total), 'the job stopped before the end');
+        const { job } = onlyProof(client, 'server-report');
+        assert.equal(job.state, 'cancelled');
+        assert.equal(job.cancelReason, 'user changed their mind');
+        assert.ok(job.chunksDone < job.chunksTotal, 'the job stopped before the end');
         assert.ok(
-          Number(done) - Number(doneAtCancel) <= 1,
-          `stopped within one chunk of the cancel: ${done} vs ${doneAtCancel}`,
+          job.chunksDone - job.chunksDoneWhenCancelArrived <= 1,
+          `stopped within one chunk: ${JSON.stringify(job)}`,
         );
-        lineIndex(out, new RegExp(`file handle closed, response stream ${expected.stream}, replied ${expected.reply}`));
+        assert.deepEqual([job.fileHandle, job.responseStream, job.reply], ['closed', expected.stream, expected.reply]);
 
         // The process really holds no descriptor for the file any more.
         if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
 
-        // The server's timeline, in order: cancel received, handler stopped, file closed, reply.
-        const log = server.lines;
-        const order = [
-          /notifications\/cancelled for #1 \(reason: "user changed their mind"\)/,
-          /#1 handler stopped after chunk \d+\/20/,
-          /#1 file handle closed/,
-          /#1 replying: /,
-        ].map((pattern) => lineIndex(log, pattern));
-        assert.deepEqual(
-          order,
-          [...order].sort((a, b) => a - b),
-          log.join('\n'),
+        // The server's records, in order: cancel received, handler stopped, file closed, reply.
+        await server.waitForJob(1, (job) => job.responseStream === 'closed');
+        await server.waitForProof('the session to end', (r) => r.type === 'session' && r.state === 'ended');
+        const records = server.proof();
+        assertProvedInOrder(records, [
+          ['the cancel arriving', jobWhere(1, (job) => job.cancelReceivedAtMs !== undefined)],
+          ['the handler stopping', jobWhere(1, (job) => job.state === 'cancelled')],
+          ['the file closing', jobWhere(1, (job) => job.fileHandle === 'closed')],
+          ['the reply', jobWhere(1, (job) => job.reply !== undefined)],
+        ]);
+        const streamClosed = proofIndex(
+          records,
+          'the stream closing',
+          jobWhere(1, (job) => job.responseStream === 'closed'),
         );
-        await server.waitForLine(/#1 response stream closed/);
-        if (policy === 'none') {
-          // Held until the session ended: the stream closed only after the client's DELETE.
-          assert.ok(lineIndex(log, /#1 response stream closed/) > lineIndex(log, /session \S+ ended/), log.join('\n'));
-        } else {
-          assert.ok(lineIndex(log, /#1 response stream closed/) < lineIndex(log, /session \S+ ended/), log.join('\n'));
-        }
+        const sessionEnded = proofIndex(
+          records,
+          'the session ending',
+          (r) => r.type === 'session' && r.state === 'ended',
+        );
+        // With none, the stream is held until the session ends: it closes only after the client's DELETE.
+        assert.equal(streamClosed > sessionEnded, policy === 'none', records.map((r) => JSON.stringify(r)).join('\n'));
       });
     });
   }
@@ -105,10 +113,17 @@ describe('lesson 01: cancel a running tool call by its id', { timeout: scaled(60
       const client = startTs(CLIENT, ['--url', server.url, '--no-cancel', '--chunks', '5', '--chunk-delay', '10']);
       assert.equal(await client.exited, 0, client.output());
       const sha256 = createHash('sha256').update(readFileSync(SAMPLE)).digest('hex');
-      lineIndex(client.lines, new RegExp(`<- result: Processed sample.txt: 5 chunks, 1048576 bytes, sha256 ${sha256}`));
-      lineIndex(client.lines, /server reports #1: completed, 5\/5 chunks/);
-      lineIndex(client.lines, /file handle closed, response stream closed, replied result/);
-      lineIndex(client.lines, /observed: completed, as expected/);
+      const { result } = onlyProof(client, 'came-back');
+      assert.deepEqual(result.structuredContent, {
+        ...{ status: 'completed', chunksDone: 5, chunksTotal: 5, bytesRead: 1048576, sha256 },
+      });
+      const { job } = onlyProof(client, 'server-report');
+      assert.deepEqual(
+        [job.state, job.chunksDone, job.fileHandle, job.responseStream],
+        ['completed', 5, 'closed', 'closed'],
+      );
+      assert.equal(job.reply, 'result');
+      assert.equal(onlyProof(client, 'outcome').observed, 'completed');
     });
   });
 
@@ -118,7 +133,10 @@ describe('lesson 01: cancel a running tool call by its id', { timeout: scaled(60
         ...['--url', server.url, '--chunks', '20', '--chunk-delay', '50', '--cancel-after', '100', '--wait', '300'],
       ]);
       assert.equal(await client.exited, 1, client.output());
-      lineIndex(client.lines, /observed: none, expected: error/);
+      assert.deepEqual(
+        [onlyProof(client, 'outcome').observed, onlyProof(client, 'outcome').expected],
+        ['none', 'error'],
+      );
     });
   });
 
@@ -151,11 +169,11 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: scaled(
     await withServer([], async (server) => {
       const session = await openRawSession(server.url);
       const reading = await session.stream(call(7, 100, 50));
-      await server.waitForLine(/#7 chunk 2\/100/);
+      await server.waitForJob(7, (job) => job.chunksDone >= 2);
       assert.equal((await session.post(cancel(7))).status, 202);
       await reading.done;
-      // How many chunks fit before the cancel depends on timing: take the count the server logged.
-      const [, stoppedAfter] = await server.waitForLine(/#7 handler stopped after chunk (\d+)\/100/);
+      // How many chunks fit before the cancel depends on timing: take the count the server recorded.
+      const { chunksDone: stoppedAfter } = await server.waitForJob(7, (job) => job.state === 'cancelled');
       assert.deepEqual(responseTo(reading.messages, 7), {
         jsonrpc: '2.0',
         id: 7,
@@ -175,9 +193,9 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: scaled(
       const readings = [];
       for (const id of [7, 8]) {
         const reading = await session.stream(call(id, 100, 50));
-        await server.waitForLine(new RegExp(`#${id} chunk 2/100`));
+        await server.waitForJob(id, (job) => job.chunksDone >= 2);
         await session.post(cancel(id));
-        await server.waitForLine(new RegExp(`#${id} replying: nothing`));
+        await server.waitForJob(id, (job) => job.reply === 'nothing');
         readings.push({ id, reading, keepAlivesAtCancel: reading.comments.length });
       }
       for (const { id, reading, keepAlivesAtCancel } of readings) {
@@ -204,11 +222,14 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: scaled(
     await withServer([], async (server) => {
       const session = await openRawSession(server.url);
       const reading = await session.stream(call(7, 100, 50));
-      await server.waitForLine(/#7 chunk 2\/100/);
+      await server.waitForJob(7, (job) => job.chunksDone >= 2);
       if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 1);
       assert.equal((await session.close()).status, 200);
-      await server.waitForLine(/#7 handler stopped after chunk \d+\/100 \(the session ended\)/);
-      await server.waitForLine(/#7 file handle closed/);
+      const job = await server.waitForJob(7, (job) => job.reply !== undefined);
+      assert.deepEqual(
+        [job.state, job.cancelReason, job.reply],
+        ['cancelled', undefined, 'nothing (the session ended)'],
+      );
       if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
       await waitFor('the call stream to end', () => reading.ended);
     });
@@ -222,9 +243,9 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: scaled(
       const client = await connectRecordingClient(server.url);
       const session = await openRawSession(server.url);
       const reading = await session.stream(call(7, 6, 50));
-      await server.waitForLine(/#7 chunk 1\/6/);
+      await server.waitForJob(7, (job) => job.chunksDone >= 1);
       await session.post(cancel(7));
-      await server.waitForLine(/#7 ran to the end despite the cancel/);
+      await server.waitForJob(7, (job) => job.reply !== undefined);
       // Reading the job from a second session fails: jobs belong to the session that ran them.
       const other = await client.client.callTool({ name: 'get_job_status', arguments: { requestId: 7 } });
       assert.equal(other.isError, true);
@@ -247,9 +268,9 @@ describe('lesson 01 on the wire (plain HTTP, no SDK client)', { timeout: scaled(
       await client.close();
 
       assert.equal(await reader.exited, 0, reader.output());
-      lineIndex(reader.lines, /no response within 3000 ms of the cancel/);
-      lineIndex(reader.lines, /server reports #1: (running|completed), \d+\/20 chunks/); // the cancel stopped nothing
-      lineIndex(reader.lines, /observed: none, as expected/);
+      assert.equal(onlyProof(reader, 'came-back').silent, true);
+      assert.match(onlyProof(reader, 'server-report').job.state, /^(running|completed)$/); // the cancel stopped nothing
+      assert.equal(onlyProof(reader, 'outcome').observed, 'none');
     });
   });
 });
@@ -298,7 +319,10 @@ describe('lesson 01: bad input gets a clear answer and the server keeps serving'
         (await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 999 } })).status,
         202,
       );
-      await server.waitForLine(/notifications\/cancelled for 999 matches no request in this session: ignored/);
+      await server.waitForProof(
+        'the cancel for 999',
+        (r) => r.type === 'cancel' && r.requestId === 999 && r.matched === 'nothing',
+      );
 
       // Too late: the call already completed. Nothing to cancel; the cancel is ignored.
       const done = await session.stream({
@@ -313,7 +337,10 @@ describe('lesson 01: bad input gets a clear answer and the server keeps serving'
         (await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5 } })).status,
         202,
       );
-      await server.waitForLine(/notifications\/cancelled for #5, which already completed: nothing to cancel, ignored/);
+      await server.waitForProof(
+        'the late cancel',
+        (r) => r.type === 'cancel' && r.requestId === 5 && r.matched === 'completed',
+      );
 
       // "1" is not 1: the SDK matches ids by JSON type, so this cancel stops nothing.
       const reading = await session.stream({
@@ -322,19 +349,18 @@ describe('lesson 01: bad input gets a clear answer and the server keeps serving'
         method: 'tools/call',
         params: { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 100, chunkDelayMs: 50 } },
       });
-      await server.waitForLine(/#1 chunk 1\/100/);
+      await server.waitForJob(1, (job) => job.chunksDone >= 1);
       assert.equal(
         (await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: '1' } })).status,
         202,
       );
-      await server.waitForLine(
-        /for "1" matches no request: the running one's id is 1, and ids must match in JSON type/,
+      await server.waitForProof(
+        'the cancel for "1"',
+        (r) => r.type === 'cancel' && r.requestId === '1' && r.matched === 'an id of the other JSON type',
       );
-      const chunksThen = server.lines.filter((l) => /#1 chunk/.test(l)).length;
-      await waitFor(
-        'the job to go on past the wrong-type cancel',
-        () => server.lines.filter((l) => /#1 chunk/.test(l)).length >= chunksThen + 2,
-      );
+      // The job goes on past the wrong-type cancel.
+      const then = proofOf(server, 'job').filter(jobWhere(1)).at(-1)!;
+      await server.waitForJob(1, (job) => job.state === 'running' && job.chunksDone >= then.chunksDone + 2);
       assert.equal(reading.ended, false);
 
       // The right id, with the right type, stops it.
@@ -505,7 +531,7 @@ describe(
             ['tools/call', 1],
           ],
         );
-        await server.waitForLine(new RegExp(`#${id} chunk 1/100`));
+        await server.waitForJob(id, (job) => job.chunksDone >= 1);
         await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason: 'by hand' } });
         await assert.rejects(call, (error: { code?: number }) => error.code === ErrorCode.RequestTimeout);
         const cancels = sent.filter((m) => 'method' in m && m.method === 'notifications/cancelled');

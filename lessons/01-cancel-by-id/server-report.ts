@@ -2,11 +2,13 @@
 // proof of a cancel is on the server's side.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
 export async function printServerReport(client: Client, id: RequestId, log: Timeline): Promise<void> {
   const status = (await client.callTool({ name: 'get_job_status', arguments: { requestId: id } })) as CallToolResult;
   const job = status.structuredContent;
+  prove({ type: 'server-report', requestId: id, job });
   if (!job) {
     log.warn(
       `server has no record of #${id}: ${status.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join(' ')}`,

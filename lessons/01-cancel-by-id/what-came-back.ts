@@ -2,6 +2,7 @@
 import { McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { REQUEST_CANCELLED } from './cancellation.ts';
 import type { Outcome } from './client-flags.ts';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
 export type Settled = { result: CallToolResult } | { error: unknown } | { silent: true };
@@ -25,13 +26,14 @@ export async function settledWithin(settled: Promise<Settled>, waitMs: number): 
 }
 
 export function describe(settled: Settled, waitMs: number, expected: Outcome, log: Timeline): Outcome | 'failed' {
+  const { error } = settled as { error?: McpError };
+  prove({ type: 'came-back', ...settled, ...(error && { error: { code: error.code, data: error.data } }) });
   if ('silent' in settled) {
     log.highlight(`no response within ${waitMs} ms of the cancel: stopped waiting`);
     log.detail('that is the spec default: a receiver SHOULD NOT reply to a cancelled request');
     return 'none';
   }
   if ('error' in settled) {
-    const { error } = settled;
     if (error instanceof McpError && error.code === REQUEST_CANCELLED) {
       log.highlight(`<- error ${error.code} "Request cancelled", data ${JSON.stringify(error.data)}`);
       log.detail("-32800 is LSP's RequestCancelled code; MCP itself defines no error code for a cancel");
@@ -56,6 +58,7 @@ export function describe(settled: Settled, waitMs: number, expected: Outcome, lo
 
 /** Says whether what came back is what `--expect` asked for; exit code 1 when it is not. */
 export function judge(observed: Outcome | 'failed', expected: Outcome, log: Timeline): void {
+  prove({ type: 'outcome', observed, expected });
   if (observed === expected) {
     log.ok(`observed: ${observed}, as expected`);
   } else {

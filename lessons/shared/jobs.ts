@@ -7,6 +7,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { ResponseStreamRecord } from './mcp-http.ts';
+import { prove, watched } from './proof.ts';
 import type { Timeline } from './timeline.ts';
 
 export type JobState = 'running' | 'completed' | 'cancelled' | 'failed';
@@ -38,10 +39,14 @@ const keyOf = (id: RequestId) => `${typeof id}:${String(id)}`;
 export class JobBook {
   readonly #jobs = new Map<string, Job>();
 
-  constructor(private readonly responseStreams: () => Map<RequestId, ResponseStreamRecord>) {}
+  constructor(
+    private readonly responseStreams: () => Map<RequestId, ResponseStreamRecord>,
+    /** The session's id, for the proof records (proof.ts) a test reads. */
+    private readonly sessionId: () => string | undefined = () => undefined,
+  ) {}
 
   start(requestId: RequestId, fields: Pick<Job, 'tool' | 'file' | 'chunksTotal'>): Job {
-    const job: Job = {
+    const record: Job = {
       requestId,
       ...fields,
       state: 'running',
@@ -50,6 +55,8 @@ export class JobBook {
       fileHandle: 'not opened',
       resources: {},
     };
+    const job = watched(record, () => this.prove(job));
+    this.prove(job);
     this.#jobs.set(keyOf(requestId), job);
     return job;
   }
@@ -72,6 +79,11 @@ export class JobBook {
     const record = this.responseStreams().get(requestId);
     if (!record) return 'unknown';
     return record.closedAt === undefined ? 'open' : 'closed';
+  }
+
+  /** Hands a test the job as it is now (proof.ts); does nothing unless a test reads the proof. */
+  prove(job: Job): void {
+    prove({ type: 'job', session: this.sessionId(), ...this.report(job) });
   }
 
   /** What `get_job_status` returns: the job, with durations instead of raw clock readings. */

@@ -19,6 +19,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
 import { JobBook } from './jobs.ts';
+import { prove } from './proof.ts';
 import { exitCannotServe, listenOn } from './listen.ts';
 import { preview, type Timeline } from './timeline.ts';
 
@@ -279,6 +280,8 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       res.on('close', () => {
         record.closedAt = performance.now();
         delete record.response;
+        const job = session.jobs.get(message.id);
+        if (job) session.jobs.prove(job);
         options.onResponseStreamClosed?.(session, message.id);
       });
     }
@@ -308,7 +311,10 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
   async function startSession(req: Request, res: Response) {
     let session: McpSession | undefined;
     const responseStreams = new Map<RequestId, ResponseStreamRecord>();
-    const jobs = new JobBook(() => responseStreams);
+    const jobs = new JobBook(
+      () => responseStreams,
+      () => transport.sessionId,
+    );
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       keepAliveMs: options.keepAliveMs,
@@ -316,12 +322,14 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
         session = { id, transport, server, responseStreams, jobs };
         sessions.set(id, session);
         timeline.detail(`session ${id} started`);
+        prove({ type: 'session', session: id, state: 'started' });
       },
     });
     transport.onclose = () => {
       if (!session) return;
       sessions.delete(session.id);
       timeline.detail(`session ${session.id} ended`);
+      prove({ type: 'session', session: session.id, state: 'ended' });
     };
     const server = options.createServer({
       transport,

@@ -2,15 +2,54 @@
 // runner: output captured line by line, conditions waited for (never fixed sleeps), and no child
 // left behind when the parent exits.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { JobRecord, ProofRecord } from './proof.ts';
 import { QUICK_START_FLAGS, quickStartFor } from './quick-starts.ts';
 import { waitFor } from './wait.ts';
 
 const children = new Set<ChildProcess>();
+let proofFolder: string | undefined;
+let started = 0;
 process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
+  if (proofFolder) rmSync(proofFolder, { recursive: true, force: true });
 });
+
+/**
+ * Where a child writes its proof records (proof.ts): a file of its own in a folder this process
+ * removes. Only for tests (node --test sets NODE_TEST_CONTEXT): the one-terminal runner needs none.
+ */
+function newProofFile(): string | undefined {
+  if (process.env.NODE_TEST_CONTEXT === undefined) return undefined;
+  proofFolder ??= mkdtempSync(join(tmpdir(), 'lesson-proof-'));
+  return join(proofFolder, `${++started}.jsonl`);
+}
+
+/** Reads a proof file's complete lines as they are appended, each parsed once. */
+function proofReader(file: string | undefined): () => ProofRecord[] {
+  const records: ProofRecord[] = [];
+  let read = 0;
+  return () => {
+    if (file === undefined) return records;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return records; // nothing written yet
+    }
+    const end = text.lastIndexOf('\n') + 1;
+    if (end > read) {
+      for (const line of text.slice(read, end).split('\n')) if (line) records.push(JSON.parse(line) as ProofRecord);
+      read = end;
+    }
+    return records;
+  };
+}
+
+const isJob = (record: ProofRecord): record is JobRecord => record.type === 'job';
 
 export interface StartedProcess {
   child: ChildProcess;
@@ -19,6 +58,24 @@ export interface StartedProcess {
   output(): string;
   /** Waits until a line matches `pattern` (from line `from` on) and returns the match. */
   waitForLine(pattern: RegExp, timeoutMs?: number, from?: number): Promise<RegExpMatchArray>;
+  /** The structured records (proof.ts) it has handed its test so far. */
+  proof(): ProofRecord[];
+  /** Waits for a proof record that `matches` (from record `from` on) and returns it. */
+  waitForProof<R extends ProofRecord = ProofRecord>(
+    what: string,
+    matches: (record: ProofRecord) => boolean,
+    timeoutMs?: number,
+    from?: number,
+  ): Promise<R>;
+  /**
+   * Waits for a record of job `requestId` (id and JSON type; in `session` when given) for which
+   * `until` holds, and returns it: e.g. `waitForJob(7, (job) => job.chunksDone >= 2)`.
+   */
+  waitForJob(
+    requestId: string | number,
+    until?: (job: JobRecord) => boolean,
+    options?: { session?: string; timeoutMs?: number; from?: number },
+  ): Promise<JobRecord>;
   /** Resolves with the exit code once the process has exited and all its output has been read. */
   exited: Promise<number | null>;
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
@@ -52,8 +109,10 @@ export function startTs(
     stdin?: 'ignore' | 'inherit';
   } = {},
 ): StartedProcess {
+  const proofFile = newProofFile();
+  const proof = proofReader(proofFile);
   const child = spawn(process.execPath, [...nodeArgs(file), ...args], {
-    env: { ...process.env, FORCE_COLOR: '0', ...env },
+    env: { ...process.env, FORCE_COLOR: '0', ...(proofFile && { LESSON_PROOF_FILE: proofFile }), ...env },
     stdio: [stdin, 'pipe', 'pipe'],
   });
   children.add(child);
@@ -74,10 +133,38 @@ export function startTs(
   );
   let code: number | null | undefined;
   void exited.then((c) => (code = c));
+  const waitForProof = <R extends ProofRecord>(
+    what: string,
+    matches: (record: ProofRecord) => boolean,
+    timeoutMs = 15_000,
+    from = 0,
+  ) =>
+    waitFor(
+      `${what}\n--- proof records so far ---\n${proof()
+        .slice(from)
+        .map((r) => JSON.stringify(r))
+        .join('\n')}\n--- output so far ---\n${lines.join('\n')}`,
+      () => {
+        const found = proof().slice(from).find(matches);
+        if (found) return found as R;
+        if (code !== undefined) throw new Error(`process exited (${code}) before ${what}:\n${lines.join('\n')}`);
+        return undefined;
+      },
+      { timeoutMs },
+    );
   return {
     child,
     lines,
     output: () => lines.join('\n'),
+    proof,
+    waitForProof,
+    waitForJob: (requestId, until = () => true, { session, timeoutMs, from } = {}) =>
+      waitForProof<JobRecord>(
+        `job ${JSON.stringify(requestId)}${session ? ` of session ${session}` : ''} to satisfy ${String(until)}`,
+        (r) => isJob(r) && r.requestId === requestId && (!session || r.session === session) && until(r),
+        timeoutMs,
+        from,
+      ),
     waitForLine: (pattern, timeoutMs = 15_000, from = 0) =>
       waitFor(
         `a line matching ${pattern}\n--- output so far ---\n${lines.slice(from).join('\n')}`,

@@ -25,6 +25,7 @@ export function sharedServers(file: string) {
     if (!started.has(key)) started.set(key, startLessonServer(file, args));
     const server = await started.get(key)!;
     const from = server.lines.length;
+    const fromRecord = server.proof().length;
     const lines = () => server.lines.slice(from);
     return {
       ...server,
@@ -33,6 +34,11 @@ export function sharedServers(file: string) {
       },
       output: () => lines().join('\n'),
       waitForLine: (pattern, timeoutMs, start = 0) => server.waitForLine(pattern, timeoutMs, from + start),
+      proof: () => server.proof().slice(fromRecord),
+      waitForProof: (what, matches, timeoutMs, start = 0) =>
+        server.waitForProof(what, matches, timeoutMs, fromRecord + start),
+      waitForJob: (requestId, until, options = {}) =>
+        server.waitForJob(requestId, until, { ...options, from: fromRecord + (options.from ?? 0) }),
       stop: () => Promise.reject(new Error('a shared server is stopped after the last test: start one of its own')),
     };
   };

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { ProofRecord } from './proof.ts';
 
 export interface RecordingClient {
   client: Client;
@@ -79,3 +80,51 @@ export function assertInOrder(lines: string[], patterns: RegExp[]) {
     `not in the order ${patterns.join(', ')}:\n${lines.join('\n')}`,
   );
 }
+
+/** A proof record (proof.ts) as a test reads it: any field may be asked for. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Proof = { type: string; [field: string]: any };
+
+/** The proof records of `type` that a process has handed its test so far, in order. */
+export const proofOf = (process: { proof(): ProofRecord[] }, type: string): Proof[] =>
+  process.proof().filter((record) => record.type === type) as Proof[];
+
+/** The one proof record of `type`; fails, showing them all, unless there is exactly one. */
+export function onlyProof(process: { proof(): ProofRecord[] }, type: string): Proof {
+  const found = proofOf(process, type);
+  assert.equal(
+    found.length,
+    1,
+    `expected one "${type}" record in:\n${process
+      .proof()
+      .map((r) => JSON.stringify(r))
+      .join('\n')}`,
+  );
+  return found[0]!;
+}
+
+/**
+ * Index of the first proof record that `matches`; fails, showing them all, when there is none.
+ * For order: what happened first was recorded first.
+ */
+export function proofIndex(records: ProofRecord[], what: string, matches: (record: Proof) => boolean): number {
+  const index = records.findIndex((record) => matches(record as Proof));
+  assert.notEqual(index, -1, `no proof record of ${what} in:\n${records.map((r) => JSON.stringify(r)).join('\n')}`);
+  return index;
+}
+
+/** Fails unless each step's first record comes after the previous step's. */
+export function assertProvedInOrder(records: ProofRecord[], steps: [string, (record: Proof) => boolean][]) {
+  const order = steps.map(([what, matches]) => proofIndex(records, what, matches));
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+    `not in the order ${steps.map(([what]) => what).join(', ')}:\n${records.map((r) => JSON.stringify(r)).join('\n')}`,
+  );
+}
+
+/** Matches job records of `requestId` (with its JSON type) for which `holds` is true. */
+export const jobWhere =
+  (requestId: string | number, holds: (job: Proof) => boolean = () => true) =>
+  (record: Proof) =>
+    record.type === 'job' && record.requestId === requestId && holds(record);
