@@ -104,6 +104,9 @@ async function bundleAll(wanted: { file: string; setup?: string }[]) {
   // per bundle. Each entry point is a made-up module that sets process.argv[1] to its source's
   // path, then imports the test setup (for a test file) and the source, in that order.
   const made = new Map(stale.map(({ file, setup }) => [`${QUICK_START}:${file}`, { file, setup }]));
+  // Each source's modification time as it was read: a file edited while the build runs then looks
+  // changed next time, and its bundle is made again, instead of passing for fresh with old code.
+  const readAt = new Map<string, number>();
   let result;
   try {
     result = await build({
@@ -157,6 +160,7 @@ async function bundleAll(wanted: { file: string; setup?: string }[]) {
           setup(build) {
             build.onLoad({ filter: /\.(ts|mts|mjs|js)$/ }, async (args) => {
               if (args.path.includes('/node_modules/')) return undefined;
+              readAt.set(relative(root, args.path), modified(args.path));
               const { code } = await build.esbuild.transform(readFileSync(args.path, 'utf8'), {
                 loader: args.path.endsWith('ts') ? 'ts' : 'js',
                 format: 'esm',
@@ -191,7 +195,8 @@ async function bundleAll(wanted: { file: string; setup?: string }[]) {
       [relative(root, import.meta.filename)]: modified(import.meta.filename), // how bundles are made
     };
     for (const input of Object.keys(result.metafile.outputs[relative(root, out)]!.inputs))
-      if (!input.includes('node_modules/') && !input.includes(':')) inputs[input] = modified(join(root, input));
+      if (!input.includes('node_modules/') && !input.includes(':'))
+        inputs[input] = readAt.get(input) ?? modified(join(root, input));
     write(`${out}.map`, files.get(`${out}.map`)!);
     write(out, files.get(out)!);
     write(recordFile(file), JSON.stringify({ root, bundle: out, inputs } satisfies BundleRecord));
