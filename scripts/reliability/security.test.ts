@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { localhostAllowedOrigins, validateOriginHeader } from '@modelcontextprotocol/server';
 import { OutsideDataFolderError, resolveInDataFolder } from '../../lessons/shared/data-folder.ts';
-import { originIsAllowed } from '../../lessons/shared/mcp-http.ts';
+import { originIsAllowed } from '../../lessons/shared/http-guards.ts';
 import { startLessonServer } from '../../lessons/shared/processes.ts';
 import { openRawSession } from '../../lessons/shared/raw-mcp.ts';
 import { scaled } from '../../lessons/shared/wait.ts';
