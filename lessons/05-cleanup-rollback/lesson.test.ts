@@ -108,7 +108,7 @@ function prng(seed: number) {
 }
 
 const PROOF_BATCH_SIZE = 20; // two batches: mid-batch cancels, and shorter runs
-const STEPS = 3 + 2 * (RECORDS / PROOF_BATCH_SIZE) + 4; // progress steps of a run: see stepper() in server.ts
+const STEPS = 3 + 2 * (RECORDS / PROOF_BATCH_SIZE) + 4; // progress steps of a run: see stepper() in run-steps.ts
 
 interface DatabaseView {
   rows(key: string): Promise<number>;
