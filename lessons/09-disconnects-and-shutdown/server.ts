@@ -6,20 +6,22 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { RequestId, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel, sendResultAfterLateCancel } from '../01-cancel-by-id/cancellation.ts';
-import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, type Job } from '../shared/jobs.ts';
-import { serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { exitCannotServe } from '../shared/listen.ts';
+import { serveMcpOverHttp, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
-import { countHeldResources, heldResourcesSchema } from './held-resources.ts';
-import { SHUTDOWN_GRACE_MS, shutDownGracefully } from './shutdown.ts';
+import { closeOrLeaveStream, type Extra } from './cancel-answers.ts';
+import { registerCountHeldResourcesTool } from './count-held-tool.ts';
+import { disconnectPolicy, recordStop, stopAtShutdown, stoppers, whileRunning } from './own-stop.ts';
+import { dataFolder, dataLabel, disconnectMeansCancel, keepAliveMs, onCancel, port } from './server-flags.ts';
+import { scratchFolder, shutdownDeadlineMs } from './server-flags.ts';
+import { shutDownGracefully } from './shutdown.ts';
 
 const log = createTimeline('server');
 
@@ -44,19 +46,14 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
     async ({ path, chunks, chunkDelayMs }, extra) => {
       const file = resolveInDataFolder(dataFolder, path, dataLabel); // throws a clear message for ../../etc/passwd
       const job = jobs.start(extra.requestId, { tool: 'process_large_file', file: path, chunksTotal: chunks });
-      const work = processFile(job, file, chunkDelayMs, extra);
-      runningCalls.add(work);
-      try {
-        return await work;
-      } finally {
-        runningCalls.delete(work);
-      }
+      return await whileRunning(processFile(job, file, chunkDelayMs, extra)); // a shutdown waits for it
     },
   );
 
   /** The job in chunks: stops on the SDK's signal (cancel, DELETE, transport closed) or the server's own. */
   async function processFile(job: Job, file: string, chunkDelayMs: number, extra: Extra) {
     const id = extra.requestId;
+    // The SDK's controller is private: a disconnect or a shutdown stops the job through this one.
     const stopper = new AbortController();
     stoppers.set(job, stopper);
     const signal = AbortSignal.any([extra.signal, stopper.signal]);
@@ -94,11 +91,7 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
         job.state = 'failed';
         throw error; // McpServer turns it into a tool error result
       }
-      job.state = 'cancelled';
-      job.stoppedAt = performance.now();
-      const why = stopReason(job, stopper.signal, extra.signal);
-      job.resources['stopped by'] = why;
-      log.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${job.chunksTotal} (${why})`);
+      const why = recordStop(job, stopper.signal, extra.signal, log); // a cancel, a disconnect, a shutdown, a DELETE
       return textResult(`Stopped after ${job.chunksDone} of ${job.chunksTotal} chunks: ${why}`, true);
     } finally {
       // Every way out: completed, stopped, failed. A shutdown waits for this block.
@@ -117,148 +110,23 @@ function createServer({ transport, jobs, sessionId }: NewSession) {
   /** A stopped job's reply: a client cancel gets the answer --on-cancel names; other stops are replied by the SDK. */
   async function afterStop(job: Job, extra: Extra) {
     if (job.state !== 'cancelled' || !extra.signal.aborted) return;
-    if (!job.cancel) {
-      job.reply = 'nothing (the session ended)';
-      return;
-    }
-    if (onCancel === 'error') {
-      await answerCancelled(transport, job, log);
-    } else if (onCancel === 'close-stream') {
-      transport.closeSSEStream(job.requestId);
-      job.reply = 'nothing (stream closed with transport.closeSSEStream)';
-      log.highlight(`#${job.requestId} transport.closeSSEStream(${JSON.stringify(job.requestId)}): stream closed`);
-    } else if (onCancel === 'extra-close-stream') {
-      // Defined only when the transport has an event store (and the client speaks 2025-11-25 or later).
-      const close = extra.closeSSEStream;
-      close?.();
-      job.reply = `nothing (extra.closeSSEStream is ${close ? 'a function: called' : 'undefined: nothing closed'})`;
-      log.highlight(`#${job.requestId} extra.closeSSEStream is ${close ? 'a function: called' : 'undefined'}`);
-    } else {
-      job.reply = 'nothing';
-      log.highlight(`#${job.requestId} replying: nothing (SDK 1.x keeps this request's stream open)`);
-    }
+    if (!job.cancel) job.reply = 'nothing (the session ended)';
+    else if (onCancel === 'error') await answerCancelled(transport, job, log);
+    else closeOrLeaveStream(onCancel, transport, job, extra, log); // close-stream, extra-close-stream, none
   }
 
   registerJobStatusTool(server, jobs);
-
-  server.registerTool(
-    'count_held_resources',
-    {
-      title: 'Count held resources',
-      description:
-        "What this server process holds right now for its clients: this session's open response streams, " +
-        "the SDK's streams (each with a keep-alive timer) and request-to-stream entries, and TCP connections.",
-      outputSchema: heldResourcesSchema,
-    },
-    async (extra) => {
-      const streams = running.sessions.get(sessionId() ?? '')?.responseStreams ?? new Map();
-      const open = [...streams].filter(([id, record]) => id !== extra.requestId && record.closedAt === undefined);
-      const counts = countHeldResources(transport, running.port, extra.requestId, open.length);
-      return { content: [{ type: 'text', text: JSON.stringify(counts) }], structuredContent: counts };
-    },
-  );
+  registerCountHeldResourcesTool(server, transport, sessionId, () => running);
   return server;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Flags, helpers and start-up.
-
-export const DEFAULT_PORT = 3109;
-export const CANCEL_ANSWERS = ['error', 'close-stream', 'extra-close-stream', 'none'] as const;
-export type CancelAnswer = (typeof CANCEL_ANSWERS)[number];
-
-const HELP = `
-Lesson 09 server: disconnects, the leaking stream, and a graceful shutdown.
-
-Usage: npx tsx lessons/09-disconnects-and-shutdown/server.ts [options]
-
-  --port N                  port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --on-cancel WAY           what the server does with a cancelled request's response stream (default: error)
-                              error               reply -32800 "Request cancelled": the SDK then closes the stream
-                              close-stream        transport.closeSSEStream(requestId): closes it, sends nothing
-                              extra-close-stream  extra.closeSSEStream?.(): undefined without an event store
-                              none                nothing, the SDK 1.x default: the stream stays open
-  --disconnect-means-cancel stop a handler when its response stream closes before its reply
-                            (opt-in: the 2025-11-25 spec says a disconnect SHOULD NOT be read as a cancel)
-  --keep-alive-ms N         interval of the SDK's SSE keep-alive comments (default: 15000)
-  --shutdown-deadline-ms N  on SIGINT/SIGTERM, how long running calls get to clean up (default: ${SHUTDOWN_GRACE_MS})
-  --data DIR                the data folder: sample.txt and scratch/ (default: lessons/09-disconnects-and-shutdown/data)
-  -h, --help                show this help
-`;
-
-const flags = parseFlags(
-  {
-    port: { type: 'string' },
-    'on-cancel': { type: 'string' },
-    'disconnect-means-cancel': { type: 'boolean' },
-    'keep-alive-ms': { type: 'string' },
-    'shutdown-deadline-ms': { type: 'string' },
-    data: { type: 'string' },
-  },
-  HELP,
-);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-const onCancel = choiceFlag('on-cancel', flags['on-cancel'], CANCEL_ANSWERS, 'error');
-const disconnectMeansCancel = flags['disconnect-means-cancel'] ?? false;
-const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
-const shutdownDeadlineMs = intFlag('shutdown-deadline-ms', flags['shutdown-deadline-ms'], SHUTDOWN_GRACE_MS, 1);
-
-const dataFolder = flags.data ?? join(import.meta.dirname, 'data');
-const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path
-const scratchFolder = join(dataFolder, 'scratch');
-ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
-mkdirSync(scratchFolder, { recursive: true });
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-/**
- * The SDK's own AbortController per request is private, and only a cancel, DELETE or the transport
- * closing aborts it. The server's own reasons to stop a handler (its client disconnected, the
- * server is shutting down) go through a second controller per job; the handler listens to both.
- */
-const stoppers = new WeakMap<Job, AbortController>();
-/** Every handler still running, so a shutdown can wait for their `finally` blocks. */
-const runningCalls = new Set<Promise<unknown>>();
-
-export const DISCONNECTED = 'client disconnected';
-export const SHUTTING_DOWN = 'server shutting down';
-
 const textResult = (text: string, isError = false) => ({ content: [{ type: 'text' as const, text }], isError });
 
-/** Why a handler stopped. Only this server's own reasons and a client's cancel name themselves. */
-function stopReason(job: Job, ownSignal: AbortSignal, sdkSignal: AbortSignal): string {
-  if (ownSignal.aborted) return String(ownSignal.reason);
-  if (job.cancel) return `cancelled by the client: "${job.cancel.reason ?? ''}"`;
-  // Neither: the session's transport closed (a DELETE). SDK 1.x then aborts every running handler
-  // with no reason (protocol.js _onclose: `controller.abort()`), so the signal's reason is the
-  // platform's bare AbortError. "the session ended" is this server's reading of that, not the SDK's.
-  const reason = sdkSignal.reason as unknown;
-  const shown = reason instanceof Error ? `${reason.name} "${reason.message}"` : JSON.stringify(reason);
-  return `the session ended; extra.signal.reason: ${shown}`;
-}
+// ---------------------------------------------------------------------------------------------
+// Start-up.
 
-/**
- * Fires when a request's HTTP response closes. After its reply that is the normal end; before
- * it, the client went away: it closed its transport or was killed, and its connection closed.
- */
-function onResponseStreamClosed(session: McpSession, requestId: RequestId) {
-  const job = session.jobs.get(requestId);
-  if (!job) return;
-  if (job.state !== 'running') {
-    if (job.cancel) log.highlight(`#${JSON.stringify(requestId)} response stream closed`);
-    return;
-  }
-  job.resources['response stream'] = 'closed before the reply';
-  if (!disconnectMeansCancel) {
-    log.warn(`#${JSON.stringify(requestId)} response stream closed before the reply: the handler runs on`);
-    return;
-  }
-  // Opt-in policy: treat the disconnect as a cancel. A client that meant to resume the stream
-  // (GET with Last-Event-ID) finds its work gone: that is the trade-off.
-  job.cancel = { receivedAt: performance.now(), reason: DISCONNECTED, chunksDoneThen: job.chunksDone };
-  log.highlight(`#${JSON.stringify(requestId)} response stream closed before the reply: stopping the handler`);
-  stoppers.get(job)?.abort(DISCONNECTED);
-}
+ensureSampleFile(dataFolder, 'sample.txt', 1024 * 1024);
+mkdirSync(scratchFolder, { recursive: true });
 
 const running = await serveMcpOverHttp({
   port,
@@ -266,33 +134,13 @@ const running = await serveMcpOverHttp({
   keepAliveMs,
   createServer,
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
-  onResponseStreamClosed,
-}).catch((error: Error) => {
-  log.fail(error.message);
-  process.exit(1);
-});
+  onResponseStreamClosed: disconnectPolicy(disconnectMeansCancel, log),
+}).catch((error: Error) => exitCannotServe(log, error));
 
-const stoppedAtShutdown: { session: McpSession; id: RequestId }[] = [];
-const repliesPending = () =>
-  stoppedAtShutdown.filter(({ session, id }) => session.responseStreams.get(id)?.closedAt === undefined).length;
 shutDownGracefully({
   log,
   deadlineMs: shutdownDeadlineMs,
-  // With our own controller, not the SDK's: the SDK still delivers each handler's answer.
-  stopAll() {
-    for (const session of running.sessions.values()) {
-      for (const id of session.jobs.ids()) {
-        const job = session.jobs.get(id)!;
-        if (job.state !== 'running') continue;
-        stoppedAtShutdown.push({ session, id });
-        stoppers.get(job)?.abort(SHUTTING_DOWN);
-      }
-    }
-    return stoppedAtShutdown.length;
-  },
-  // Each stopped handler returned "stopped: server shutting down": wait until the SDK has written
-  // it out too, before the streams are closed under it.
-  stillBusy: () => runningCalls.size + repliesPending(),
+  ...stopAtShutdown(running.sessions), // stopAll, stillBusy: with the server's own controllers, not the SDK's
   close: () => running.close(),
   afterClose: () => `${readdirSync(scratchFolder).length} scratch file(s) left`,
 });
