@@ -2,10 +2,11 @@
 // runner: output captured line by line, conditions waited for (never fixed sleeps), and no child
 // left behind when the parent exits.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import type { JobRecord, ProofRecord } from './proof.ts';
 import { QUICK_START_FLAGS, quickStartFor } from './quick-starts.ts';
 import { waitFor } from './wait.ts';
@@ -28,22 +29,29 @@ function newProofFile(): string | undefined {
   return join(proofFolder, `${++started}.jsonl`);
 }
 
-/** Reads a proof file's complete lines as they are appended, each parsed once. */
+/** Reads a proof file's complete lines as they are appended, each read and parsed once. */
 function proofReader(file: string | undefined): () => ProofRecord[] {
   const records: ProofRecord[] = [];
-  let read = 0;
+  let offset = 0;
+  let partial = '';
+  const chunk = Buffer.alloc(64 * 1024);
+  const decoder = new StringDecoder('utf8'); // a character split across two reads stays whole
   return () => {
     if (file === undefined) return records;
-    let text: string;
+    let fd: number;
     try {
-      text = readFileSync(file, 'utf8');
+      fd = openSync(file, 'r');
     } catch {
       return records; // nothing written yet
     }
-    const end = text.lastIndexOf('\n') + 1;
-    if (end > read) {
-      for (const line of text.slice(read, end).split('\n')) if (line) records.push(JSON.parse(line) as ProofRecord);
-      read = end;
+    try {
+      for (let n; (n = readSync(fd, chunk, 0, chunk.length, offset)) > 0; offset += n) {
+        const lines = (partial + decoder.write(chunk.subarray(0, n))).split('\n');
+        partial = lines.pop()!;
+        for (const line of lines) if (line) records.push(JSON.parse(line) as ProofRecord);
+      }
+    } finally {
+      closeSync(fd);
     }
     return records;
   };

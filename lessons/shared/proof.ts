@@ -3,10 +3,12 @@
 // JSON line each, appended to the file LESSON_PROOF_FILE names. Only a test sets it (processes.ts);
 // without it nothing is written. Tests assert on these values rather than on the wording of the
 // log, so the log can say things better without breaking them.
-import { appendFileSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import type { jobReport } from './jobs.ts';
 
 const file = process.env.LESSON_PROOF_FILE;
+/** Opened once, appended to with one write per record: a record is on disk before the next line of code runs. */
+const fd = file === undefined ? undefined : openSync(file, 'a');
 
 export type JobRecord = { type: 'job'; session?: string } & ReturnType<typeof jobReport>;
 export type ProofRecord =
@@ -22,8 +24,8 @@ export type ProofRecord =
 export const proving = file !== undefined;
 
 export function prove(record: ProofRecord): void {
-  if (file === undefined) return;
-  appendFileSync(file, `${JSON.stringify({ ...record, at: Math.round(performance.now()) })}\n`);
+  if (fd === undefined) return;
+  writeSync(fd, `${JSON.stringify({ ...record, at: Math.round(performance.now()) })}\n`);
 }
 
 /**
