@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { isJSONRPCNotification, isJSONRPCRequest, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { classifyCallFailure, closeWhenServerGone, holdCancelsUntilSent, type CallFailure } from './call-failures.ts';
@@ -21,8 +22,10 @@ const callId = deferred<RequestId>();
 const send = transport.send.bind(transport);
 transport.send = (message, options) => {
   if (isJSONRPCRequest(message) && message.method === 'tools/call') callId.resolve(message.id);
-  if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled')
+  if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+    prove({ type: 'cancel-sent', params: message.params });
     log.highlight(`-> notifications/cancelled ${JSON.stringify(message.params)} (sent by the SDK)`);
+  }
   return send(message, options);
 };
 const client = new Client({ name: 'lesson-02-client', version: '1.0.0' });
@@ -39,7 +42,10 @@ log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion
 
 const watch = closeWhenServerGone(client, {
   everyMs: pingEveryMs,
-  onLost: (why) => log.highlight(`ping failed (${(why as Error).message}): server gone, closing the client`),
+  onLost: (why) => {
+    prove({ type: 'server-gone', why: (why as Error).message });
+    log.highlight(`ping failed (${(why as Error).message}): server gone, closing the client`);
+  },
 });
 const controller = new AbortController(); // one per call: never share a signal between calls
 const call = client.callTool(
@@ -55,6 +61,7 @@ log.event(
 let cancelTimer: NodeJS.Timeout | undefined;
 if (scenario === 'cancel') {
   cancelTimer = setTimeout(() => {
+    prove({ type: 'abort', reason });
     log.highlight(`controller.abort("${reason}") after ${cancelAfterMs} ms`);
     controller.abort(reason);
   }, cancelAfterMs);
@@ -67,11 +74,14 @@ try {
   observed = 'completed';
 } catch (error) {
   observed = classifyCallFailure(error, controller.signal);
-  const code = (error as { code?: unknown }).code;
-  log.event(`<- rejected: ${(error as Error).constructor.name} code ${String(code)}: "${(error as Error).message}"`);
+  const { constructor, message, code } = error as Error & { code?: unknown };
+  const { aborted } = controller.signal;
+  const why = aborted ? String(controller.signal.reason) : undefined;
+  prove({ type: 'rejected', name: constructor.name, code, message, observed, aborted, reason: why });
+  log.event(`<- rejected: ${constructor.name} code ${String(code)}: "${message}"`);
   log.highlight(
-    `classifyCallFailure: ${observed} (signal.aborted: ${controller.signal.aborted}` +
-      (controller.signal.aborted ? `, reason: ${JSON.stringify(String(controller.signal.reason))}` : '') +
+    `classifyCallFailure: ${observed} (signal.aborted: ${aborted}` +
+      (aborted ? `, reason: ${JSON.stringify(why)}` : '') +
       ')',
   );
 } finally {
@@ -97,6 +107,7 @@ if (observed === 'connection lost') {
   log.event('no server to ask: the session went with it');
 } else {
   const job = await settledJob(id);
+  prove({ type: 'server-report', requestId: id, job });
   log.event(
     `server reports #${JSON.stringify(id)}: ${String(job.state)} after chunk ${String(job.chunksDone)}/${String(job.chunksTotal)}, ` +
       `reason ${JSON.stringify(job.cancelReason ?? null)}, file handle ${String(job.fileHandle)}`,
@@ -107,6 +118,7 @@ if (observed === 'connection lost') {
 await client.close();
 
 const expected = flags.EXPECTED[scenario];
+prove({ type: 'outcome', observed, expected });
 if (observed === expected) {
   log.ok(`observed: ${observed}, as the ${scenario} scenario expects`);
 } else {

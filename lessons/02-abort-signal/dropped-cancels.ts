@@ -8,6 +8,7 @@
 import { CancelledNotificationSchema, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { noteCancel } from '../01-cancel-by-id/cancellation.ts';
 import type { Job, JobBook } from '../shared/jobs.ts';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { honourFalsyIds, rememberEarlyCancelsMs } from './server-flags.ts';
 
@@ -52,6 +53,7 @@ export function noteDroppedCancels(jobs: JobBook, message: JSONRPCMessage, log: 
     // Not seen yet in this session: keep it a short while in case its request is still on the way.
     own.early.set(key, { reason, receivedAt: performance.now() });
     setTimeout(() => own.early.delete(key), rememberEarlyCancelsMs).unref();
+    prove({ type: 'cancel', requestId, matched: 'a request not seen yet', rememberedMs: rememberEarlyCancelsMs });
     log.highlight(
       `notifications/cancelled for ${JSON.stringify(requestId)}, a request not seen yet: remembered for ${rememberEarlyCancelsMs} ms`,
     );
@@ -60,6 +62,7 @@ export function noteDroppedCancels(jobs: JobBook, message: JSONRPCMessage, log: 
   noteCancel(jobs, message, log);
   const running = own.running.get(key);
   if (!requestId && running) {
+    prove({ type: 'falsy-id-cancel', requestId, stoppedByTheServer: honourFalsyIds });
     if (honourFalsyIds) {
       log.highlight(`#${JSON.stringify(requestId)}: SDK 1.x ignores cancels for a falsy id; stopping it ourselves`);
       running.abort(reason);

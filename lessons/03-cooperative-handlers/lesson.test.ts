@@ -14,7 +14,14 @@ import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession, type RawSession, type SseReading } from '../shared/raw-mcp.ts';
 import { sharedServers, type LessonServer } from '../shared/shared-servers.ts';
 import { checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
-import { assertInOrder, canSeeFileDescriptors, lineIndex, openDescriptorsTo } from '../shared/testing.ts';
+import {
+  assertProvedInOrder,
+  canSeeFileDescriptors,
+  jobWhere,
+  lineIndex,
+  openDescriptorsTo,
+  type Proof,
+} from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import type { z } from 'zod';
 import type { Strategy } from './strategies.ts';
@@ -78,6 +85,14 @@ function answerTo(reading: SseReading, id: number) {
     | undefined;
 }
 
+/** Matches the record of `type` that request `requestId`'s handler made. */
+const madeBy = (type: string, requestId: number) => (record: Proof) =>
+  record.type === type && record.requestId === requestId;
+const cancelArrived = (id: number) => jobWhere(id, (job) => job.cancelReceivedAtMs !== undefined);
+const fileClosed = (id: number) => jobWhere(id, (job) => job.fileHandle === 'closed');
+const stopped = (id: number) => jobWhere(id, (job) => job.state === 'cancelled');
+const replied = (id: number, reply: string) => jobWhere(id, (job) => job.reply === reply);
+
 const threadsOf = (pid: number) => readdirSync(`/proc/${pid}/task`).length;
 
 describe('lesson 03: waiting on the signal vs polling it', { timeout: scaled(60_000) }, () => {
@@ -90,12 +105,12 @@ describe('lesson 03: waiting on the signal vs polling it', { timeout: scaled(60_
         assert.equal(job.fileHandle, 'closed');
         assert.equal(answer?.error?.code, -32800);
         assert.equal(answer?.error?.data.strategy, 'abortable');
-        assertInOrder(server.lines, [
-          new RegExp(`notifications/cancelled for #${id} `),
-          new RegExp(`#${id} the wait ended at once`),
-          new RegExp(`#${id} file handle closed`),
-          new RegExp(`#${id} stopped after chunk`),
-          new RegExp(`#${id} replying: error -32800`),
+        assertProvedInOrder(server.proof(), [
+          ['the cancel arriving', cancelArrived(id)],
+          ['the wait ending at once', madeBy('wait-ended', id)],
+          ['the file closing', fileClosed(id)],
+          ['the handler stopping', stopped(id)],
+          ['the -32800 reply', replied(id, 'error -32800')],
         ]);
       }
       if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '/data/sample.txt'), 0);
@@ -116,16 +131,19 @@ describe('lesson 03: waiting on the signal vs polling it', { timeout: scaled(60_
         );
         assert.equal(job.fileHandle, 'closed');
         assert.equal(answer?.error?.code, -32800);
-        // Noticed by a poll, not when it arrived: the line names the poll and the chunks done meanwhile.
-        const extra = job.chunksDone - job.chunksDoneWhenCancelArrived!;
-        assertInOrder(server.lines, [
-          new RegExp(`notifications/cancelled for #${id} `),
-          new RegExp(
-            `#${id} the ${pollMs} ms poll saw signal.aborted after chunk ${job.chunksDone} \\(${extra} chunks? after the cancel arrived\\)`,
-          ),
-          new RegExp(`#${id} file handle closed`),
-          new RegExp(`#${id} replying: error -32800`),
+        // Noticed by a poll, not when it arrived: the record names the poll and the chunks done meanwhile.
+        const records = server.proof();
+        assertProvedInOrder(records, [
+          ['the cancel arriving', cancelArrived(id)],
+          ['the poll seeing it', madeBy('poll-saw-abort', id)],
+          ['the file closing', fileClosed(id)],
+          ['the -32800 reply', replied(id, 'error -32800')],
         ]);
+        const { pollMs: poll, afterChunk, extra } = records.find(madeBy('poll-saw-abort', id)) as Proof;
+        assert.deepEqual(
+          [poll, afterChunk, extra],
+          [pollMs, job.chunksDone, job.chunksDone - job.chunksDoneWhenCancelArrived!],
+        );
       }
     });
   });
@@ -135,7 +153,7 @@ describe('lesson 03: CPU-bound work', { timeout: scaled(60_000) }, () => {
   test('cpu-blocking: the loop runs to the end, the result is sent, and the server reads the cancel only afterwards', async () => {
     await withServer(async (server, session) => {
       const reading = await startJob(session, 1, 'cpu-blocking', 20, 50);
-      await server.waitForLine(/#1 starting a loop that never yields/);
+      await server.waitForProof('the loop to start', madeBy('loop-started', 1));
       const resultBeforeCancel = answerTo(reading, 1);
       const cancelPost = cancel(session, 1); // its 202 cannot come until the loop ends
       await reading.done;
@@ -154,12 +172,15 @@ describe('lesson 03: CPU-bound work', { timeout: scaled(60_000) }, () => {
       assert.equal(job.state, 'completed');
       assert.equal(job.cancelReason, undefined, 'the job never saw the cancel');
       assert.equal(job.reply, 'result');
-      assertInOrder(server.lines, [
-        /#1 starting a loop that never yields: 20 chunks/,
-        /#1 loop done: signal.aborted was false at all 20 checks/,
-        /#1 completed all 20 chunks: replying with the result/,
-        /notifications\/cancelled for #1, which already completed: nothing to cancel, ignored/,
+      const records = server.proof();
+      assertProvedInOrder(records, [
+        ['the loop starting, 20 chunks', (r) => madeBy('loop-started', 1)(r) && r.chunks === 20],
+        ['the loop ending', madeBy('loop-done', 1)],
+        ['the result', replied(1, 'result')],
+        ['the cancel, for a job already completed', (r) => madeBy('cancel', 1)(r) && r.matched === 'completed'],
       ]);
+      const { checks, aborted } = records.find(madeBy('loop-done', 1)) as Proof;
+      assert.deepEqual([checks, aborted], [20, false], 'signal.aborted was false at all 20 checks');
     });
   });
 
@@ -170,7 +191,11 @@ describe('lesson 03: CPU-bound work', { timeout: scaled(60_000) }, () => {
         assert.equal(job.state, 'cancelled');
         assert.equal(job.chunksDone, job.chunksDoneWhenCancelArrived);
         assert.equal(answer?.error?.code, -32800);
-        await server.waitForLine(new RegExp(`#${id} stopped at the slice boundary after chunk ${job.chunksDone}$`));
+        const boundary = await server.waitForProof<Proof>(
+          'the stop at a slice boundary',
+          madeBy('slice-boundary-stop', id),
+        );
+        assert.equal(boundary.afterChunk, job.chunksDone);
       }
     });
   });
@@ -196,11 +221,12 @@ describe('lesson 03: CPU-bound work', { timeout: scaled(60_000) }, () => {
         assert.equal(after, before, 'the server counted its threads back to where they were');
         assert.equal(threadsOf(pid), baseline, 'and /proc agrees');
         assert.equal(answerTo(reading, 1)?.error?.code, -32800);
-        assertInOrder(server.lines, [
-          /notifications\/cancelled for #1 /,
-          /#1 worker terminated after chunk \d+: its 'exit' event fired \(code 1\)/,
-          /#1 stopped after chunk/,
-          /#1 replying: error -32800/,
+        assertProvedInOrder(server.proof(), [
+          ['the cancel arriving', cancelArrived(1)],
+          ["the worker's 'exit' event (code 1)", jobWhere(1, (job) => job.resources?.worker === 'exited (code 1)')],
+          ['the worker terminated', jobWhere(1, (job) => job.resources?.worker === 'terminated')],
+          ['the handler stopping', stopped(1)],
+          ['the -32800 reply', replied(1, 'error -32800')],
         ]);
       });
     },

@@ -12,6 +12,7 @@ import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { Job } from '../shared/jobs.ts';
+import { prove } from '../shared/proof.ts';
 import { crunch, splitIntoChunks, type WorkerInput, type WorkerMessage } from './cpu-work.ts';
 
 export const STRATEGIES = ['poll-1s', 'poll-100ms', 'abortable', 'cpu-blocking', 'cpu-sliced', 'cpu-worker'] as const;
@@ -85,6 +86,7 @@ async function pollEvery(pollMs: number, work: Work): Promise<string> {
         if (signal.aborted) {
           const extra = job.chunksDone - (job.cancel?.chunksDoneThen ?? job.chunksDone);
           const chunksAfter = `${extra} ${extra === 1 ? 'chunk' : 'chunks'} after the cancel arrived`;
+          prove({ type: 'poll-saw-abort', requestId: job.requestId, pollMs, afterChunk: job.chunksDone, extra });
           work.note(`the ${pollMs} ms poll saw signal.aborted after chunk ${job.chunksDone} (${chunksAfter})`);
           signal.throwIfAborted();
         }
@@ -114,7 +116,10 @@ async function abortable(work: Work): Promise<string> {
     }
     return hash.digest('hex');
   } catch (error) {
-    if (signal.aborted) work.note(`the wait ended at once, during chunk ${job.chunksDone + 1}`);
+    if (signal.aborted) {
+      prove({ type: 'wait-ended', requestId: job.requestId, duringChunk: job.chunksDone + 1 });
+      work.note(`the wait ended at once, during chunk ${job.chunksDone + 1}`);
+    }
     throw error;
   } finally {
     await closeFile(handle, work);
@@ -129,12 +134,14 @@ async function cpuBlocking(work: Work): Promise<string> {
   const { job, signal } = work;
   const pieces = splitIntoChunks(await readFile(work.file), work.chunks);
   const hash = createHash('sha256');
+  prove({ type: 'loop-started', requestId: job.requestId, chunks: work.chunks });
   work.note(`starting a loop that never yields: ${work.chunks} chunks × ${work.chunkMs} ms of CPU`);
   for (const piece of pieces) {
     crunch(hash, piece, work.chunkMs);
     job.chunksDone++;
     signal.throwIfAborted(); // never throws here: nothing can abort the signal mid-loop
   }
+  prove({ type: 'loop-done', requestId: job.requestId, checks: job.chunksDone, aborted: signal.aborted });
   work.note(`loop done: signal.aborted was false at all ${job.chunksDone} checks`);
   return hash.digest('hex');
 }
@@ -150,6 +157,7 @@ async function cpuSliced(work: Work): Promise<string> {
     // The cancel's HTTP request is read here, between slices, and aborts the signal.
     await yieldToEventLoop();
     if (signal.aborted) {
+      prove({ type: 'slice-boundary-stop', requestId: job.requestId, afterChunk: job.chunksDone });
       work.note(`stopped at the slice boundary after chunk ${job.chunksDone}`);
       signal.throwIfAborted();
     }

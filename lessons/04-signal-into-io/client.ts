@@ -14,6 +14,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { REQUEST_CANCELLED } from '../01-cancel-by-id/cancellation.ts'; // -32800: lesson 01 explains it
 import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { SOURCES, type Source } from './layers.ts';
@@ -69,6 +70,7 @@ async function runLayer(source: Source): Promise<flags.Outcome> {
 
   // The proof of a cancel is on the server's side: ask it what it stopped and released.
   const job = await settledStatus(client, id, waitMs);
+  prove({ type: 'server-report', source, requestId: id, job });
   if (!job) {
     log.fail(`server has no record of #${id}`);
     return 'failed';
@@ -104,6 +106,7 @@ const outcomes = new Map<Source, flags.Outcome>();
 for (const source of layer === 'all' ? SOURCES : [layer]) {
   const outcome = await runLayer(source);
   outcomes.set(source, outcome);
+  prove({ type: 'outcome', source, observed: outcome, expected });
   (outcome === expected ? log.ok : log.fail)(`${source}: ${outcome}`);
 }
 

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from '../shared/jobs.ts';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import type { Database } from './database.ts';
 
@@ -91,6 +92,7 @@ export async function readLargeFile(run: LayerRun, path: string, signal?: AbortS
   job.fileHandle = 'open';
   file.once('close', () => {
     job.fileHandle = 'closed';
+    prove({ type: 'file-closed', requestId: job.requestId, bytesRead: file.bytesRead, size });
     if (file.bytesRead < size) log.highlight(`#${job.requestId} file closed after ${file.bytesRead} of ${size} bytes`);
   });
   const slowly = async (chunks: AsyncIterable<Buffer>) => {

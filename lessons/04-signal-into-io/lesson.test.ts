@@ -8,15 +8,20 @@ import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { startPglite } from '../shared/pglite-start.ts';
 import pg from 'pg';
-import { startLessonServer, startTs } from '../shared/processes.ts';
+import { startLessonServer, startTs, type StartedProcess } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
 import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
 import {
   canSeeFileDescriptors,
   connectRecordingClient,
+  jobWhere,
   lineIndex,
+  onlyProof,
   openDescriptorsTo,
+  proofIndex,
+  proofOf,
   textOf,
+  type Proof,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import { APPLICATION_NAME } from './database.ts';
@@ -39,31 +44,46 @@ async function withServer(args: string[], env: Record<string, string>, body: (se
   }
 }
 
-const matchIn = (lines: string[], pattern: RegExp) => lines[lineIndex(lines, pattern)]!.match(pattern)!;
-const upstreamPort = (server: Server) =>
-  Number(matchIn(server.lines, /slow upstream on http:\/\/127\.0\.0\.1:(\d+)\//)[1]);
 const pidOf = (server: Server) => server.child.pid!;
+/** The port of the server's slow upstream, as it recorded it. */
+const upstreamPort = (server: Server) => onlyProof(server, 'upstream').port as number;
 
-/** The request id the client used for each layer, read from its own output. */
-function callIds(clientLines: string[]): Record<string, string> {
-  const ids: Record<string, string> = {};
-  for (const line of clientLines) {
-    const match = line.match(/-> tools\/call #(\d+) process_large_file from (\w+)/);
-    if (match) ids[match[2]!] = match[1]!;
-  }
-  return ids;
+/** The records of job `id` from record `from` on (a server shared by a describe's tests). */
+const recordsOf = (server: Server, id: string | number, from: number) =>
+  server.proof().slice(from).filter(jobWhere(id)) as Proof[];
+
+/** The client's reports of the server's record, by layer, in the order the client ran them. */
+const reportsBySource = (client: StartedProcess) =>
+  Object.fromEntries(proofOf(client, 'server-report').map((report) => [report.source, report])) as Record<
+    string,
+    Proof
+  >;
+
+/** Matches the job records of layer `source`'s call for which `holds` is true. */
+const jobOfLayer =
+  (source: string, holds: (job: Proof) => boolean) =>
+  (record: Proof): boolean =>
+    record.type === 'job' && record.file === source && holds(record);
+
+/** The one resource a job names (a child process, a database session), and its state. */
+function onlyResource(job: Proof): [string, string] {
+  const resources = Object.entries((job.resources ?? {}) as Record<string, string>);
+  assert.equal(resources.length, 1, JSON.stringify(job));
+  return resources[0]!;
 }
 
-/** Chunk lines the server logged for request `id` between two of its lines. */
-const chunkLinesBetween = (lines: string[], id: string, from: number, to: number) =>
-  lines.slice(from, to).filter((line) => new RegExp(`#${id} \\w+ chunk \\d+/`).test(line)).length;
-
-function assertNoChunkAfterTheStop(lines: string[], id: string, maxBetweenCancelAndStop: number) {
-  const cancelled = lineIndex(lines, new RegExp(`notifications/cancelled for #${id} `));
-  const stopped = lineIndex(lines, new RegExp(`#${id} handler stopped after chunk`), cancelled);
-  const between = chunkLinesBetween(lines, id, cancelled, stopped);
+/**
+ * Job `id` stopped at most `maxBetweenCancelAndStop` chunks after the cancel arrived, and no record
+ * of it, then or later, counts a chunk past the one it had when its handler stopped.
+ */
+function assertNoChunkAfterTheStop(server: Server, id: number, maxBetweenCancelAndStop: number, from = 0) {
+  const records = recordsOf(server, id, from);
+  const stopped = records.find((job) => job.state === 'cancelled');
+  assert.ok(stopped, `#${id} never stopped:\n${records.map((r) => JSON.stringify(r)).join('\n')}`);
+  const between = stopped.chunksDone - stopped.chunksDoneWhenCancelArrived;
   assert.ok(between <= maxBetweenCancelAndStop, `#${id}: ${between} chunks between the cancel and the stop`);
-  assert.equal(chunkLinesBetween(lines, id, stopped, lines.length), 0, `#${id} read on after it stopped`);
+  const mostChunks = Math.max(...records.map((job) => job.chunksDone));
+  assert.equal(mostChunks, stopped.chunksDone, `#${id} read on after it stopped`);
 }
 
 const normalisers: Normaliser[] = [
@@ -84,22 +104,36 @@ describe('lesson 04: a cancel stops the I/O itself, in every layer (PGlite)', { 
   after(() => server.stop());
 
   test('the default client run: every layer stopped and released what it held', async () => {
+    const from = server.proof().length;
     const client = startTs(CLIENT, ['--url', server.url]);
-    const fromFile = await client.waitForLine(/-> tools\/call #(\d+) process_large_file from file/);
     if (canSeeFileDescriptors) {
-      await server.waitForLine(new RegExp(`#${fromFile[1]} file chunk 1/`));
+      await server.waitForProof(
+        'the file layer to read a chunk',
+        jobOfLayer('file', (job) => job.chunksDone >= 1),
+        undefined,
+        from,
+      );
       assert.equal(openDescriptorsTo(pidOf(server), LARGE_FILE), 1, 'the file is open while it is read');
     }
     assert.equal(await client.exited, 0, client.output());
+    await server.waitForProof(
+      'the session to end',
+      (r) => r.type === 'session' && r.state === 'ended',
+      undefined,
+      from,
+    );
     await server.waitForLine(/session \S+ ended/);
     const log = server.lines;
-    const ids = callIds(client.lines);
-    assert.deepEqual(Object.keys(ids), [...SOURCES]);
+    const reports = reportsBySource(client);
+    assert.deepEqual(Object.keys(reports), [...SOURCES]);
+    const ids = Object.fromEntries(SOURCES.map((source) => [source, reports[source]!.requestId as number]));
+    const lastRecordOf = (source: string) => recordsOf(server, ids[source]!, from).at(-1)!;
 
     // 1. HTTP: the upstream itself saw the connection close before its response was finished ...
-    const [, sent] = matchIn(log, new RegExp(`upstream: #${ids.http} closed by the client after (\\d+)/20 chunks`));
+    const upstream = /^closed by the client after (\d+)\/20 chunks$/;
+    const [, sent] = lastRecordOf('http').resources['upstream response'].match(upstream);
     assert.ok(Number(sent) < 20);
-    lineIndex(client.lines, /server reports #\d+: upstream response: closed by the client after \d+\/20 chunks/);
+    assert.match(reports.http!.job.resources['upstream response'], upstream);
     // ... and the server holds no connection to it, from either end.
     if (canSeeFileDescriptors)
       await waitFor(
@@ -108,27 +142,31 @@ describe('lesson 04: a cancel stops the I/O itself, in every layer (PGlite)', { 
       );
 
     // 2. Child process: killed, reaped (no zombie: no /proc entry), and reported so.
-    const [, pid] = matchIn(client.lines, /server reports #\d+: child process (\d+): killed \(SIGTERM\), reaped/);
+    const [child, state] = onlyResource(reports.child!.job);
+    assert.equal(state, 'killed (SIGTERM), reaped');
+    const [, pid] = child.match(/^child process (\d+)$/)!;
     assert.throws(() => process.kill(Number(pid), 0), { code: 'ESRCH' });
     assert.equal(existsSync(`/proc/${pid}`), false);
 
     // 3. File: closed before the end, and no descriptor left in the server process.
-    const [, bytesRead] = matchIn(log, /file closed after (\d+) of 8388608 bytes/);
-    assert.ok(Number(bytesRead) < 8388608);
-    lineIndex(client.lines, /server reports #\d+: file handle closed/);
+    const closed = proofOf(server, 'file-closed').find((r) => r.requestId === ids.file)!;
+    assert.deepEqual([closed.size, closed.bytesRead < closed.size], [8388608, true], JSON.stringify(closed));
+    assert.equal(reports.file!.job.fileHandle, 'closed');
     if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(pidOf(server), LARGE_FILE), 0);
 
     // 4. PGlite: the statement running when the cancel arrived finished; none started after it.
-    lineIndex(
-      client.lines,
-      /PGlite statements: stopped between statements: \d+ of 20 ran, none started after the cancel/,
+    assert.match(
+      reports.db!.job.resources['PGlite statements'],
+      /^stopped between statements: \d+ of 20 ran, none started after the cancel$/,
     );
 
     // No layer read a chunk after its handler stopped; only PGlite finished the statement it was in.
-    for (const source of ['http', 'child', 'file'] as const) assertNoChunkAfterTheStop(log, ids[source]!, 0);
-    assertNoChunkAfterTheStop(log, ids.db!, 1);
-    for (const source of SOURCES) lineIndex(client.lines, new RegExp(`${source}: stopped$`));
-    lineIndex(client.lines, /every layer: stopped, as expected/);
+    for (const source of ['http', 'child', 'file'] as const) assertNoChunkAfterTheStop(server, ids[source]!, 0, from);
+    assertNoChunkAfterTheStop(server, ids.db!, 1, from);
+    assert.deepEqual(
+      proofOf(client, 'outcome').map((r) => [r.source, r.observed, r.expected]),
+      SOURCES.map((source) => [source, 'stopped', 'stopped']),
+    );
 
     const serverLines = asDocumented(log.slice(0, lineIndex(log, /session \S+ ended/) + 1), server);
     checkReadmePair(
@@ -144,12 +182,18 @@ describe('lesson 04: a cancel stops the I/O itself, in every layer (PGlite)', { 
   test('without a cancel every layer runs to the end and releases everything', async () => {
     const client = startTs(CLIENT, ['--url', server.url, '--no-cancel', '--chunks', '3', '--chunk-delay', '10']);
     assert.equal(await client.exited, 0, client.output());
-    const out = client.lines;
-    lineIndex(out, /upstream response: sent in full after 3\/3 chunks/);
-    lineIndex(out, /child process \d+: exited 0/);
-    lineIndex(out, /file handle closed/);
-    lineIndex(out, /PGlite statements: all 3 statements ran/);
-    lineIndex(out, /every layer: completed, as expected/);
+    const { http, child, file, db } = reportsBySource(client);
+    assert.deepEqual(http!.job.resources, { 'upstream response': 'sent in full after 3/3 chunks' });
+    assert.deepEqual(Object.values(child!.job.resources), ['exited 0']);
+    assert.match(Object.keys(child!.job.resources)[0]!, /^child process \d+$/);
+    assert.equal(file!.job.fileHandle, 'closed');
+    assert.deepEqual(db!.job.resources, { 'PGlite statements': 'all 3 statements ran' });
+    for (const report of [http, child, file, db])
+      assert.deepEqual([report!.job.state, report!.job.chunksDone], ['completed', 3]);
+    assert.deepEqual(
+      proofOf(client, 'outcome').map((r) => [r.source, r.observed, r.expected]),
+      SOURCES.map((source) => [source, 'completed', 'completed']),
+    );
   });
 
   test('bad input gets a clear error, and the server keeps serving', async () => {
@@ -180,38 +224,69 @@ describe('lesson 04 --wrong-way: the handler stops, its I/O does not (PGlite)', 
   after(() => server.stop());
 
   test('the upstream sends in full, the child runs to exit 0, the file stays open, the statements go on', async () => {
-    {
-      const stoppedLines: Record<string, number> = {};
-      const client = startTs(CLIENT, [
-        ...['--url', server.url, '--expect', 'ran-on', '--chunks', '10', '--chunk-delay', '200'],
-        ...['--cancel-after', '500', '--wait', '200'],
-      ]);
-      // While each layer's I/O goes on after its handler stopped, the OS shows what it still holds.
-      for (const source of SOURCES) {
-        const [, id] = await client.waitForLine(new RegExp(`-> tools/call #(\\d+) process_large_file from ${source}`));
-        const stopped = new RegExp(`#${id} handler stopped after chunk`);
-        await server.waitForLine(stopped);
-        stoppedLines[source] = lineIndex(server.lines, stopped);
-        if (source === 'child') {
-          const [, pid] = matchIn(server.lines, new RegExp(`#${id} started child process (\\d+)`));
-          process.kill(Number(pid), 0); // still there: does not throw
-          await server.waitForLine(new RegExp(`#${id} child process ${pid} exited 0`));
-        }
-        if (source === 'file' && canSeeFileDescriptors)
+    const from = server.proof().length;
+    const client = startTs(CLIENT, [
+      ...['--url', server.url, '--expect', 'ran-on', '--chunks', '10', '--chunk-delay', '200'],
+      ...['--cancel-after', '500', '--wait', '200'],
+    ]);
+    const ids: Record<string, string | number> = {};
+    // While each layer's I/O goes on after its handler stopped, the OS shows what it still holds.
+    for (const source of SOURCES) {
+      const stopped = await server.waitForProof<Proof>(
+        `the ${source} handler to stop`,
+        jobOfLayer(source, (job) => job.state === 'cancelled'),
+        undefined,
+        from,
+      );
+      ids[source] = stopped.requestId;
+      if (source === 'child') {
+        const [child, state] = onlyResource(stopped);
+        assert.equal(state, 'running', 'the child still runs when its handler stops');
+        const [, pid] = child.match(/^child process (\d+)$/)!;
+        process.kill(Number(pid), 0); // still there: does not throw
+        await server.waitForJob(stopped.requestId, (job) => job.resources?.[child] === 'exited 0', { from });
+      }
+      if (source === 'file') {
+        assert.equal(stopped.fileHandle, 'open');
+        if (canSeeFileDescriptors)
           assert.equal(openDescriptorsTo(pidOf(server), LARGE_FILE), 1, 'still open after the handler stopped');
       }
-      assert.equal(await client.exited, 0, client.output());
-      const ids = callIds(client.lines);
-      for (const source of SOURCES) {
-        const ranToEnd = new RegExp(`#${ids[source]} its I/O ran to the end`);
-        await server.waitForLine(ranToEnd);
-        assert.ok(lineIndex(server.lines, ranToEnd) > stoppedLines[source]!);
-        lineIndex(server.lines, new RegExp(`#${ids[source]} ${source} chunk 10/10, after the handler stopped`));
-        lineIndex(client.lines, new RegExp(`${source}: ran-on$`));
-      }
-      lineIndex(server.lines, new RegExp(`upstream: #${ids.http} sent in full after 10/10 chunks`), stoppedLines.http);
-      if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(pidOf(server), LARGE_FILE), 0);
     }
+    assert.equal(await client.exited, 0, client.output());
+    // Each layer's I/O ran to its own end after the handler stopped: the last chunk read, and what
+    // it held ended the way it does when nobody stops it.
+    const ranToTheEnd: Record<string, (job: Proof) => boolean> = {
+      http: (job) => job.resources?.['upstream response'] === 'sent in full after 10/10 chunks',
+      child: (job) => Object.values(job.resources ?? {}).includes('exited 0'),
+      file: (job) => job.fileHandle === 'closed',
+      db: (job) => job.resources?.['PGlite statements'] === 'all 10 statements ran',
+    };
+    for (const source of SOURCES) {
+      const id = ids[source]!;
+      await server.waitForJob(id, (job) => job.chunksDone === 10 && ranToTheEnd[source]!(job), { from });
+      const records = server.proof().slice(from);
+      const stoppedAt = proofIndex(
+        records,
+        `#${id} stopping`,
+        jobWhere(id, (job) => job.state === 'cancelled'),
+      );
+      for (const [what, holds] of [
+        [`#${id} ${source} chunk 10/10, after the handler stopped`, (job: Proof) => job.chunksDone === 10],
+        [`#${id} ${source}: its I/O ran to the end`, ranToTheEnd[source]!],
+      ] as const)
+        assert.ok(
+          proofIndex(
+            records,
+            what,
+            jobWhere(id, (job) => job.state === 'cancelled' && holds(job)),
+          ) > stoppedAt,
+        );
+    }
+    assert.deepEqual(
+      proofOf(client, 'outcome').map((r) => [r.source, r.observed]),
+      SOURCES.map((source) => [source, 'ran-on']),
+    );
+    if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(pidOf(server), LARGE_FILE), 0);
   });
 
   test('README: the child layer the wrong way', async () => {
@@ -274,7 +349,6 @@ describe('lesson 04 against a real PostgreSQL (DATABASE_URL)', { timeout: scaled
     const url = databaseUrl(t);
     if (!url) return;
     await withServer([], { DATABASE_URL: url }, async (server) => {
-      lineIndex(server.lines, /database: PostgreSQL at /);
       // Statements of 1 s, cancelled half-way through the second: the cancel lands mid-statement.
       // Both stretch on a loaded machine, where the first statement can start late (a run under a
       // profiler saw the cancel land between two statements).
@@ -282,11 +356,14 @@ describe('lesson 04 against a real PostgreSQL (DATABASE_URL)', { timeout: scaled
         ...['--url', server.url, '--layer', 'db', '--chunks', '5'],
         ...['--chunk-delay', String(scaled(1000)), '--cancel-after', String(scaled(1500))],
       ]);
-      await server.waitForLine(/#1 db chunk 1\/5/);
+      await server.waitForJob(1, (job) => job.chunksDone >= 1);
+      // A statement of the lesson's own connections, in this PostgreSQL's pg_stat_activity.
       await waitFor('a statement running on the server', async () => (await activeStatements(url)) === 1);
       assert.equal(await client.exited, 0, client.output());
-      lineIndex(client.lines, /postgres backend \d+: statement \d+ cancelled on the server \(SQLSTATE 57014\)/);
-      assertNoChunkAfterTheStop(server.lines, '1', 0);
+      const [backend, state] = onlyResource(onlyProof(client, 'server-report').job);
+      assert.match(backend, /^postgres backend \d+$/);
+      assert.match(state, /^statement \d+ cancelled on the server \(SQLSTATE 57014\)$/);
+      assertNoChunkAfterTheStop(server, 1, 0);
       await waitFor('no statement of the lesson running', async () => (await activeStatements(url)) === 0);
     });
   });
@@ -299,11 +376,15 @@ describe('lesson 04 against a real PostgreSQL (DATABASE_URL)', { timeout: scaled
         ...['--url', server.url, '--layer', 'db', '--expect', 'ran-on', '--chunks', '8', '--chunk-delay', '200'],
         ...['--cancel-after', '500', '--wait', '0'],
       ]);
-      await server.waitForLine(/#1 handler stopped after chunk/);
+      await server.waitForJob(1, (job) => job.state === 'cancelled');
       await waitFor('a statement still running on the server', async () => (await activeStatements(url)) === 1);
       assert.equal(await client.exited, 0, client.output());
-      await server.waitForLine(/#1 its I\/O ran to the end/);
-      lineIndex(server.lines, /#1 db chunk 8\/8, after the handler stopped/);
+      // Its I/O ran to the end: all eight statements, the last chunk read after the handler stopped.
+      const ran = await server.waitForJob(1, (job) =>
+        Object.values(job.resources ?? {}).includes('all 8 statements ran'),
+      );
+      assert.deepEqual([ran.state, ran.chunksDone], ['cancelled', 8]);
+      assert.match(onlyResource(ran)[0], /^postgres backend \d+$/);
       await waitFor('no statement of the lesson running', async () => (await activeStatements(url)) === 0);
     });
   });

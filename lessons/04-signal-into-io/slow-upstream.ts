@@ -6,6 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Job } from '../shared/jobs.ts';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
 export interface UpstreamResponse {
@@ -93,6 +94,7 @@ export async function startUpstreamForJobs(log: Timeline) {
       job.resources['upstream response'] =
         `${response.state} after ${response.chunksSent}/${response.chunksTotal} chunks`;
   });
+  prove({ type: 'upstream', url: upstream.url, port: upstream.port });
   return {
     ...upstream,
     urlFor(job: Job, chunks: number, delayMs: number): string {
