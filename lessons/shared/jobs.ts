@@ -150,8 +150,8 @@ export function trackJob(
     completed: () => void (job.state = 'completed'),
     failed: (error: unknown) => ((job.state = 'failed'), error),
     stopped: (why: string) => {
+      job.stoppedAt = performance.now(); // first, so the record that says cancelled says when, too
       job.state = 'cancelled';
-      job.stoppedAt = performance.now();
       const when = job.cancel ? `${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after the cancel` : why;
       log.highlight(`#${id} handler stopped after chunk ${job.chunksDone}/${job.chunksTotal} (${when})`);
     },
