@@ -147,6 +147,15 @@ export async function sendFinalMessage(
 }
 
 /**
+ * For a handler that ignored its signal and finished its work after all: SDK 1.x drops the result
+ * of a cancelled request, and the handler sends none itself, so the request's stream stays open.
+ */
+export function resultDropped(job: Job, log: Timeline): void {
+  job.reply = 'nothing (the SDK dropped the result: the request had been cancelled)';
+  log.warn(`#${job.requestId} ran to the end despite the cancel; the SDK drops its result`);
+}
+
+/**
  * For a handler whose work is done: if its request was aborted between its last step and its
  * return (a cancel, a shutdown, its session ending), SDK 1.x drops whatever it returns (protocol.js:
  * `if (abortController.signal.aborted) return`), so nothing would ever end the request's stream. This

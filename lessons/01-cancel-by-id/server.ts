@@ -7,7 +7,14 @@ import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { logStreamEnded, noteCancel, replyToCancelled, sendResultAfterLateCancel, stopReason } from './cancellation.ts';
+import {
+  logStreamEnded,
+  noteCancel,
+  replyToCancelled,
+  resultDropped,
+  sendResultAfterLateCancel,
+  stopReason,
+} from './cancellation.ts';
 import { ignoreSignal, keepAliveMs, policy, port } from './server-flags.ts';
 import { lessonDataFolder, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool, trackJob } from '../shared/jobs.ts';
@@ -84,15 +91,12 @@ function createServer({ transport, jobs }: NewSession) {
         job.reply = 'result';
         return toolResult;
       }
-      // The request was aborted, and SDK 1.x drops whatever a handler then returns (protocol.js:
-      // `if (abortController.signal.aborted) return`): any answer is the handler's own to send.
+      // Aborted: SDK 1.x drops what a handler now returns (protocol.js), so any answer is its own to send.
       if (job.cancel && !done) await replyToCancelled(transport, job, toolResult, policy, log);
       else if (!done) job.reply = `nothing (${stopReason(extra.signal)})`;
-      else if (!ignoreSignal) await sendResultAfterLateCancel(transport, extra, job, toolResult, log);
-      else {
-        job.reply = 'nothing (the SDK dropped the result: the request had been cancelled)';
-        log.warn(`#${extra.requestId} ran to the end despite the cancel; the SDK drops its result`);
-      }
+      else if (ignoreSignal)
+        resultDropped(job, log); // --ignore-signal: SDK 1.x drops it, the stream stays open
+      else await sendResultAfterLateCancel(transport, extra, job, toolResult, log);
       return toolResult;
     },
   );

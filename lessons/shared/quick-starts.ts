@@ -28,7 +28,9 @@ function entries(): string[] {
   const lessons = join(root, 'lessons');
   const found = readdirSync(lessons)
     .filter((name) => /^\d\d-/.test(name))
-    .flatMap((name) => ['server.ts', 'client.ts'].map((file) => join(lessons, name, file)))
+    .flatMap((name) =>
+      ['server.ts', 'client.ts', 'exercise-server.ts', 'exercise-client.ts'].map((file) => join(lessons, name, file)),
+    )
     .filter((file) => existsSync(file));
   return [...found, join(lessons, '08-backpressure/slow-reader.ts'), join(root, 'scripts/reliability/soak.ts')];
 }
