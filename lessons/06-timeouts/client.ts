@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import * as flags from './client-flags.ts';
 import { scenarioChecks, type Checks } from './scenario-checks.ts';
@@ -123,6 +124,7 @@ for (const scenario of only ? [only] : SCENARIOS) {
   log.event(`== ${scenario}: ${run[scenario].about}`);
   const checks = await run[scenario].run();
   const missed = checks.filter(([, held]) => !held).map(([what]) => what);
+  prove({ type: 'scenario', scenario, checks, missed });
   if (missed.length === 0) log.ok(`${scenario}: as expected`);
   else log.fail(`${scenario}: NOT as expected; these did not hold: ${missed.join('; ')}`);
   failed.push(...missed.map((what) => `${scenario}: ${what}`));

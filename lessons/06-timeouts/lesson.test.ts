@@ -15,13 +15,17 @@ import { ErrorCode, McpError, type JSONRPCMessage, type Progress } from '@modelc
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
+import type { JobRecord } from '../shared/proof.ts';
 import {
-  assertInOrder,
+  assertProvedInOrder,
   canSeeFileDescriptors,
   connectRecordingClient,
+  jobWhere,
   lineIndex,
+  onlyProof,
   openDescriptorsTo,
   textOf,
+  type Proof,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import { CallStoppedError, callToolWithTotalCap } from './total-cap.ts';
@@ -52,22 +56,21 @@ const TIMEOUT_SIGNAL_REASON = 'TimeoutError: The operation was aborted due to ti
 const fileDescriptorsOpen = (server: Server) => openDescriptorsTo(server.child.pid!, '06-timeouts/data/sample.txt');
 
 /**
- * The server's output from now on. The server of a describe block serves several tests, and
- * request ids repeat across sessions, so each test reads only the lines printed since it began.
+ * The server's records (proof.ts) from now on, of one session. The server of a describe block
+ * serves several tests, and request ids repeat across sessions, so each test reads only the records
+ * handed over since it began, and of jobs only its own session's.
  */
-function outputFrom(server: Server) {
-  const from = server.lines.length;
-  const lines = () => server.lines.slice(from);
+function proofFrom(server: Server) {
+  const from = server.proof().length;
   return {
-    lines,
-    waitForLine: (pattern: RegExp) =>
-      waitFor(
-        `a server line matching ${pattern}`,
-        () =>
-          lines()
-            .map((l) => l.match(pattern))
-            .find(Boolean) ?? undefined,
-      ),
+    /** Since the test began: its session's jobs, and every other record (cancels name no session). */
+    records: (session: string | undefined) =>
+      server
+        .proof()
+        .slice(from)
+        .filter((r) => r.type !== 'job' || r.session === session) as Proof[],
+    waitForJob: (session: string | undefined, requestId: number, until: (job: JobRecord) => boolean) =>
+      server.waitForJob(requestId, until, { session, from }),
   };
 }
 
@@ -146,7 +149,7 @@ after(async () => Promise.all([server, silent, slow, capped].map((s) => s?.stop(
 
 describe('lesson 06: timeouts', { timeout: scaled(60_000) }, () => {
   test('a server-side deadline ends the call with a tool error naming it; the signal says it was the deadline', async () => {
-    const output = outputFrom(server);
+    const proof = proofFrom(server);
     await withRecordingClient(server, async (recording) => {
       const result = await recording.client.callTool(callArgs({ deadlineMs: 300 }));
       const id = lastCallId(recording.sent);
@@ -168,24 +171,30 @@ describe('lesson 06: timeouts', { timeout: scaled(60_000) }, () => {
       assert.equal(job.cancelReason, undefined);
       assert.match(String(job.reply), /^tool error "Deadline of 300 ms passed/);
       if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
-      assertInOrder(output.lines(), [
-        new RegExp(`#${id} stopped after chunk \\d+/40 by the deadline \\(signal.reason: DOMException TimeoutError`),
-        new RegExp(`#${id} file handle closed`),
-        new RegExp(
-          `#${id} replying: tool error "Deadline of 300 ms passed after \\d+ of 40 chunks" \\(isError: true\\)`,
-        ),
+      // The server's records, in order: stopped by the deadline, file closed, the tool error replied.
+      assertProvedInOrder(proof.records(recording.transport.sessionId), [
+        [
+          'the deadline stopping it',
+          jobWhere(id, (j) => j.resources?.['signal.reason']?.startsWith('DOMException TimeoutError') ?? false),
+        ],
+        ['the file closing', jobWhere(id, (j) => j.fileHandle === 'closed')],
+        [
+          'the tool error',
+          jobWhere(id, (j) => /^tool error "Deadline of 300 ms passed after \d+ of 40 chunks"$/.test(j.reply ?? '')),
+        ],
       ]);
     });
   });
 
   test("a client cancel: signal.reason is the notification's reason string; the server answers -32800", async () => {
-    const output = outputFrom(server);
+    const proof = proofFrom(server);
     await withRecordingClient(server, async (recording, errors) => {
       const controller = new AbortController();
       const call = recording.client.callTool(callArgs({}), undefined, { signal: controller.signal });
       await waitFor('the call to leave', () => sentCallId(recording.sent));
       const id = lastCallId(recording.sent);
-      await output.waitForLine(new RegExp(`#${id} chunk 2/40`));
+      const session = recording.transport.sessionId;
+      await proof.waitForJob(session, id, (job) => job.chunksDone >= 2);
       controller.abort('user changed their mind');
       await assert.rejects(call, (error: McpError) => {
         // SDK 1.x rejects an abort with the timeout code (-32001), the reason as its message.
@@ -207,13 +216,20 @@ describe('lesson 06: timeouts', { timeout: scaled(60_000) }, () => {
         async () => (await jobStatus(recording, id)).responseStream === 'closed',
       );
       if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
-      assertInOrder(output.lines(), [
-        new RegExp(`notifications/cancelled for #${id} \\(reason: "user changed their mind"\\)`),
-        new RegExp(
-          `#${id} stopped after chunk \\d+/40 by the client cancel \\(signal.reason: "user changed their mind"\\)`,
-        ),
-        new RegExp(`#${id} file handle closed`),
-        new RegExp(`#${id} replying: error -32800 "Request cancelled"`),
+      // The server's records, in order: the cancel with its reason, the stop it caused, file closed, -32800.
+      assertProvedInOrder(proof.records(session), [
+        ['the cancel arriving', jobWhere(id, (j) => j.cancelReason === 'user changed their mind')],
+        [
+          'the cancel stopping it',
+          jobWhere(
+            id,
+            (j) =>
+              j.resources?.['stopped by'] === 'client cancel' &&
+              j.resources['signal.reason'] === '"user changed their mind"',
+          ),
+        ],
+        ['the file closing', jobWhere(id, (j) => j.fileHandle === 'closed')],
+        ['the -32800', jobWhere(id, (j) => j.reply === 'error -32800')],
       ]);
       // The -32800 reaches the client after the SDK gave up on the request: it goes to onerror.
       await waitFor('the late -32800', () =>
@@ -223,19 +239,24 @@ describe('lesson 06: timeouts', { timeout: scaled(60_000) }, () => {
   });
 
   test('a cancel without a reason and a session end both abort with an AbortError; the cancel notification tells them apart', async () => {
-    const output = outputFrom(server);
+    const proof = proofFrom(server);
     const session = await openRawSession(server.url);
+    const job = (id: number, until: (job: JobRecord) => boolean) => proof.waitForJob(session.sessionId, id, until);
     const call = (id: number) => ({ jsonrpc: '2.0' as const, id, method: 'tools/call', params: callArgs({}) });
     const cancelled = await session.stream(call(7));
-    await output.waitForLine(/#7 chunk 1\/40/);
+    await job(7, (j) => j.chunksDone >= 1);
     assert.equal(
       (await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7 } })).status,
       202,
     );
     await cancelled.done;
-    const [, chunks] = await output.waitForLine(
-      /#7 stopped after chunk (\d+)\/40 by the client cancel \(signal.reason: DOMException AbortError: "This operation was aborted"\)/,
-    );
+    // How many chunks fit before the cancel depends on timing: take the count the server recorded.
+    const stopped7 = await job(7, (j) => j.resources?.['signal.reason'] !== undefined);
+    assert.deepEqual(stopped7.resources, {
+      'stopped by': 'client cancel',
+      'signal.reason': 'DOMException AbortError: "This operation was aborted"',
+    });
+    const chunks = stopped7.chunksDone;
     assert.deepEqual(cancelled.messages.at(-1), {
       jsonrpc: '2.0',
       id: 7,
@@ -243,12 +264,13 @@ describe('lesson 06: timeouts', { timeout: scaled(60_000) }, () => {
     });
 
     const ended = await session.stream(call(8));
-    await output.waitForLine(/#8 chunk 1\/40/);
+    await job(8, (j) => j.chunksDone >= 1);
     assert.equal((await session.close()).status, 200);
-    await output.waitForLine(
-      /#8 stopped after chunk \d+\/40 by the session end \(signal.reason: DOMException AbortError/,
-    );
-    await output.waitForLine(/#8 file handle closed/);
+    const stopped = await job(8, (j) => j.resources?.['signal.reason'] !== undefined);
+    assert.equal(stopped.state, 'cancelled');
+    assert.equal(stopped.resources!['stopped by'], 'session end');
+    assert.match(stopped.resources!['signal.reason']!, /^DOMException AbortError/);
+    await job(8, (j) => j.fileHandle === 'closed');
     await ended.done;
     if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
   });
@@ -350,17 +372,19 @@ describe('maxTotalTimeout, pinned: SDK 1.x today (upstream #2695)', { timeout: s
   test('resetTimeoutOnProgress cannot help when progress comes less often than the timeout', async () => {
     const client = startTs(CLIENT, ['--url', slow.url, '--scenario', 'reset-on-progress']);
     assert.equal(await client.exited, 1, client.output());
-    lineIndex(
-      client.lines,
-      /<- McpError -32001 "MCP error -32001: Request timed out" .* after 0 progress notifications/,
-    );
-    lineIndex(
-      client.lines,
-      /reset-on-progress: NOT as expected; these did not hold: the call completed; progress arrived; the server completed/,
-    );
-    lineIndex(
-      client.lines,
-      /server reports #1: cancelled after chunk \d+\/20, stopped by the client cancel; file handle closed/,
+    const { error } = onlyProof(client, 'came-back');
+    assert.deepEqual([error.code, error.message], [-32001, 'MCP error -32001: Request timed out']);
+    // No progress came in time, so the timeout was never reset.
+    assert.deepEqual(onlyProof(client, 'scenario').missed, [
+      'the call completed',
+      'progress arrived',
+      'the server completed the job',
+    ]);
+    const { requestId, job } = onlyProof(client, 'server-report');
+    assert.equal(requestId, 1);
+    assert.deepEqual(
+      [job.state, job.chunksTotal, job.resources['stopped by'], job.fileHandle],
+      ['cancelled', 20, 'client cancel', 'closed'],
     );
   });
 
@@ -462,7 +486,7 @@ describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, ()
   });
 
   test('SDK 1.x today: a plain AbortSignal.timeout sends notifications/cancelled after the call has completed', async () => {
-    const output = outputFrom(server);
+    const proof = proofFrom(server);
     await withRecordingClient(server, async (recording) => {
       // shared/protocol.js adds an abort listener to the signal and never removes it.
       const signal = AbortSignal.timeout(300);
@@ -472,8 +496,8 @@ describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, ()
       assert.deepEqual(cancelsIn(recording.sent), []);
       await waitFor('the timeout signal to fire', () => signal.aborted);
       assert.deepEqual(cancelsIn(recording.sent), [{ requestId: id, reason: TIMEOUT_SIGNAL_REASON }]);
-      await output.waitForLine(
-        new RegExp(`notifications/cancelled for #${id}, which already completed: nothing to cancel, ignored`),
+      await waitFor('the server to read the cancel, and ignore it', () =>
+        proof.records(undefined).find((r) => r.type === 'cancel' && r.requestId === id && r.matched === 'completed'),
       );
     });
   });
@@ -621,7 +645,9 @@ describe('lesson 06: bad input and flags', { timeout: scaled(60_000) }, () => {
   test('the client exits 1 when what it sees is not what it expects', async () => {
     const client = startTs(CLIENT, ['--url', capped.url, '--scenario', 'deadline']);
     assert.equal(await client.exited, 1, client.output());
-    lineIndex(client.lines, /deadline: NOT as expected; these did not hold: stopped by the deadline/);
+    // The server's 200 ms cap stopped it before the client's deadline.
+    const { scenario, missed } = onlyProof(client, 'scenario');
+    assert.deepEqual([scenario, missed[0]], ['deadline', 'stopped by the deadline']);
   });
 });
 

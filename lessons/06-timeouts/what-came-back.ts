@@ -2,6 +2,7 @@
 // SDK sent for it, the late reply the SDK no longer waited for, and the server's account of the job.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError, type CallToolResult, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 import type { Wire } from './wire.ts';
@@ -34,6 +35,7 @@ export function whatCameBack(client: Client, wire: Wire, log: Timeline) {
   async function serverAccount(id: RequestId): Promise<JobReport> {
     await waitFor(`the server's reply to #${id}`, () => wire.repliesTo(id).length > 0, { timeoutMs: 10_000 });
     const job = await jobStatus(id);
+    prove({ type: 'server-report', requestId: id, job });
     const how =
       job.state === 'completed'
         ? `completed all ${job.chunksTotal} chunks`

@@ -9,11 +9,19 @@ import type {
   JSONRPCResponse,
   RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { prove } from '../shared/proof.ts';
 import { waitFor } from '../shared/wait.ts';
 
 export type Settled = { result: CallToolResult } | { error: unknown };
 
 export type Wire = ReturnType<typeof recordWire>;
+
+/** How a call settled, as a test reads it (proof.ts): the result, or the error's name, code, message and data. */
+const provable = (outcome: Settled) => {
+  if ('result' in outcome) return outcome;
+  const { name, code, message, data } = outcome.error as Error & { code?: unknown; data?: unknown };
+  return { error: outcome.error instanceof Error ? { name, code, message, data } : { message: String(outcome.error) } };
+};
 
 /** Wraps the transport's `send`; call `listen()` once connected (connect sets `onmessage`). */
 export function recordWire(transport: StreamableHTTPClientTransport) {
@@ -53,6 +61,7 @@ export function recordWire(transport: StreamableHTTPClientTransport) {
         const message = sent.slice(before).find((m) => 'method' in m && m.method === 'tools/call');
         return message && 'id' in message ? message.id : undefined;
       });
+      void settled.then((outcome) => prove({ type: 'came-back', requestId: id, ...provable(outcome) }));
       return { id, settled };
     },
   };

@@ -8,11 +8,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LoggingMessageNotificationSchema, McpError, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { prove } from '../shared/proof.ts';
 import { waitFor } from '../shared/wait.ts';
 import * as flags from './client-flags.ts';
 import { drawProgress, log, stopBar } from './progress-bar.ts';
 import { listenForCancelKey, restoreTerminalOnExit } from './terminal.ts';
-import { whatCameBack } from './what-came-back.ts';
+import { proveSettled, whatCameBack } from './what-came-back.ts';
 import { recordWire } from './wire.ts';
 
 const { url, chunks, chunkDelayMs, cancelAtPercent, cancel, logLevel, flood, floodLoop, cancelAfterMs } = flags;
@@ -29,6 +30,7 @@ client.onerror = (error) => {
 
 // Log messages are not progress: notifications/message, with a level, for the whole session.
 client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
+  prove({ type: 'log', level: params.level, logger: params.logger, data: params.data });
   log.detail(`log [${params.level}] ${params.logger ?? ''}: ${String(params.data)}`);
 });
 
@@ -86,10 +88,12 @@ if (flood !== undefined && cancel)
   setTimeout(() => controller.abort(`cancelled after ${cancelAfterMs} ms`), cancelAfterMs);
 controller.signal.addEventListener('abort', () => {
   stopBar();
+  prove({ type: 'abort', reason: String(controller.signal.reason) });
   log.highlight(`-> abort("${String(controller.signal.reason)}"): the SDK sends notifications/cancelled for #${id}`);
 });
 
 const outcome = await settled;
+proveSettled(outcome, progressCount);
 keys?.dispose();
 stopBar();
 if (outcome === 'result') log.ok(`<- result, after ${progressCount} progress notifications`);
@@ -104,6 +108,7 @@ await client.close();
 log.detail('session ended (DELETE)');
 
 const observed: flags.Outcome = job.state === 'cancelled' ? 'cancelled' : 'completed';
+prove({ type: 'outcome', observed, expected: flags.expected });
 if (observed === flags.expected) {
   log.ok(`observed: ${observed}, as expected`);
 } else {

@@ -14,12 +14,17 @@ import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
-  assertInOrder,
+  assertProvedInOrder,
   canSeeFileDescriptors,
   connectRecordingClient,
+  jobWhere,
   lineIndex,
+  onlyProof,
   openDescriptorsTo,
+  proofIndex,
+  proofOf,
   textOf,
+  type Proof,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 
@@ -80,47 +85,62 @@ describe('lesson 07: progress while it works, none after it stops', { timeout: s
   test('the client cancels at 50%; the server stopped, freed the file, and sent no progress after the cancel', async () => {
     await withServer([], async (server) => {
       const client = startTs(CLIENT, ['--url', server.url, '--chunks', '20', '--chunk-delay', '50']);
-      await client.waitForLine(/-> tools\/call #\d+ /);
+      await server.waitForProof('the file to open', (r) => r.type === 'job' && r.fileHandle === 'open');
       if (canSeeFileDescriptors)
         await waitFor('the file to be open', () => openDescriptorsTo(server.child.pid!, '/data/sample.txt') === 1);
       assert.equal(await client.exited, 0, client.output());
-      const out = client.lines;
 
       // The SDK put a progressToken on the call because we passed onprogress: the request's own id.
-      const [, id, token] = out[lineIndex(out, /-> tools\/call #\d+ process_large_file/)]!.match(
-        /#(\d+) .*with _meta\.progressToken (\d+)$/,
-      )!;
-      assert.equal(token, id);
-      lineIndex(out, /-> abort\("cancelled at 50%"\)/);
-      lineIndex(out, /<- McpError -32001 "MCP error -32001: cancelled at 50%"/);
-      const [, done] = out[lineIndex(out, /server reports #\d+: cancelled after/)]!.match(/after (\d+)\/20/)!;
-      assert.ok(Number(done) >= 10 && Number(done) < 20, `stopped mid-way: ${done}`);
-      lineIndex(out, /file handle closed; replied error -32800/);
+      const { id, progressToken, tool } = onlyProof(client, 'call');
+      assert.deepEqual([tool, progressToken], ['process_large_file', id]);
+      assert.equal(onlyProof(client, 'abort').reason, 'cancelled at 50%');
+      assert.deepEqual(onlyProof(client, 'came-back').error, {
+        code: -32001,
+        message: 'MCP error -32001: cancelled at 50%',
+      });
+      const { job } = onlyProof(client, 'server-report');
+      assert.equal(job.state, 'cancelled');
+      assert.ok(job.chunksDone >= 10 && job.chunksDone < 20, `stopped mid-way: ${job.chunksDone}`);
+      assert.deepEqual([job.fileHandle, job.reply], ['closed', 'error -32800']);
       // 50 ms chunks, at most one notification per 200 ms: the rate limit held some back.
-      const [, sent, skipped, refused] = out[lineIndex(out, /server reports #\d+ progress:/)]!.match(
-        /(\d+) sent, last \d+\/20; (\d+) skipped by the rate limit; (\d+) refused after the stop/,
-      )!;
-      assert.ok(Number(sent) > 0 && Number(skipped) > 0, out.join('\n'));
+      const counts = onlyProof(server, 'progress-counts');
+      assert.equal(counts.requestId, id);
+      assert.ok(counts.sent > 0 && counts.skippedByRateLimit > 0, JSON.stringify(counts));
       // A cancel that lands while a chunk is being read makes the report after it find the signal
-      // aborted: refused, not sent (the timeline below shows nothing sent). One at most: the loop ends.
-      assert.ok(Number(refused) <= 1, out.join('\n'));
+      // aborted: refused, not sent (the records below show nothing sent). One at most: the loop ends.
+      assert.ok(counts.refusedAfterStop <= 1, JSON.stringify(counts));
       // The SDK gave up on the call at the abort: the server's -32800 went to onerror, and so would late progress.
-      lineIndex(out, /<- #\d+ the server's final message, .*: error -32800 .*; the SDK passed it to onerror$/);
-      lineIndex(out, /progress notifications after the abort: \d+ passed to onerror .*, 0 to onprogress$/);
-      lineIndex(out, /observed: cancelled, as expected/);
+      const final = onlyProof(client, 'final-message');
+      assert.equal(final.message.error.code, -32800);
+      assert.equal(final.toOnerror, true);
+      assert.equal(final.late.progressAfterAbort, 0, 'none reached onprogress');
+      const outcome = onlyProof(client, 'outcome');
+      assert.deepEqual([outcome.observed, outcome.expected], ['cancelled', 'cancelled']);
       // Log messages are printed as log, progress as progress.
-      lineIndex(out, /log \[info\] process_large_file: reading sample.txt in 20 chunks/);
-      assert.ok(!out.some((l) => /log \[debug\]/.test(l)), 'debug is below the level the client set (info)');
+      const logs = proofOf(client, 'log');
+      assert.ok(
+        logs.some(
+          (l) =>
+            l.level === 'info' && l.logger === 'process_large_file' && l.data === 'reading sample.txt in 20 chunks',
+        ),
+        JSON.stringify(logs),
+      );
+      assert.ok(!logs.some((l) => l.level === 'debug'), 'debug is below the level the client set (info)');
 
-      // The server's timeline: no progress went out after the cancel arrived.
-      const log = server.lines;
-      const cancelAt = lineIndex(log, /notifications\/cancelled for #\d+/);
-      assert.ok(!log.slice(cancelAt).some((l) => /progress \d+\/20 sent/.test(l)), log.join('\n'));
-      assertInOrder(log, [
-        /notifications\/cancelled for #\d+/,
-        /handler stopped after chunk \d+\/20/,
-        /file handle closed; progress stopped/,
-        /replying: error -32800/,
+      // The server's records: no progress went out after the cancel arrived.
+      const records = server.proof();
+      const cancelled = (r: Proof) => r.type === 'cancel' && r.requestId === id && r.matched === 'running';
+      const cancelAt = proofIndex(records, 'the cancel arriving', cancelled);
+      assert.ok(
+        !records.slice(cancelAt).some((r) => r.type === 'progress-sent' && r.requestId === id),
+        records.map((r) => JSON.stringify(r)).join('\n'),
+      );
+      assertProvedInOrder(records, [
+        ['the cancel arriving', cancelled],
+        ['the handler stopping', jobWhere(id, (j) => j.state === 'cancelled')],
+        ['progress stopping', jobWhere(id, (j) => j.resources?.progress !== undefined)],
+        ['the file closing', jobWhere(id, (j) => j.fileHandle === 'closed')],
+        ['the reply', jobWhere(id, (j) => j.reply === 'error -32800')],
       ]);
       if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '/data/sample.txt'), 0);
     });
@@ -132,11 +152,26 @@ describe('lesson 07: progress while it works, none after it stops', { timeout: s
         ...['--url', server.url, '--no-cancel', '--chunks', '5', '--chunk-delay', '10', '--log-level', 'debug'],
       ]);
       assert.equal(await client.exited, 0, client.output());
-      const out = client.lines;
-      assertInOrder(out, [/progress 5\/5 \(100%\) "read chunk 5 of 5"/, /<- result, after \d+ progress notifications/]);
-      lineIndex(out, /log \[debug\] process_large_file: chunk 1: \d+ bytes at offset 0/);
-      lineIndex(out, /server reports #\d+: completed, 5\/5; replied result/);
-      lineIndex(out, /observed: completed, as expected/);
+      const records = client.proof();
+      assertProvedInOrder(records, [
+        [
+          'progress 5/5',
+          (r) =>
+            r.type === 'progress' &&
+            r.progress === 5 &&
+            r.total === 5 &&
+            r.percent === 100 &&
+            r.message === 'read chunk 5 of 5',
+        ],
+        ['the result', (r) => r.type === 'came-back' && r.result === true && r.progressCount > 0],
+      ]);
+      assert.ok(
+        proofOf(client, 'log').some((l) => l.level === 'debug' && /^chunk 1: \d+ bytes at offset 0$/.test(l.data)),
+        JSON.stringify(proofOf(client, 'log')),
+      );
+      const { job } = onlyProof(client, 'server-report');
+      assert.deepEqual([job.state, job.chunksDone, job.chunksTotal, job.reply], ['completed', 5, 5, 'result']);
+      assert.equal(onlyProof(client, 'outcome').observed, 'completed');
     });
   });
 });
@@ -218,17 +253,21 @@ describe('lesson 07: a notification flood starves cancellation', { timeout: scal
 
       // Not awaited: a starved server cannot even send the response headers until the loop ends.
       const tightStream = session.stream(flood(1, false));
-      await server.waitForLine(/tools\/call #1: flood_progress, 10000 notifications, tight loop/);
-      const finishedBeforeCancel = server.lines.some((l) => /#1 flood completed/.test(l));
+      await server.waitForJob(1, (job) => job.tool === 'flood_progress');
+      const finishedBeforeCancel = server.proof().some(jobWhere(1, (job) => job.state !== 'running'));
       const cancelled = session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1 } });
       assert.equal(finishedBeforeCancel, false, 'the cancel left while the flood was running');
       assert.equal((await cancelled).status, 202);
       const tight = await tightStream;
       await tight.done;
       // The loop checks its signal before every send, yet sent all of them: the cancel was not read until after.
-      assertInOrder(server.lines, [
-        /#1 flood completed after 10000\/10000 notifications/,
-        /notifications\/cancelled for #1, which already completed: nothing to cancel, ignored/,
+      await server.waitForProof('the cancel for #1', (r) => r.type === 'cancel' && r.requestId === 1);
+      assertProvedInOrder(server.proof(), [
+        ['the flood completing', jobWhere(1, (job) => job.state === 'completed' && job.chunksDone === 10_000)],
+        [
+          'the cancel, matching a completed job',
+          (r) => r.type === 'cancel' && r.requestId === 1 && r.matched === 'completed',
+        ],
       ]);
       const tightJob = await jobStatus(session, 1);
       assert.equal(tightJob.state, 'completed');
@@ -237,14 +276,17 @@ describe('lesson 07: a notification flood starves cancellation', { timeout: scal
       assert.match(JSON.stringify(tight.messages.at(-1)), /Sent 10000 progress notifications/);
 
       const yielding = await session.stream(flood(2, true));
-      await server.waitForLine(/tools\/call #2: flood_progress, 10000 notifications, yields after each send/);
+      await server.waitForJob(2, (job) => job.tool === 'flood_progress');
       await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 2 } });
       await yielding.done;
-      const [, sent] = await server.waitForLine(/#2 flood cancelled after (\d+)\/10000 notifications/);
-      assert.ok(Number(sent) < 10_000);
-      assertInOrder(server.lines, [/notifications\/cancelled for #2 /, /#2 flood cancelled after/]);
+      const { chunksDone: sent } = await server.waitForJob(2, (job) => job.state === 'cancelled');
+      assert.ok(sent < 10_000);
+      assertProvedInOrder(server.proof(), [
+        ['the cancel for #2, while it ran', (r) => r.type === 'cancel' && r.requestId === 2 && r.matched === 'running'],
+        ['the flood stopping', jobWhere(2, (job) => job.state === 'cancelled')],
+      ]);
       assert.equal((await jobStatus(session, 2)).state, 'cancelled');
-      assert.equal(yielding.messages.filter(isProgress).length, Number(sent), 'the wire saw what the server sent');
+      assert.equal(yielding.messages.filter(isProgress).length, sent, 'the wire saw what the server sent');
       assert.equal((yielding.messages.at(-1) as { error?: { code: number } }).error?.code, -32800);
       await session.close();
     });
@@ -255,21 +297,22 @@ describe('lesson 07: a notification flood starves cancellation', { timeout: scal
       for (const loop of ['tight', 'yielding']) {
         const client = startTs(CLIENT, ['--url', server.url, '--flood', '10000', '--flood-loop', loop]);
         assert.equal(await client.exited, 0, client.output());
-        const out = client.lines;
-        const [, afterAbort, toOnprogress] = out[lineIndex(out, /progress notifications after the abort:/)]!.match(
-          /after the abort: (\d+) passed to onerror \(a token no longer active\), (\d+) to onprogress$/,
-        )!;
-        assert.equal(toOnprogress, '0', 'onprogress never sees progress for a call the SDK gave up on');
-        lineIndex(out, /the server's final message, .*; the SDK passed it to onerror$/);
+        const final = onlyProof(client, 'final-message');
+        assert.equal(final.late.progressAfterAbort, 0, 'onprogress never sees progress for a call the SDK gave up on');
+        assert.equal(final.toOnerror, true, "the server's final message went to onerror");
+        const { job } = onlyProof(client, 'server-report');
         if (loop === 'tight') {
-          checkReadmeOutput(README, 'flood', asDocumented(out, server.url), floodNormalisers);
-          lineIndex(out, /server reports #\d+: completed, 10000\/10000; replied result/);
-          lineIndex(out, /the cancel was read [\d.]+ ms after the job had completed/);
+          checkReadmeOutput(README, 'flood', asDocumented(client.lines, server.url), floodNormalisers);
+          assert.deepEqual(
+            [job.state, job.chunksDone, job.chunksTotal, job.reply],
+            ['completed', 10_000, 10_000, 'result'],
+          );
+          assert.match(job.resources.cancel, /^read [\d.]+ ms after the job had completed$/);
           // None of them reached the client before the flood ended, so every one came after the abort.
-          assert.equal(afterAbort, '10000');
+          assert.equal(final.late.progressForInactiveToken, 10_000);
         } else {
-          lineIndex(out, /server reports #\d+: cancelled after \d+\/10000, .*; replied error -32800/);
-          lineIndex(out, /observed: cancelled, as expected/);
+          assert.deepEqual([job.state, job.chunksTotal, job.reply], ['cancelled', 10_000, 'error -32800']);
+          assert.equal(onlyProof(client, 'outcome').observed, 'cancelled');
         }
       }
     });

@@ -3,6 +3,7 @@
 // each progress notification is a plain timeline line.
 import cliProgress from 'cli-progress';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { flood } from './client-flags.ts';
 
@@ -32,6 +33,7 @@ export const log = createTimeline('client', (line) => {
 
 /** Draws one progress notification: on the bar in a terminal, as a timeline line elsewhere. */
 export function drawProgress({ progress, total, message }: Progress, percent: number) {
+  prove({ type: 'progress', progress, total, message, percent });
   if (bars) {
     progressBar ??= bars.create(total ?? 0, 0, { message: '' });
     progressBar.update(progress, { message: message ?? '' });

@@ -3,6 +3,7 @@
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ProgressToken, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Job } from '../shared/jobs.ts';
+import { prove } from '../shared/proof.ts';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -38,6 +39,7 @@ export function progressReporter(extra: Extra, total: number, everyMs: number) {
       lastProgress = progress;
       lastSentAt = performance.now();
       counts.sent++;
+      prove({ type: 'progress-sent', requestId: extra.requestId, progress, total });
       await extra.sendNotification({
         method: 'notifications/progress',
         params: { progressToken: token, progress, total, message },
@@ -57,6 +59,7 @@ export function recordProgress(job: Job, progress: ReturnType<typeof progressRep
     return;
   }
   const { sent, skippedByRateLimit, refusedAfterStop } = progress.counts;
+  prove({ type: 'progress-counts', requestId: job.requestId, ...progress.counts, last: progress.lastProgress });
   job.resources['progress token'] = JSON.stringify(progress.token);
   job.resources['progress'] =
     `${sent} sent, last ${progress.lastProgress}/${job.chunksTotal}; ${skippedByRateLimit} skipped by the rate limit; ` +

@@ -2,7 +2,8 @@
 // server's final message the SDK no longer waits for, where late progress went, and the server's
 // own account of how the job ended and what it sent.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 import { flood } from './client-flags.ts';
@@ -25,6 +26,12 @@ type JobReport = {
   reply?: string;
   resources?: Record<string, string>;
 };
+
+/** For a test (proof.ts): how the call settled, and after how many progress notifications. */
+export function proveSettled(outcome: unknown, progressCount: number) {
+  const error = outcome instanceof McpError ? { code: outcome.code, message: outcome.message } : String(outcome);
+  prove({ type: 'came-back', ...(outcome === 'result' ? { result: true } : { error }), progressCount });
+}
 
 export function whatCameBack(client: Client, wire: Wire, signal: AbortSignal, log: Timeline) {
   /** get_job_status until the job has stopped, its reply has gone out, and any cancel has been read. */
@@ -52,6 +59,7 @@ export function whatCameBack(client: Client, wire: Wire, signal: AbortSignal, lo
       const final = await waitFor(`the server's final message for #${id}`, () => wire.finalMessage(id), {
         timeoutMs: 30_000,
       });
+      prove({ type: 'final-message', requestId: id, message: final, toOnerror: late.responsesForUnknownId > 0, late });
       log.detail(
         `<- #${id} the server's final message, which the SDK no longer waits for: ` +
           ('error' in final ? `error ${final.error.code} "${final.error.message}"` : 'a result') +
@@ -66,6 +74,7 @@ export function whatCameBack(client: Client, wire: Wire, signal: AbortSignal, lo
     /** The proof is on the server: ask it how the job ended and what it sent. */
     async serverReport(id: RequestId): Promise<JobReport> {
       const job = await finishedJob(id);
+      prove({ type: 'server-report', requestId: id, job });
       const progressSent = job.resources?.progress;
       if (job.state === 'cancelled') {
         log.event(

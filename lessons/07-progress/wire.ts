@@ -8,6 +8,7 @@ import {
   type JSONRPCResponse,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { prove } from '../shared/proof.ts';
 
 export type Wire = ReturnType<typeof recordWire>;
 
@@ -18,6 +19,7 @@ export function recordWire(transport: StreamableHTTPClientTransport) {
   transport.send = (message, options) => {
     if (isJSONRPCRequest(message) && message.method === 'tools/call' && !call) {
       call = { id: message.id, progressToken: message.params?._meta?.progressToken };
+      prove({ type: 'call', ...call, tool: message.params?.name });
     }
     return send(message, options);
   };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SdkError, SdkErrorCode, type RequestId } from '@modelcontextprotocol/client';
 import { checkReadmeOutput, type Normaliser } from '../shared/readme-output.ts';
-import { assertInOrder } from '../shared/testing.ts';
+import { assertProvedInOrder, jobWhere, type Proof } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import {
   ERAS,
@@ -46,6 +46,12 @@ describe('lesson 12: the same cancels in both eras, one SDK 2.x client', { timeo
   }
 
   const serverLog = (era: Era) => servers.lines(era);
+  const records = (era: Era) => servers.proof(era) as Proof[];
+  /** Waits for the `era` server's record that `matches`, and returns it. */
+  const proved = (era: Era, what: string, matches: (record: Proof) => boolean) =>
+    waitFor(`the ${era} server's record of ${what}`, () => records(era).find(matches), { timeoutMs: 15_000 });
+  const cancelFor = (id: RequestId, matched: string) => (r: Proof) =>
+    r.type === 'cancel' && r.requestId === id && r.matched === matched;
   const lateReplyTo = (id: RequestId) => (error: string) =>
     error.startsWith('Received a response for an unknown message ID') && error.includes(`"id":${JSON.stringify(id)},`);
 
@@ -79,18 +85,28 @@ describe('lesson 12: the same cancels in both eras, one SDK 2.x client', { timeo
       assert.equal(state.error.code, SdkErrorCode.RequestTimeout, 'a user abort has the timeout code');
       assert.equal(state.error.message, 'the user cancelled', 'its message is the abort reason');
 
+      // The server's records, in order: the cancel arrived (the notification with its reason in
+      // 2025-11-25; the client closing the call's stream in 2026-07-28), the handler stopped, the
+      // file closed, and the reply went out (-32800), or nothing did.
       const cancelArrived = {
-        '2025-11-25': new RegExp(`notifications/cancelled for #${id} \\(reason: "the user cancelled"\\)`),
-        '2026-07-28': new RegExp(`#${id} the client closed the response stream`),
+        '2025-11-25': cancelFor(id, 'running'),
+        '2026-07-28': (r: Proof) => r.type === 'exchange' && r.requestId === id && r.ended === 'closed by the client',
       }[era];
-      const replied = new RegExp(`#${id} replying: ${era === '2025-11-25' ? 'error -32800' : 'nothing'}`);
-      await waitFor(`the ${era} server to log ${replied}`, () => serverLog(era).some((line) => replied.test(line)));
-      assertInOrder(serverLog(era), [
-        cancelArrived,
-        new RegExp(`#${id} handler stopped after chunk`),
-        new RegExp(`#${id} file handle closed`),
-        replied,
+      const reply = era === '2025-11-25' ? 'error -32800' : 'nothing';
+      await proved(
+        era,
+        `#${id}'s reply`,
+        jobWhere(id, (job) => job.reply === reply),
+      );
+      assertProvedInOrder(records(era), [
+        ['the cancel arriving', cancelArrived],
+        ['the cancel noted on the job', jobWhere(id, (job) => job.cancelReceivedAtMs !== undefined)],
+        ['the handler stopping', jobWhere(id, (job) => job.state === 'cancelled')],
+        ['the file closing', jobWhere(id, (job) => job.fileHandle === 'closed')],
+        ['the reply', jobWhere(id, (job) => job.reply === reply)],
       ]);
+      if (era === '2025-11-25')
+        assert.ok(records(era).some(jobWhere(id, (job) => job.cancelReason === 'the user cancelled')));
       if (era === '2025-11-25') {
         // The -32800 reaches a client that already gave up: SDK 2.x drops it and reports it to onerror.
         const errors = servers.clients[era].errors;
@@ -102,11 +118,8 @@ describe('lesson 12: the same cancels in both eras, one SDK 2.x client', { timeo
     async 'cancel after completion'({ era, calls: [call] }) {
       const id = await call!.id;
       // The cancel sent by hand reached the server, and the server said it stopped nothing.
-      const ignored = {
-        '2025-11-25': new RegExp(`notifications/cancelled for #${id}, which already completed: .*ignored`),
-        '2026-07-28': new RegExp(`notifications/cancelled for #${id} arrived as its own request: .*stops nothing`),
-      }[era];
-      await waitFor(`the ${era} server to log ${ignored}`, () => serverLog(era).some((line) => ignored.test(line)));
+      const ignored = { '2025-11-25': 'completed', '2026-07-28': 'nothing: it arrived as its own request' }[era];
+      await proved(era, `the late cancel for #${id}`, cancelFor(id, ignored));
     },
 
     async 'disconnect mid-run'({ era, calls: [call] }) {
@@ -119,15 +132,13 @@ describe('lesson 12: the same cancels in both eras, one SDK 2.x client', { timeo
         // waiting. The abort that ended the scenario then sent a cancel the server could only ignore.
         assert.ok(errors.includes('SSE stream disconnected: Error: connection lost'), errors.join('\n'));
         assert.equal(cancelsFor.length, 1, 'the closing abort sent one notifications/cancelled');
-        const ignored = new RegExp(`notifications/cancelled for #${id}, which already completed: .*ignored`);
-        await waitFor(`the server to log ${ignored}`, () => serverLog(era).some((line) => ignored.test(line)));
+        await proved(era, `the cancel for #${id}, ignored`, cancelFor(id, 'completed'));
       } else {
         // The POST failed before any response: the fetch's own error reached the caller and onerror.
         assert.ok(errors.includes('connection lost'), errors.join('\n'));
         assert.equal(cancelsFor.length, 0, 'no cancel, then or at the closing abort');
-        const stopped = new RegExp(`#${id} the client closed the response stream`);
         assert.ok(
-          serverLog(era).some((line) => stopped.test(line)),
+          records(era).some(jobWhere(id, (job) => job.cancelReceivedAtMs !== undefined)),
           'the server saw the disconnect as the cancel',
         );
       }

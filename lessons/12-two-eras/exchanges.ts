@@ -8,6 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestId } from '@modelcontextprotocol/server';
+import { prove } from '../shared/proof.ts';
 
 export interface Exchange {
   /** The JSON-RPC method the POST carried (GET and DELETE have none). */
@@ -48,6 +49,9 @@ export function recordExchange(req: IncomingMessage & { body?: unknown }, res: S
   const ended = (how: NonNullable<Exchange['ended']>) => {
     if (exchange.ended) return;
     exchange.ended = how;
+    const { method, requestId } = exchange;
+    const version = req.headers['mcp-protocol-version'];
+    prove({ type: 'exchange', http: req.method, method, requestId, version, status: res.statusCode, ended: how });
     for (const listener of exchange.onEnd) listener(exchange);
   };
   res.once('finish', () => ended('finished by the server'));
@@ -84,5 +88,6 @@ export function replyWritten(exchange: Exchange, requestId: RequestId): string {
 
 /** Closes every response still open, for shutdown: to the SDK each one is a dropped connection. */
 export function closeOpenExchanges() {
+  prove({ type: 'exchanges-closed', open: open.size });
   for (const res of open) res.destroy();
 }

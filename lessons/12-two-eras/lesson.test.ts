@@ -14,7 +14,17 @@ import { startLessonServer, startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
-import { assertInOrder, canSeeFileDescriptors, lineIndex, openDescriptorsTo, textOf } from '../shared/testing.ts';
+import {
+  assertInOrder,
+  assertProvedInOrder,
+  canSeeFileDescriptors,
+  jobWhere,
+  onlyProof,
+  openDescriptorsTo,
+  proofOf,
+  textOf,
+  type Proof,
+} from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 
 const SERVER_2026 = join(import.meta.dirname, 'server.ts');
@@ -110,30 +120,46 @@ describe(
         async (server) => {
           const client = startTs(CLIENT, ['--url', server.url]);
           assert.equal(await client.exited, 0, client.output());
+          // The README block below is the server's whole log, to its last line.
           await server.waitForLine(/replying: nothing/);
           const lines = client.lines;
-          lineIndex(lines, /-> POST server\/discover {2}<- HTTP 200/);
-          lineIndex(lines, /connected: protocol 2026-07-28\. No initialize, no session/);
-          assert.ok(
-            !lines.some((line) => /POST initialize|notifications\/cancelled|DELETE/.test(line)),
-            client.output(),
+          // What reached the server: server/discover answered 200, then every request in 2026-07-28;
+          // no initialize, no notifications/cancelled, no DELETE (there is no session to end).
+          const exchanges = proofOf(server, 'exchange');
+          assert.deepEqual(
+            [exchanges[0]!.method, exchanges[0]!.status, exchanges[0]!.version],
+            ['server/discover', 200, '2026-07-28'],
           );
+          for (const exchange of exchanges) {
+            assert.ok(exchange.http === 'POST' && exchange.version === '2026-07-28', JSON.stringify(exchange));
+            assert.ok(!['initialize', 'notifications/cancelled'].includes(exchange.method), JSON.stringify(exchange));
+          }
           assertInOrder(lines, [
             /-> tools\/call #0 /,
             /aborting the call after/,
             /-> closed the response stream of #0 \(no notification: the close is the cancel\)/,
             /the call rejected at once: SdkError REQUEST_TIMEOUT "user changed their mind"/,
-            /server reports #0: stopped after chunk \d+\/20/,
-            /the handler's signal said "SdkError: Connection closed"/,
-            /file handle closed, response stream closed, replied nothing/,
-            /observed: stopped, as expected/,
           ]);
-          assertInOrder(server.lines, [
-            /tools\/call #0 \(2026-07-28\)/,
-            /#0 the client closed the response stream: that is the cancel/,
-            /#0 handler stopped after chunk \d+\/20/,
-            /#0 file handle closed/,
-            /#0 replying: nothing/,
+          // What the client read of the server's record, and that it judged it stopped (exit 0 above).
+          const { job } = onlyProof(client, 'server-report');
+          assert.deepEqual(
+            [job.state, job.cancelReason, job.fileHandle, job.responseStream, job.reply],
+            ['cancelled', 'SdkError: Connection closed', 'closed', 'closed', 'nothing'],
+          );
+          assert.ok(job.chunksDone < 20, JSON.stringify(job));
+          assert.deepEqual(onlyProof(client, 'late-replies').replies, []);
+          // The server's records, in order: the client closed the stream (that is the cancel), the
+          // handler stopped, the file closed, nothing replied.
+          assertProvedInOrder(server.proof(), [
+            ['the call, in 2026-07-28', jobWhere(0, (j) => j.era === '2026-07-28')],
+            [
+              'the client closing its stream',
+              (r) => r.type === 'exchange' && r.requestId === 0 && r.ended === 'closed by the client',
+            ],
+            ['the cancel noted', jobWhere(0, (j) => j.cancelReceivedAtMs !== undefined)],
+            ['the handler stopping', jobWhere(0, (j) => j.state === 'cancelled')],
+            ['the file closing', jobWhere(0, (j) => j.fileHandle === 'closed')],
+            ['nothing replied', jobWhere(0, (j) => j.reply === 'nothing')],
           ]);
           // The client's reason never reaches this server: no message carries it.
           assert.ok(!server.output().includes('user changed their mind'), server.output());
@@ -160,15 +186,29 @@ describe(
           /-> tools\/call #1 /,
           /-> POST notifications\/cancelled \{ requestId: 1, reason: "user changed their mind" \} {2}<- HTTP 202/,
           /the call rejected at once: SdkError REQUEST_TIMEOUT "user changed their mind"/,
-          /<- a late reply to #1: error -32800\. The SDK drops it/,
-          /server reports #1: stopped after chunk \d+\/20/,
-          /the handler's signal said "user changed their mind"/,
-          /file handle closed, response stream closed, replied error -32800/,
-          /-> DELETE/,
-          /observed: stopped, as expected/,
         ]);
         assert.ok(!lines.some((line) => /closed the response stream/.test(line)), client.output());
-        lineIndex(server.lines, /notifications\/cancelled for #1 \(reason: "user changed their mind"\)/);
+        // The -32800 came after the SDK had given up: dropped, and reported to onerror.
+        assert.deepEqual(onlyProof(client, 'late-replies').replies, ['error -32800']);
+        const { job } = onlyProof(client, 'server-report');
+        assert.deepEqual(
+          [job.state, job.cancelReason, job.fileHandle, job.responseStream, job.reply],
+          ['cancelled', 'user changed their mind', 'closed', 'closed', 'error -32800'],
+        );
+        // Lesson 01's records: one session, the cancel for #1 with the client's reason while it ran,
+        // then the session ended (the client's DELETE).
+        await server.waitForProof('the session to end', (r) => r.type === 'session' && r.state === 'ended');
+        const records = server.proof();
+        assertProvedInOrder(records, [
+          ['the session starting', (r) => r.type === 'session' && r.state === 'started'],
+          [
+            'the cancel for #1, while it ran',
+            (r) => r.type === 'cancel' && r.requestId === 1 && r.matched === 'running',
+          ],
+          ['its reason', jobWhere(1, (j) => j.cancelReason === 'user changed their mind')],
+          ['the reply', jobWhere(1, (j) => j.reply === 'error -32800')],
+          ['the session ending', (r) => r.type === 'session' && r.state === 'ended'],
+        ]);
         checkReadmeOutput(README, 'client-2025', asDocumented(lines, server.url, 3101));
       });
     });
@@ -217,22 +257,32 @@ describe(
           },
         );
         const args = ['--era', 'legacy', '--expect', 'completed', '--chunks', '6', '--chunk-delay', '150'];
+        const from = server.proof().length; // the records of this client's run, after the subtest's
         const client = startTs(CLIENT, ['--url', server.url, ...args, '--cancel-after', '400']);
         assert.equal(await client.exited, 0, client.output());
         assertInOrder(client.lines, [
           /-> POST initialize {2}<- HTTP 200/,
           /connected: protocol 2025-11-25 \(the 2025 era\), no session \(this server is stateless\)/,
-          /-> POST notifications\/cancelled \{ requestId: 1, .* <- HTTP 202/,
-          /<- a late reply to #1: result/,
-          /server reports #1: completed, 6\/6 chunks/,
-          /replied result/,
         ]);
-        assert.ok(!client.lines.some((line) => /server\/discover/.test(line)), client.output());
-        assertInOrder(server.lines, [
-          /tools\/call #1 \(2025 era, served statelessly\)/,
-          /notifications\/cancelled for #1 arrived as its own request: .* stops nothing/,
-          /#1 chunk 6\/6/,
-          /#1 completed: replying with the result/,
+        // What reached the server: initialize (no server/discover probe), the call, and the cancel as
+        // a request of its own, answered 202.
+        const records = server.proof().slice(from);
+        const exchanges = records.filter((r) => r.type === 'exchange') as Proof[];
+        const methods = exchanges.map((e) => e.method);
+        assert.deepEqual(methods.slice(0, 2), ['initialize', 'notifications/initialized']);
+        assert.ok(!methods.includes('server/discover'), methods.join());
+        const cancelExchange = exchanges.find((e) => e.method === 'notifications/cancelled');
+        assert.equal(cancelExchange?.status, 202, methods.join());
+        // The result came after the SDK had given up on the call: dropped, and reported to onerror.
+        assert.deepEqual(onlyProof(client, 'late-replies').replies, ['result']);
+        const { job } = onlyProof(client, 'server-report');
+        assert.deepEqual([job.state, job.chunksDone, job.chunksTotal, job.reply], ['completed', 6, 6, 'result']);
+        // The server's records: the cancel arrived while the call ran, and stopped nothing.
+        assertProvedInOrder(records, [
+          ['the call, in the 2025 era', jobWhere(1, (j) => j.era === '2025 era, served statelessly')],
+          ['the cancel, as its own request', (r) => r.type === 'cancel' && r.requestId === 1],
+          ['the last chunk', jobWhere(1, (j) => j.chunksDone === 6 && j.cancelReceivedAtMs === undefined)],
+          ['the result', jobWhere(1, (j) => j.state === 'completed' && j.reply === 'result')],
         ]);
         checkReadmeOutput(README, 'client-legacy', asDocumented(client.lines, server.url, 3112));
       });
@@ -247,18 +297,21 @@ test(
     await withServer(SERVER_2025, async (server) => {
       // As the README gives it: --expect no-connect makes the refusal this run's green outcome.
       const pinned = startTs(CLIENT, ['--url', server.url, '--era', '2026-07-28', '--expect', 'no-connect']);
+      // Exit 0 with --expect no-connect: only the SDK's EraNegotiationFailed gives it (client.ts).
       assert.equal(await pinned.exited, 0, pinned.output());
-      lineIndex(pinned.lines, /observed: no-connect, as expected: .*Version negotiation failed/);
       assert.ok(!pinned.lines.some((line) => /initialize/.test(line)), pinned.output());
+      // No fallback: lesson 01's server saw no initialize, so no session started.
+      assert.deepEqual(proofOf(server, 'session'), []);
     });
     await withServer(SERVER_2026, async (server) => {
       const client = startTs(CLIENT, ['--url', server.url, '--no-cancel', '--chunks', '3', '--chunk-delay', '10']);
       assert.equal(await client.exited, 0, client.output());
-      assertInOrder(client.lines, [
-        /<- result: Processed sample\.txt: 3 chunks/,
-        /server reports #0: completed, 3\/3 chunks/,
-        /replied result/,
-      ]);
+      assert.ok(
+        client.lines.some((line) => /<- result: Processed sample\.txt: 3 chunks/.test(line)),
+        client.output(),
+      );
+      const { job } = onlyProof(client, 'server-report');
+      assert.deepEqual([job.state, job.chunksDone, job.chunksTotal, job.reply], ['completed', 3, 3, 'result']);
     });
   },
 );
@@ -279,7 +332,11 @@ describe('the era table', { timeout: scaled(60_000) }, () => {
       assert.match(textOf(reply.result!), /Processed sample\.txt: 6 chunks/);
       const job = await jobStatus2026(server.url, 'n-1');
       assert.deepEqual([job.state, job.chunksDone, job.reply], ['completed', 6, 'result']);
-      await server.waitForLine(/notifications\/cancelled for #"n-1" arrived as its own request/);
+      const { matched } = await server.waitForProof<Proof>(
+        'the cancel for "n-1"',
+        (r) => r.type === 'cancel' && r.requestId === 'n-1',
+      );
+      assert.equal(matched, 'nothing: it arrived as its own request');
     });
   });
 
@@ -313,12 +370,12 @@ describe('the era table', { timeout: scaled(60_000) }, () => {
         },
         body: JSON.stringify(message),
       });
-      await server.waitForLine(/#7 chunk 1\/10/);
+      await server.waitForJob(7, (job) => job.chunksDone >= 1);
       connection.abort(); // mid-run: the plain-HTTP client drops the connection
-      const chunksAtDrop = server.lines.filter((line) => /#7 chunk \d+\/10/.test(line)).length;
+      const chunksAtDrop = proofOf(server, 'job').findLast(jobWhere(7))!.chunksDone;
       assert.ok(chunksAtDrop < 10, `dropped after chunk ${chunksAtDrop}`);
       await call.catch(() => {});
-      await server.waitForLine(/#7 completed/);
+      await server.waitForJob(7, (job) => job.state === 'completed');
       const status = await session.stream({
         jsonrpc: '2.0',
         id: 8,
@@ -385,7 +442,14 @@ describe('the era table', { timeout: scaled(60_000) }, () => {
       const callA = a.client.callTool({ name: 'process_large_file', arguments: args }, { signal: stopA.signal });
       const callB = b.client.callTool({ name: 'process_large_file', arguments: args });
       callA.catch(() => {});
-      await waitFor('both calls reading', () => server.lines.filter((l) => /#0 chunk 1\/10/.test(l)).length === 2);
+      // Both have id 0: the server's records tell its jobs apart by number.
+      const jobsOf = (holds: (job: Proof) => boolean) =>
+        new Set(
+          proofOf(server, 'job')
+            .filter(jobWhere(0, holds))
+            .map((job) => job.jobNumber),
+        );
+      await waitFor('both calls reading', () => jobsOf((job) => job.chunksDone >= 1).size === 2);
       for (const { sent } of [a, b]) {
         const call = sent.find((m) => (m as { method?: string }).method === 'tools/call') as {
           id: unknown;
@@ -400,11 +464,12 @@ describe('the era table', { timeout: scaled(60_000) }, () => {
       }
       if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '12-two-eras/data/sample.txt'), 2);
       stopA.abort('only A');
-      await server.waitForLine(/#0 handler stopped after chunk/);
+      await server.waitForJob(0, (job) => job.state === 'cancelled');
       assert.match(textOf(await callB), /Processed sample\.txt: 10 chunks/);
-      const stops = server.lines.filter((line) => /#0 handler stopped/.test(line));
-      const completions = server.lines.filter((line) => /#0 completed/.test(line));
-      assert.deepEqual([stops.length, completions.length], [1, 1], server.output());
+      await server.waitForJob(0, (job) => job.state === 'completed');
+      const [stopped, completed] = [jobsOf((j) => j.state === 'cancelled'), jobsOf((j) => j.state === 'completed')];
+      assert.deepEqual([stopped.size, completed.size], [1, 1], JSON.stringify(server.proof()));
+      assert.notDeepEqual([...stopped], [...completed], 'one job stopped, the other completed');
       if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '12-two-eras/data/sample.txt'), 0);
       await Promise.all([a.client.close(), b.client.close()]);
     });
@@ -495,17 +560,18 @@ test(
         headers: legacyHeaders,
         body: JSON.stringify({ jsonrpc: '2.0', ...callMessage(1, 100, 100) }),
       }).catch(() => {});
-      await server.waitForLine(/#1 chunk 1\/100/);
+      await server.waitForJob(1, (job) => job.chunksDone >= 1);
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0, server.output());
       await call;
-      assertInOrder(server.lines, [
-        /tools\/call #1 \(2025 era/,
-        /SIGTERM: stopping/,
-        /#1 handler stopped/,
-        /#1 file handle closed/,
+      const records = server.proof();
+      assertProvedInOrder(records, [
+        ['the call, in the 2025 era', jobWhere(1, (j) => j.era === '2025 era, served statelessly')],
+        ['the shutdown closing the open responses', (r) => r.type === 'exchanges-closed' && r.open >= 1],
+        ['the handler stopping', jobWhere(1, (j) => j.state === 'cancelled')],
+        ['the file closing', jobWhere(1, (j) => j.fileHandle === 'closed')],
       ]);
-      assert.ok(!server.lines.some((line) => /#1 completed/.test(line)), server.output());
+      assert.ok(!records.some(jobWhere(1, (j) => j.state === 'completed')), JSON.stringify(records));
     } finally {
       await server.stop();
     }

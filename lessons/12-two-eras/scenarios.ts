@@ -16,6 +16,7 @@ import { Client, SdkError, StreamableHTTPClientTransport, type RequestId } from 
 import { z } from 'zod';
 import { jobReportSchema } from '../shared/jobs.ts';
 import { startLessonServer } from '../shared/processes.ts';
+import type { ProofRecord } from '../shared/proof.ts';
 import { canSeeFileDescriptors, openDescriptorsTo } from '../shared/testing.ts';
 import { createTimeline, type Timeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
@@ -447,6 +448,8 @@ export interface EraServers {
   clients: Record<Era, EraClient>;
   /** Each server's output so far, line by line. */
   lines(era: Era): string[];
+  /** The records each server has handed the test so far (proof.ts): its jobs, cancels, exchanges. */
+  proof(era: Era): ProofRecord[];
   /** Closes both clients and stops both servers. */
   stop(): Promise<void>;
 }
@@ -467,6 +470,7 @@ export async function startEraServers(): Promise<EraServers> {
     return {
       clients,
       lines: (era) => (era === '2025-11-25' ? legacy : modern).lines,
+      proof: (era) => (era === '2025-11-25' ? legacy : modern).proof(),
       async stop() {
         try {
           await Promise.all(ERAS.map((era) => clients[era].close().catch(() => {})));

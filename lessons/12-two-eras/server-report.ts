@@ -1,6 +1,7 @@
 // What the lesson 12 client reads of the server's own record of the call (get_job_status), and how
 // it prints it: the proof of a cancel is on the server's side, in either era.
 import type { Client, RequestId } from '@modelcontextprotocol/client';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 
@@ -26,6 +27,7 @@ export function settledJob(client: Client, id: RequestId): Promise<JobReport> {
 }
 
 export function printJobReport(job: JobReport, id: RequestId, log: Timeline) {
+  prove({ type: 'server-report', requestId: id, job });
   const stopped =
     job.state === 'cancelled'
       ? `stopped after chunk ${job.chunksDone}/${job.chunksTotal} (the cancel arrived after chunk ` +
@@ -52,6 +54,7 @@ export async function printLateReplies(
       () => {},
     );
   }
+  prove({ type: 'late-replies', requestId: id, replies: lateReplies });
   for (const reply of lateReplies) {
     log.event(`<- a late reply to #${id}: ${reply}. The SDK drops it (it had given up) and reports it to onerror`);
   }

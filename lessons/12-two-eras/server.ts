@@ -15,6 +15,7 @@ import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { exitCannotServe, listenOn } from '../shared/listen.ts';
+import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
 import { closeOpenExchanges, recordExchange } from './exchanges.ts';
@@ -117,6 +118,7 @@ app.all('/mcp', (req, res) => {
       `notifications/cancelled for #${JSON.stringify(message.params?.requestId)} arrived as its own request: ` +
         'it reaches a new server instance with nothing running, so it stops nothing',
     );
+    prove({ type: 'cancel', requestId: message.params?.requestId, matched: 'nothing: it arrived as its own request' });
   }
   recordExchange(req, res, () => void serve(req, res, req.body));
 });

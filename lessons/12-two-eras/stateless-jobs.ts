@@ -3,6 +3,7 @@
 import type { McpServer, RequestId } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { jobReport, jobReportSchema, type Job } from '../shared/jobs.ts';
+import { prove, watched } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { currentExchange, replyWritten, type Exchange } from './exchanges.ts';
 
@@ -43,20 +44,28 @@ export function startJob(
   summary: string,
   log: Timeline,
 ): StatelessJob {
-  const job: StatelessJob = {
-    requestId: id,
-    ...fields,
-    state: 'running',
-    chunksDone: 0,
-    startedAt: performance.now(),
-    fileHandle: 'not opened',
-    resources: {},
-    era,
-    exchange: currentExchange(),
-    finished: false,
-    finish: () => void (job.finished = true),
-  };
+  // Under a test, every change of the job reaches it as a record (proof.ts), with a number: two
+  // clients' calls may share an id.
+  const jobNumber = jobs.length + 1;
+  const proveJob = () => prove({ type: 'job', jobNumber, ...report(job) });
+  const job: StatelessJob = watched<StatelessJob>(
+    {
+      requestId: id,
+      ...fields,
+      state: 'running',
+      chunksDone: 0,
+      startedAt: performance.now(),
+      fileHandle: 'not opened',
+      resources: {},
+      era,
+      exchange: currentExchange(),
+      finished: false,
+      finish: () => void (job.finished = true),
+    },
+    proveJob,
+  );
   jobs.push(job);
+  proveJob();
   log.event(`tools/call #${id} (${era}): ${fields.tool} ${summary}`);
   // In this era the cancel is the client closing this request's response stream. The SDK aborts
   // ctx.mcpReq.signal when that happens; this only notes when, for the report.
@@ -65,6 +74,7 @@ export function startJob(
     job.cancel = { receivedAt: performance.now(), chunksDoneThen: job.chunksDone };
     log.highlight(`#${id} the client closed the response stream: that is the cancel`);
   });
+  job.exchange?.onEnd.add(proveJob); // the proof: its response ended, and so its reply is known
   return job;
 }
 
