@@ -13,6 +13,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { closeWhenServerGone } from '../02-abort-signal/call-failures.ts';
 import { exitLostServer } from '../shared/cli.ts';
+import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { cancelAt, expected, key, stepDelayMs, url, type Story } from './client-flags.ts';
 import { describeJob, describeState, inspect, jobWhenDone, retryResult, short, textOf } from './server-checks.ts';
@@ -135,6 +136,7 @@ await client.close();
 log.detail('session ended (DELETE)');
 
 for (const problem of problems) log.fail(problem);
+prove({ type: 'outcome', observed, expected, problems });
 if (problems.length === 0 && observed === expected) {
   log.ok(`observed: ${observed}, as expected`);
 } else {

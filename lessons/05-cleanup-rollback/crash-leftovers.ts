@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { isRunning, readLockOwner } from './lock-file.ts';
 import { paths, show } from './server-flags.ts';
@@ -16,6 +17,7 @@ export async function removeCrashLeftovers(log: Timeline) {
   const owner = await readLockOwner(paths.lock);
   if (owner && owner.pid !== process.pid && !isRunning(owner.pid)) {
     await unlink(paths.lock);
+    prove({ type: 'stale lock removed', owner });
     log.warn(
       `removed a stale lock left by pid ${owner.pid}, which is no longer running (request ${JSON.stringify(owner.requestId)}, key ${owner.idempotencyKey})`,
     );
@@ -28,6 +30,7 @@ export async function removeCrashLeftovers(log: Timeline) {
     const pid = Number(/^run-(\d+)-/.exec(name)?.[1]);
     if (pid && pid !== process.pid && !isRunning(pid)) {
       await rm(join(paths.temp, name), { recursive: true, force: true });
+      prove({ type: 'stale temp dir removed', name, pid });
       log.warn(`removed ${show(join(paths.temp, name))}, left by pid ${pid}, which is no longer running`);
     }
   }

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startPglite } from '../shared/pglite-start.ts';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
 export interface Sql {
@@ -31,8 +32,10 @@ export interface Database extends Sql {
  */
 export async function openPglite(folder: string, label = folder, log?: Timeline): Promise<Database> {
   const started = performance.now();
-  if (existsSync(join(folder, 'PG_VERSION'))) log?.event(`opening PGlite (embedded PostgreSQL) in ${label}…`);
+  const exists = existsSync(join(folder, 'PG_VERSION'));
+  if (exists) log?.event(`opening PGlite (embedded PostgreSQL) in ${label}…`);
   else log?.event(`creating PGlite (embedded PostgreSQL) in ${label}; the very first start takes a few seconds…`);
+  prove({ type: 'database', state: exists ? 'opening PGlite' : 'creating PGlite', label });
   const db = await startPglite(folder);
   log?.detail(`PGlite ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return {

@@ -17,7 +17,18 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, type CallToolResult, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmePair, type Normaliser } from '../shared/readme-output.ts';
-import { assertInOrder, connectRecordingClient, lineIndex, textOf, type RecordingClient } from '../shared/testing.ts';
+import {
+  assertProvedInOrder,
+  connectRecordingClient,
+  jobWhere,
+  lineIndex,
+  onlyProof,
+  proofIndex,
+  proofOf,
+  textOf,
+  type Proof,
+  type RecordingClient,
+} from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
 import { openPglite } from './database.ts';
@@ -91,6 +102,35 @@ async function importFile(c: RecordingClient, args: Record<string, unknown>) {
   })) as CallToolResult;
   return { result, id: lastCallId(c).id, out: result.structuredContent as Record<string, unknown> };
 }
+
+/** The id of `c`'s tools/call with idempotency key `key`, once it has been sent. */
+const callWithKey = (c: RecordingClient, key: string) =>
+  waitFor(`the call with key ${key} to be sent`, () => {
+    const call = c.sent.find(
+      (m) =>
+        'method' in m &&
+        m.method === 'tools/call' &&
+        (m.params?.arguments as { idempotencyKey?: string } | undefined)?.idempotencyKey === key,
+    );
+    return call && 'id' in call ? call.id : undefined;
+  });
+
+/** A job's transaction, temp dir, lock and output, as the client's "server reports" line names them. */
+const resourcesOf = (job: Proof) => [
+  job.resources?.transaction,
+  job.resources?.['temp dir'],
+  job.resources?.lock,
+  job.resources?.output,
+];
+
+/** What inspect_side_effects found: rows, a stored result, the lock, temp dirs, report.txt. */
+const sideEffects = (found: Proof) => [
+  found.rows,
+  found.storedResult !== null,
+  found.lockFile,
+  found.tempDirs,
+  found.report.exists,
+];
 
 // ---------------------------------------------------------------------------------------------
 // The proof by random cancels.
@@ -370,7 +410,7 @@ describe('lesson 05: random cancels leave nothing half-done', { timeout: scaled(
     const pool = new pg.Pool({ connectionString: postgres.url });
     try {
       await withServer({ env: { DATABASE_URL: postgres.url } }, async (server) => {
-        assert.match(server.output(), /database: PostgreSQL at 127\.0\.0\.1:\d+/);
+        assert.match(onlyProof(server, 'listening').database, /^PostgreSQL at 127\.0\.0\.1:\d+$/);
         const direct = viewDirectly({
           query: async <R>(sql: string, params: unknown[]) => (await pool.query(sql, params)).rows as R[],
         });
@@ -407,32 +447,76 @@ describe(
         const client = startTs(CLIENT, ['--url', server.url]);
         assert.equal(await client.exited, 0, client.output());
         const out = client.lines;
-        assertInOrder(out, [
-          /before: report\.txt absent; lock free/,
-          /-> cancel at progress 8\/15 "batch 3\/4: rows inserted"/,
-          /<- callTool rejected: MCP error -32001: user changed their mind \(the SDK's own error for an aborted call\)/,
-          /server reports #\d+: cancelled; cancel arrived after "batch 3\/4: rows inserted"; transaction rolled back, temp dir removed, lock released, output untouched/,
-          /server checks: 0 rows and no stored result for the key; lock free; no temp dir; report\.txt absent/,
-          /<- completed: 40 rows in 4 batches, .*; the server ran the import/,
-          /server checks: 40 rows and a stored result for the key; lock free; no temp dir; report\.txt sha256/,
-          /<- the stored result \(replayed: true\): 40 rows in 4 batches, .*; the server ran nothing/,
-          /observed: rolled-back, as expected/,
-        ]);
-        await server.waitForLine(/session \S+ ended/);
+        // What the client saw, in its story's order (its wording is the README's, checked below).
+        const [before, afterCancel, afterRetry, afterReplay] = proofOf(client, 'side-effects');
+        assert.deepEqual([before!.report.exists, before!.lockFile], [false, 'absent']);
+        const [first] = proofOf(client, 'server-report');
+        assert.deepEqual(
+          [first!.job.state, first!.job.resources['cancel arrived after'], resourcesOf(first!.job)],
+          ['cancelled', 'batch 3/4: rows inserted', ['rolled back', 'removed', 'released', 'untouched']],
+        );
+        assert.deepEqual(sideEffects(afterCancel!), [0, false, 'absent', [], false]);
+        const [retried, replayed] = proofOf(client, 'retry');
+        assert.deepEqual([retried!.rows, retried!.batches, retried!.replayed, retried!.ran], [40, 4, false, true]);
+        assert.deepEqual(sideEffects(afterRetry!), [40, true, 'absent', [], true]);
+        assert.equal(afterRetry!.report.sha256, retried!.outputSha256);
+        assert.deepEqual([replayed!.rows, replayed!.replayed, replayed!.ran], [40, true, false]);
+        assert.deepEqual(
+          [replayed!.outputSha256, replayed!.completedAt],
+          [retried!.outputSha256, retried!.completedAt],
+        );
+        assert.deepEqual(afterReplay, { ...afterRetry, at: afterReplay!.at });
+        assert.deepEqual(onlyProof(client, 'outcome'), {
+          ...{ type: 'outcome', observed: 'rolled-back', expected: 'rolled-back', problems: [] },
+          at: onlyProof(client, 'outcome').at,
+        });
+
+        // The server's record of the three calls, in order: the cancelled one undone step by step
+        // before its reply, then the retry that committed and renamed, then the replay.
+        await server.waitForLine(/session \S+ ended/); // the server's README block ends with it
         const log = server.lines;
-        assertInOrder(log, [
-          /#\d+ batch 3\/4: rows inserted/,
-          /notifications\/cancelled for #\d+ \(reason: "user changed their mind"\)/,
-          /#\d+ stopped after "batch 3\/4: rows inserted"/,
-          /#\d+ transaction rolled back: the 30 rows it inserted are gone, and no key was stored/,
-          /#\d+ temp file closed/,
-          /#\d+ temp dir removed/,
-          /#\d+ lock released/,
-          /#\d+ replying: error -32800 "Request cancelled"/,
-          /#\d+ committed \(40 rows/,
-          /#\d+ report\.txt replaced \(atomic rename/,
-          /#\d+ key import-\w+ already completed: replaying its stored result, running nothing/,
+        const records = server.proof();
+        const calls = [
+          ...new Set(
+            proofOf(server, 'job')
+              .filter((r) => r.tool === 'process_large_file')
+              .map((r) => r.requestId),
+          ),
+        ];
+        assert.deepEqual(calls, [first!.requestId, retried!.requestId, replayed!.requestId]);
+        const [cancelled, ran, replay] = calls as RequestId[];
+        const step = (job: Proof) => job.resources?.step;
+        assertProvedInOrder(records, [
+          ['batch 3 inserted', jobWhere(cancelled!, (job) => step(job) === 'batch 3/4: rows inserted')],
+          ['the cancel arriving', jobWhere(cancelled!, (job) => job.cancelReason === 'user changed their mind')],
+          ['the handler stopping', jobWhere(cancelled!, (job) => job.stoppedAtMs !== undefined)],
+          ['the rollback', jobWhere(cancelled!, (job) => job.resources?.transaction === 'rolled back')],
+          ['the temp file closing', jobWhere(cancelled!, (job) => job.fileHandle === 'closed')],
+          ['the temp dir removed', jobWhere(cancelled!, (job) => job.resources?.['temp dir'] === 'removed')],
+          ['the lock released', jobWhere(cancelled!, (job) => job.resources?.lock === 'released')],
+          ['the reply', jobWhere(cancelled!, (job) => job.reply === 'error -32800')],
+          ['the retry committing', jobWhere(ran!, (job) => job.resources?.transaction === 'committed')],
+          ['report.txt replaced', jobWhere(ran!, (job) => job.resources?.output === 'replaced')],
+          [
+            'the replay',
+            jobWhere(
+              replay!,
+              (job) => job.resources?.['idempotency key'] === 'found: stored result replayed, nothing run',
+            ),
+          ],
         ]);
+        // It stopped in the pause after the step the cancel arrived in, before the next one.
+        const stopped = records[
+          proofIndex(
+            records,
+            'the stop',
+            jobWhere(cancelled!, (job) => job.stoppedAtMs !== undefined),
+          )
+        ]! as Proof;
+        assert.deepEqual(
+          [step(stopped), stopped.chunksDoneWhenCancelArrived, stopped.chunksDone],
+          ['batch 3/4: rows inserted', 2, 2],
+        );
         const firstSession = log.slice(0, lineIndex(log, /session \S+ ended/) + 1);
         checkReadmePair(
           README,
@@ -460,32 +544,53 @@ describe(
         // on a loaded machine (20 ms did not always: it arrived after the reply, a different story).
         const late = startTs(CLIENT, ['--url', server.url, '--cancel-at', 'committed']);
         assert.equal(await late.exited, 1, late.output());
+        const lateCall = proofOf(late, 'server-report')[0]!;
         // It is aimed at the pause after COMMIT; on a loaded machine it can land a step later, after
         // the rename: after the commit either way.
-        assertInOrder(late.lines, [
-          /server reports #\d+: completed; cancel arrived after "(committed|report\.txt replaced)"; transaction committed, temp dir removed, lock released, output replaced/,
-          /the cancel came after the commit: the call completed, and its key is stored/,
-          /<- the stored result \(replayed: true\)/,
-          /observed: completed, expected: rolled-back/,
-        ]);
-        assert.equal(late.lines.filter((l) => /<- the stored result \(replayed: true\)/.test(l)).length, 2);
-        lineIndex(server.lines, /the cancel came after the commit: too late to undo; replying with the result/);
+        assert.deepEqual(
+          [lateCall.job.state, resourcesOf(lateCall.job)],
+          ['completed', ['committed', 'removed', 'released', 'replaced']],
+        );
+        assert.match(lateCall.job.resources['cancel arrived after'], /^(committed|report\.txt replaced)$/);
+        assert.equal(lateCall.job.reply, 'result (sent by the server: the cancel came after the commit)');
+        assert.ok(proofOf(late, 'side-effects')[1]!.storedResult, 'its key is stored');
+        assert.deepEqual(
+          proofOf(late, 'retry').map((r) => [r.replayed, r.ran]),
+          [
+            [true, false],
+            [true, false],
+          ],
+        );
+        assert.deepEqual(
+          [onlyProof(late, 'outcome').observed, onlyProof(late, 'outcome').expected],
+          ['completed', 'rolled-back'],
+        );
+        // The server's own record of that call: it sent the result itself, after the too-late cancel.
+        await server.waitForJob(
+          lateCall.requestId,
+          (job) => job.reply === lateCall.job.reply && job.cancelReason !== undefined,
+        );
         const expected = startTs(CLIENT, ['--url', server.url, '--cancel-at', 'committed', '--expect', 'completed']);
         assert.equal(await expected.exited, 0, expected.output());
-        lineIndex(expected.lines, /observed: completed, as expected/);
+        assert.deepEqual(
+          [onlyProof(expected, 'outcome').observed, onlyProof(expected, 'outcome').expected],
+          ['completed', 'completed'],
+        );
 
         // Another default run: its cancel leaves the previous run's report in place, byte for byte.
         const report = outside(server.data).reportSha;
         const again = startTs(CLIENT, ['--url', server.url, '--step-delay', '10']);
         assert.equal(await again.exited, 0, again.output());
-        lineIndex(again.lines, new RegExp(`report\\.txt untouched: sha256 ${report.slice(0, 12)}…, as before`));
+        const [beforeAgain, afterAgain] = proofOf(again, 'side-effects');
+        assert.deepEqual([beforeAgain!.report.sha256, afterAgain!.report.sha256], [report, report]);
+        assert.equal(onlyProof(again, 'outcome').observed, 'rolled-back');
       });
     });
 
     test('a server that stops mid-run: the client says so at once, in a line, and exits 1', async () => {
       await withServer({}, async (server) => {
         const client = startTs(CLIENT, ['--url', server.url, '--step-delay', '400']);
-        await client.waitForLine(/-> tools\/call process_large_file/);
+        await server.waitForProof('the call to start', (r) => r.type === 'job' && r.tool === 'process_large_file');
         server.child.kill('SIGKILL');
         // A failed ping ends it (closeWhenServerGone, from lesson 02), not the SDK's 60 s timeout.
         assert.equal(await client.exited, 1, client.output());
@@ -536,7 +641,8 @@ describe(
           ],
           ['rolled back', 'removed', 'released', 'untouched'],
         );
-        await server.waitForLine(/transaction rolled back: the 20 rows it inserted are gone/);
+        // It failed parsing batch 3: the two batches before it (20 rows) were inserted, and rolled back.
+        assert.equal((broken as JobReport & { chunksDone: number }).chunksDone, 2);
         assert.deepEqual(outside(server.data), { lockFile: false, tempDirs: [], reportSha: 'absent' });
         const view = viewThroughServer(c.client);
         assert.equal(await view.rows('broken-1'), 0);
@@ -550,11 +656,8 @@ describe(
 
         // While a call runs: the same key is refused (not run twice), another key is refused (busy).
         const slow = importFile(c, { idempotencyKey: 'k2', stepDelayMs: 30 });
-        await server.waitForLine(/#\d+ lock taken/);
-        await waitFor(
-          'k2 to take the lock',
-          () => server.lines.some((l) => /key k2,/.test(l)) && outside(server.data).lockFile,
-        );
+        await server.waitForJob(await callWithKey(c, 'k2'), (job) => job.resources?.lock === 'held');
+        assert.ok(outside(server.data).lockFile, 'k2 holds the lock file');
         assert.match(
           await refused({ idempotencyKey: 'k2' }),
           /idempotency key "k2" belongs to a call that is still running .* it was not run twice/,
@@ -609,10 +712,9 @@ describe(
 // ---------------------------------------------------------------------------------------------
 // Stopping the server: Ctrl-C cleans up; a crash leaves the lock and a temp dir, which the next start removes.
 
-/** Waits until the server logs `step` for the call with idempotency key `key`. */
-async function waitForStep(server: Server, key: string, step: string) {
-  const [, id] = await server.waitForLine(new RegExp(`tools/call #(\\d+): process_large_file \\S+, key ${key},`));
-  await server.waitForLine(new RegExp(`#${id} ${step.replaceAll('/', '\\/')}`));
+/** Waits until the server's record of `c`'s call with idempotency key `key` has reached `step`. */
+async function waitForStep(server: Server, c: RecordingClient, key: string, step: string) {
+  await server.waitForJob(await callWithKey(c, key), (job) => job.resources?.step === step);
 }
 
 describe('lesson 05: starting', { timeout: scaled(60_000) }, () => {
@@ -625,13 +727,13 @@ describe('lesson 05: starting', { timeout: scaled(60_000) }, () => {
     const server = startTs(SERVER, ['--port', String(port), '--data', newDataFolder()]);
     try {
       // The port is the server's before it opens the database (so a busy port is named at once).
-      await server.waitForLine(/creating PGlite/);
-      const early = !server.lines.some((line) => /listening on/.test(line));
+      await server.waitForProof('PGlite to be created', (r) => r.type === 'database' && r.state === 'creating PGlite');
+      const early = proofOf(server, 'listening').length === 0;
       const c = await connectRecordingClient(`http://127.0.0.1:${port}/mcp`);
       const { out } = await importFile(c, { idempotencyKey: 'early' });
       assert.ok(early, 'the client came before the server said it was listening');
       assert.equal(out.rows, 40, JSON.stringify(out));
-      lineIndex(server.lines, /listening on/);
+      onlyProof(server, 'listening');
       await c.close();
     } finally {
       await server.stop();
@@ -652,22 +754,23 @@ describe('lesson 05: shutdown and crash', { timeout: scaled(60_000) }, () => {
     const c1 = await connectRecordingClient(first.url);
     const kept = await importFile(c1, { idempotencyKey: 'kept' });
     void startSlowCall(c1, 'crashed');
-    await waitForStep(first, 'crashed', 'batch 2/4: rows inserted');
+    await waitForStep(first, c1, 'crashed', 'batch 2/4: rows inserted');
     first.child.kill('SIGKILL');
     await first.exited;
     await c1.client.close(); // its call will never be answered: stop its 60 s request timeout
     const pid = first.child.pid!;
     assert.equal(outside(data).lockFile, true, 'a crash runs no finally: the lock file stays');
+    const [crashedTempDir] = outside(data).tempDirs;
     assert.match(outside(data).tempDirs.join(), new RegExp(`^run-${pid}-`));
 
     // 2. The next start removes what the dead process left; the database kept only what was committed.
     const second = await startServer(data);
+    let stopped: RequestId | undefined;
     try {
-      lineIndex(
-        second.lines,
-        new RegExp(`removed a stale lock left by pid ${pid}, which is no longer running .*key crashed`),
-      );
-      lineIndex(second.lines, new RegExp(`removed .*run-${pid}-\\w+, left by pid ${pid}`));
+      const lock = onlyProof(second, 'stale lock removed').owner;
+      assert.deepEqual([lock.pid, lock.idempotencyKey], [pid, 'crashed']);
+      const temp = onlyProof(second, 'stale temp dir removed');
+      assert.deepEqual([temp.pid, temp.name], [pid, crashedTempDir]);
       assert.deepEqual(
         { ...outside(data), reportSha: undefined },
         { lockFile: false, tempDirs: [], reportSha: undefined },
@@ -681,24 +784,32 @@ describe('lesson 05: shutdown and crash', { timeout: scaled(60_000) }, () => {
 
       // 3. SIGTERM in the middle of a call: the handler is cancelled and cleans up before the process exits.
       void startSlowCall(c2, 'stopped');
-      await waitForStep(second, 'stopped', 'batch 2/4: rows inserted');
+      await waitForStep(second, c2, 'stopped', 'batch 2/4: rows inserted');
+      stopped = await callWithKey(c2, 'stopped');
       second.child.kill('SIGTERM');
       assert.equal(await second.exited, 0, second.output());
       await c2.client.close();
     } finally {
       await second.stop();
     }
-    const [, id] = second.lines
-      .map((l) => /tools\/call #(\d+): process_large_file \S+, key stopped,/.exec(l))
-      .find(Boolean)!;
-    assertInOrder(second.lines, [
-      /SIGTERM: stopping 1 running call\(s\), waiting for their clean-up/,
-      new RegExp(`#${id} stopped after "batch 2/4: rows inserted" \\(server shutting down \\(SIGTERM\\)\\)`),
-      new RegExp(`#${id} transaction rolled back`),
-      new RegExp(`#${id} temp dir removed`),
-      new RegExp(`#${id} lock released`),
-      /1 call\(s\) cleaned up, sessions closed, database closed: exiting \(code 0\)/,
+    // The handler was stopped by the shutdown, and cleaned up before the sessions and the database closed.
+    const records = second.proof();
+    assertProvedInOrder(records, [
+      ['batch 2 inserted', jobWhere(stopped!, (job) => job.resources?.step === 'batch 2/4: rows inserted')],
+      ['the handler stopping', jobWhere(stopped!, (job) => job.stoppedAtMs !== undefined && job.state === 'running')],
+      ['the rollback', jobWhere(stopped!, (job) => job.resources?.transaction === 'rolled back')],
+      ['the temp dir removed', jobWhere(stopped!, (job) => job.resources?.['temp dir'] === 'removed')],
+      ['the lock released', jobWhere(stopped!, (job) => job.resources?.lock === 'released')],
+      ['the session ending', (r) => r.type === 'session' && r.state === 'ended'],
+      ['the database closing', (r) => r.type === 'database' && r.state === 'closed'],
     ]);
+    const last = proofOf(second, 'job')
+      .filter((r) => r.requestId === stopped)
+      .at(-1)!;
+    assert.deepEqual(
+      [last.state, last.resources.step, last.cancelReason, last.reply],
+      ['cancelled', 'batch 2/4: rows inserted', undefined, 'nothing (server shutting down (SIGTERM))'],
+    );
     assert.deepEqual(
       { ...outside(data), reportSha: undefined },
       { lockFile: false, tempDirs: [], reportSha: undefined },

@@ -3,6 +3,7 @@
 // file system and the database (inspect_side_effects).
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
 export interface SideEffects {
@@ -27,6 +28,7 @@ export const textOf = (result: CallToolResult) =>
 
 export async function inspect(client: Client, key: string): Promise<SideEffects> {
   const result = await client.callTool({ name: 'inspect_side_effects', arguments: { idempotencyKey: key } });
+  prove({ type: 'side-effects', key, ...(result.structuredContent as object) });
   return result.structuredContent as unknown as SideEffects;
 }
 
@@ -42,7 +44,10 @@ export async function jobWhenDone(client: Client, id: RequestId): Promise<Record
   for (;;) {
     const status = await client.callTool({ name: 'get_job_status', arguments: { requestId: id } });
     const job = status.structuredContent as { state: string; resources?: Record<string, string> } | undefined;
-    if (job && job.state !== 'running' && job.resources?.lock !== 'held') return job;
+    if (job && job.state !== 'running' && job.resources?.lock !== 'held') {
+      prove({ type: 'server-report', requestId: id, job });
+      return job;
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -70,6 +75,7 @@ export async function retryResult(
   }
   const record = await jobWhenDone(client, id);
   const ran = (record.resources as Record<string, string>)['temp dir'] !== undefined;
+  prove({ type: 'retry', requestId: id, ...out, ran });
   log.ok(
     `<- ${out.replayed ? 'the stored result (replayed: true)' : 'completed'}: ${out.rows} rows in ${out.batches} batches, ` +
       `report.txt ${short(out.outputSha256)}; the server ${ran ? 'ran the import' : 'ran nothing'}`,

@@ -6,6 +6,7 @@ import { noteCancel } from '../01-cancel-by-id/cancellation.ts';
 import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
 import { exitCannotServe } from '../shared/listen.ts';
 import { serveMcpOverHttp, type McpSession, type NewSession } from '../shared/mcp-http.ts';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { removeCrashLeftovers } from './crash-leftovers.ts';
@@ -49,11 +50,13 @@ export async function serveWithDatabase(
     close: () => running.close(),
     afterClose: async () => {
       await database.close();
+      prove({ type: 'database', state: 'closed' });
       return 'database closed';
     },
   });
 
   log.ok(`listening on ${running.url}  (database: ${database.label}; data folder: ${dataLabel})`);
+  prove({ type: 'listening', url: running.url, database: database.label });
   if (writeInPlace) log.warn('--write-in-place: report.txt is written directly, so a cancel leaves half of it');
 }
 

@@ -13,6 +13,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../shared/call-ids.ts';
 import { exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
+import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 
@@ -86,6 +87,7 @@ try {
   const done = result.structuredContent as Completed;
   const link = result.content.find((c) => c.type === 'resource_link');
   log.event(`<- live view: ${liveLines} lines in ${liveMessages} notifications/message`);
+  prove({ type: 'came-back', liveLines, liveMessages, result });
   log.ok(
     `<- result: ${done.linesInResult} of ${done.lines} lines inline (the result is capped at ${maxResultBytes} bytes), ` +
       `sha256 ${done.sha256.slice(0, 12)}…, and a resource_link ${link?.uri} (${link?.size} bytes)`,
@@ -95,6 +97,7 @@ try {
   const text = read.contents.map((c) => ('text' in c ? c.text : '')).join('');
   const fullLines = text.split('\n').length - 1;
   const intact = sha256(text) === done.sha256 && fullLines === done.lines && Buffer.byteLength(text) === done.bytes;
+  prove({ type: 'read', uri: done.uri, lines: fullLines, sha256: sha256(text), intact });
   if (intact) log.ok(`<- resources/read ${done.uri}: ${fullLines} lines, sha256 matches: complete and intact`);
   else log.fail(`<- resources/read ${done.uri}: ${fullLines} lines, sha256 ${sha256(text)}: does not match`);
   failed = !intact || cancelAfter > 0;
@@ -111,6 +114,7 @@ try {
     const report = status.structuredContent as Job;
     return report.state !== 'running' && report;
   });
+  prove({ type: 'server-report', requestId, job });
   log.event(
     `server reports #${requestId}: ${job.state} after batch ${job.chunksDone}/${job.chunksTotal}; output file ${job.resources?.['output file']}`,
   );

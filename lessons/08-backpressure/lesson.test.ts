@@ -9,7 +9,14 @@ import { describe, test } from 'node:test';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
-import { connectRecordingClient, lineIndex, textOf } from '../shared/testing.ts';
+import {
+  assertProvedInOrder,
+  connectRecordingClient,
+  jobWhere,
+  onlyProof,
+  textOf,
+  type Proof,
+} from '../shared/testing.ts';
 import { logLines } from './log-lines.ts';
 import { scaled } from '../shared/wait.ts';
 
@@ -75,47 +82,67 @@ async function countLines(path: string) {
   return { lines, last };
 }
 
-/** Runs the slow reader and returns its output lines and the server RSS growth it measured, in bytes. */
+/**
+ * Runs the slow reader and returns its output lines, the server RSS growth it measured (bytes), what
+ * it saw of the server's job while it read nothing, and what came back once it read.
+ */
 async function stallAgainst(server: Server, expect: 'bounded' | 'unbounded') {
   const reader = startTs(SLOW_READER, ['--url', server.url, '--lines', String(LINES), '--expect', expect]);
   const code = await reader.exited;
   assert.equal(code, 0, reader.output());
-  const [, grew] = reader.output().match(/: grew (\d+\.\d) MB \(bound 64\.0 MB\)/)!;
-  return { lines: reader.lines, growthBytes: Number(grew) * 1_000_000 };
+  const stalled = onlyProof(reader, 'stalled');
+  assert.equal(stalled.boundBytes, BOUND_BYTES);
+  assert.deepEqual(
+    [onlyProof(reader, 'outcome').observed, onlyProof(reader, 'outcome').expected],
+    [stalled.growth < BOUND_BYTES ? 'bounded' : 'unbounded', expect],
+  );
+  return {
+    reader,
+    lines: reader.lines,
+    growthBytes: stalled.growth,
+    stalled,
+    cameBack: onlyProof(reader, 'came-back'),
+  };
 }
+
+/** The slow reader saw the job complete every batch while it read nothing. */
+const completedWhileStalled = (stalled: Proof) =>
+  assert.deepEqual([stalled.job.state, stalled.job.chunksDone, stalled.job.chunksTotal], ['completed', 1500, 1500]);
 
 describe('lesson 08: a slow reader and the server memory', { timeout: scaled(90_000) }, () => {
   test('--naive: SDK 1.x never waits for the reader, so memory grows with the output (negative control; README)', async () => {
     await withServer(['--naive'], async (server) => {
-      const { lines, growthBytes } = await stallAgainst(server, 'unbounded');
+      const { lines, growthBytes, stalled, cameBack } = await stallAgainst(server, 'unbounded');
       checkReadmeOutput(README, 'slow reader, --naive', asDocumented(lines, server.url), varying);
       // The whole job ran while the reader read nothing: every sendNotification resolved without it.
-      lineIndex(lines, /server job: completed, 1500\/1500 batches/);
+      completedWhileStalled(stalled);
       assert.ok(growthBytes > BOUND_BYTES, `naive growth ${growthBytes} should exceed ${BOUND_BYTES}`);
       // Nothing was lost, only held: once the reader reads, every line arrives.
-      lineIndex(lines, new RegExp(`<- ${LINES} lines live, then the result`));
+      assert.equal(cameBack.liveLines, LINES);
+      assert.equal(cameBack.final.result.structuredContent.status, 'completed');
     });
   });
 
   test('--when-full skip: the job writes all 120 MB at full speed, memory stays under the bound, the file has every line', async () => {
     await withServer(['--when-full', 'skip'], async (server) => {
-      const { lines, growthBytes } = await stallAgainst(server, 'bounded');
+      const { growthBytes, stalled } = await stallAgainst(server, 'bounded');
       assert.ok(growthBytes < BOUND_BYTES, `growth ${growthBytes} should stay under ${BOUND_BYTES}`);
-      lineIndex(lines, /server job: completed, 1500\/1500 batches/);
-      const [, left] = server.output().match(/left out (\d+), waited for room 0 times/)!;
-      assert.ok(Number(left) > 0, 'the live view left lines out for the stalled reader');
+      completedWhileStalled(stalled);
+      const done = onlyProof(server, 'export-done');
+      assert.equal(done.waitsForRoom, 0);
+      assert.ok(done.liveLinesSkipped > 0, 'the live view left lines out for the stalled reader');
+      assert.equal(done.liveLinesSent + done.liveLinesSkipped, LINES);
       // The full output is complete and intact on disk.
-      const [, name] = server.output().match(/ in (export-\S+\.log);/)!;
       // (The fast-client test checks a whole file's hash; generating 120 MB of lines here would double this test.)
-      const file = await countLines(join(OUTPUTS, name!));
+      const file = await countLines(join(OUTPUTS, done.file));
       assert.deepEqual(file, { lines: LINES, last: logLines(LINES - 1, LINES)[0] });
     });
   });
 
   test('--when-full wait: the job waits for the reader; a cancel ends the blocked write and no line more is written (README)', async () => {
     await withServer([], async (server) => {
-      const { lines, growthBytes } = await stallAgainst(server, 'bounded');
-      await server.waitForLine(/session \S+ ended/);
+      const { lines, growthBytes, stalled, cameBack, reader } = await stallAgainst(server, 'bounded');
+      await server.waitForLine(/session \S+ ended/); // the server's README block ends with it
       checkReadmePair(
         README,
         [
@@ -125,22 +152,41 @@ describe('lesson 08: a slow reader and the server memory', { timeout: scaled(90_
         varying,
       );
       assert.ok(growthBytes < BOUND_BYTES, `growth ${growthBytes} should stay under ${BOUND_BYTES}`);
-      lineIndex(lines, /live view: waiting for room \(the client reads slowly\)/);
-      const [, done, atCancel] = lines[lineIndex(lines, /server reports #1: cancelled after batch/)]!.match(
-        /cancelled after batch (\d+)\/1500 \(cancel arrived after batch (\d+)\)/,
-      )!;
-      assert.equal(done, atCancel, 'not one batch was made or written after the cancel arrived');
-      lineIndex(lines, /server reports #1: live view: abandoned a write waiting for room/);
-      lineIndex(lines, /server reports #1: output file: deleted \(partial\)/);
-      lineIndex(lines, /<- \d+ lines live, then error -32800 "Request cancelled"/);
+      // The reader saw the job blocked, waiting for room; then, after its cancel, the job's record:
+      assert.equal(stalled.job.state, 'running');
+      assert.equal(stalled.job.resources['live view'], 'waiting for room (the client reads slowly)');
+      const { job } = onlyProof(reader, 'server-report');
+      assert.equal(job.state, 'cancelled');
+      assert.equal(
+        job.chunksDone,
+        job.chunksDoneWhenCancelArrived,
+        'not one batch was made or written after the cancel arrived',
+      );
+      assert.deepEqual(
+        [job.resources['live view'], job.resources['output file']],
+        ['abandoned a write waiting for room', 'deleted (partial)'],
+      );
+      assert.deepEqual([cameBack.final.error.code, cameBack.final.error.message], [-32800, 'Request cancelled']);
+      assert.ok(cameBack.liveLines < LINES, `${cameBack.liveLines} lines live`);
       assert.deepEqual(
         readdirSync(OUTPUTS).filter((name) => name.endsWith('.partial')),
         [],
       );
-      lineIndex(
-        server.lines,
-        /#1 handler stopped after batch \d+\/1500 \(.*\), abandoning a write that was waiting for room/,
-      );
+      // The server's own records: blocked waiting for room when the cancel came, then stopped, abandoning that write.
+      assertProvedInOrder(server.proof(), [
+        ['the write waiting for room', jobWhere(1, (j) => j.resources?.['live view']?.startsWith('waiting for room'))],
+        ['the cancel arriving', jobWhere(1, (j) => j.cancelReason === 'reader stalled')],
+        [
+          'the handler stopping, abandoning that write',
+          jobWhere(
+            1,
+            (j) =>
+              j.state === 'cancelled' &&
+              j.stoppedAtMs !== undefined &&
+              j.resources?.['live view'] === 'abandoned a write waiting for room',
+          ),
+        ],
+      ]);
     });
   });
 });
@@ -159,12 +205,20 @@ describe('lesson 08: a fast client', { timeout: scaled(60_000) }, () => {
         ],
         varying,
       );
-      const out = client.lines;
-      lineIndex(out, /<- live view: 20000 lines in \d+ notifications\/message/);
-      lineIndex(out, /<- result: 25 of 20000 lines inline \(the result is capped at 2048 bytes\)/);
-      lineIndex(out, /resources\/read backpressure:\/\/outputs\/export-\S+\.log: 20000 lines, sha256 matches/);
-      const [, name] = server.output().match(/ in (export-\S+\.log);/)!;
-      assert.equal(await sha256OfFile(join(OUTPUTS, name!)), expectedSha256(20_000));
+      const { liveLines, liveMessages, result } = onlyProof(client, 'came-back');
+      assert.equal(liveLines, 20_000);
+      assert.ok(liveMessages > 0);
+      const inline = result.structuredContent;
+      assert.deepEqual([inline.linesInResult, inline.lines, inline.truncated], [25, 20_000, true]);
+      const text = result.content.find((c: { type: string }) => c.type === 'text').text;
+      const [shown] = text.split('\n[truncated: ');
+      assert.equal(shown.split('\n').length - 1, 25);
+      assert.ok(Buffer.byteLength(shown) <= 2048, 'the output the result carries is capped at 2048 bytes');
+      const read = onlyProof(client, 'read');
+      const done = onlyProof(server, 'export-done');
+      assert.equal(read.uri, `backpressure://outputs/${done.file}`);
+      assert.deepEqual([read.lines, read.sha256, read.intact], [20_000, done.sha256, true]);
+      assert.equal(await sha256OfFile(join(OUTPUTS, done.file)), expectedSha256(20_000));
     });
   });
 
@@ -172,8 +226,16 @@ describe('lesson 08: a fast client', { timeout: scaled(60_000) }, () => {
     await withServer([], async (server) => {
       const client = startTs(CLIENT, ['--url', server.url, '--lines', '2000000', '--cancel-after-lines', '3000']);
       assert.equal(await client.exited, 0, client.output());
-      lineIndex(client.lines, /server reports #1: cancelled after batch \d+\/2000; output file deleted \(partial\)/);
-      await server.waitForLine(/#1 file handle closed, partial output deleted/);
+      const { requestId, job } = onlyProof(client, 'server-report');
+      assert.deepEqual(
+        [requestId, job.state, job.chunksTotal, job.resources['output file']],
+        [1, 'cancelled', 2000, 'deleted (partial)'],
+      );
+      assert.ok(job.chunksDone < 2000);
+      await server.waitForJob(
+        1,
+        (j) => j.fileHandle === 'closed' && j.resources?.['output file'] === 'deleted (partial)',
+      );
       assert.deepEqual(readdirSync(OUTPUTS), []);
     });
   });

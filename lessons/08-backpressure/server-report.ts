@@ -4,6 +4,7 @@ import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { stopReason } from '../01-cancel-by-id/cancellation.ts';
 import type { Job } from '../shared/jobs.ts';
 import type { McpSession } from '../shared/mcp-http.ts';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import type { ExportDone } from './capped-result.ts';
 import { megabytes } from './export-outputs.ts';
@@ -27,6 +28,7 @@ export function recordStop(job: Job, view: LiveView, signal: AbortSignal, log: T
 
 /** The job completed: how much it wrote to its file (`job.file`), and how its live view kept up. */
 export function reportCompleted(job: Job, done: ExportDone, log: Timeline) {
+  prove({ type: 'export-done', requestId: job.requestId, file: job.file, ...done });
   log.ok(
     `#${job.requestId} completed: ${done.lines} lines, ${megabytes(done.bytes)} in ${job.file}; ` +
       `live view sent ${done.liveLinesSent}, left out ${done.liveLinesSkipped}, waited for room ${done.waitsForRoom} times`,

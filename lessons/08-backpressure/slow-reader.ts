@@ -7,6 +7,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { createParser } from 'eventsource-parser';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
+import { prove } from '../shared/proof.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
@@ -137,6 +138,7 @@ log.highlight(
 log.highlight(
   `server memory: rss ${mb(before.rss)} before, ${mb(peak)} at most: grew ${mb(growth)} (bound ${mb(boundBytes)})`,
 );
+prove({ type: 'stalled', job, rssBefore: before.rss, rssPeak: peak, growth, boundBytes });
 
 if (job.state === 'running') {
   log.event(`-> notifications/cancelled { requestId: ${CALL_ID} } while the server waits for this reader`);
@@ -149,6 +151,7 @@ if (job.state === 'running') {
     const report = await callTool<JobReport>(session, 'get_job_status', { requestId: CALL_ID });
     return report.state !== 'running' && report;
   });
+  prove({ type: 'server-report', requestId: CALL_ID, job });
   log.event(
     `server reports #${CALL_ID}: ${job.state} after batch ${job.chunksDone}/${job.chunksTotal} ` +
       `(cancel arrived after batch ${job.chunksDoneWhenCancelArrived})`,
@@ -162,9 +165,11 @@ const { liveLines, final } = await readToEnd(res);
 const outcome =
   final && 'error' in final ? `error ${final.error.code} "${final.error.message}"` : final ? 'the result' : 'nothing';
 log.event(`<- ${liveLines} lines live, then ${outcome}`);
+prove({ type: 'came-back', liveLines, final });
 await session.close();
 
 const bounded = growth < boundBytes;
+prove({ type: 'outcome', observed: bounded ? 'bounded' : 'unbounded', expected });
 if ((expected === 'bounded') === bounded) {
   log.ok(`memory ${bounded ? 'stayed under' : 'grew past'} the bound, as expected`);
 } else {
