@@ -28,6 +28,10 @@ export function prove(record: ProofRecord): void {
   writeSync(fd, `${JSON.stringify({ ...record, at: Math.round(performance.now()) })}\n`);
 }
 
+/** A plain object (not an array, a Map, a class instance): one a proxy can stand in for field by field. */
+const isPlain = (value: unknown): value is object =>
+  typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+
 /**
  * `target`, reporting itself through `onChange` after every write to one of its fields (or to an
  * object field of it, such as a job's `resources`). Returns `target` unchanged when nobody reads the proof.
@@ -37,17 +41,12 @@ export function watched<T extends object>(target: T, onChange: () => void): T {
   const wrap = <O extends object>(object: O): O =>
     new Proxy(object, {
       set(o, key, value) {
-        const ok = Reflect.set(
-          o,
-          key,
-          value && typeof value === 'object' && !Array.isArray(value) ? wrap(value) : value,
-        );
+        const ok = Reflect.set(o, key, isPlain(value) ? wrap(value) : value);
         if (typeof value !== 'function') onChange();
         return ok;
       },
     });
   for (const [key, value] of Object.entries(target))
-    if (value && typeof value === 'object' && !Array.isArray(value))
-      (target as Record<string, unknown>)[key] = wrap(value);
+    if (isPlain(value)) (target as Record<string, unknown>)[key] = wrap(value);
   return wrap(target);
 }
