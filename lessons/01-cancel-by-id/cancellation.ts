@@ -34,20 +34,21 @@ export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, l
     // reason that is not a string cancels nothing.
     const what = message.params === undefined ? 'without params' : `with invalid params ${preview(message.params)}`;
     log.warn(`notifications/cancelled ${what}: the SDK drops it, so it cancels nothing`);
-    return prove({ type: 'cancel', matched: 'invalid params' });
+    return prove({ type: 'cancel', session: jobs?.session(), matched: 'invalid params' });
   }
   const { requestId, reason } = parsed.data.params;
   // The SDK's schema lets requestId be left out (tasks are cancelled with tasks/cancel instead), but
   // a cancellation notification must name the request it cancels.
   if (requestId === undefined) {
     log.warn('notifications/cancelled without a requestId: names no request, ignored');
-    return prove({ type: 'cancel', matched: 'no requestId' });
+    return prove({ type: 'cancel', session: jobs?.session(), matched: 'no requestId' });
   }
   const job = jobs?.get(requestId);
   const shownId = preview(requestId);
   const other = job ? undefined : jobs?.getWithOtherType(requestId);
   prove({
     type: 'cancel',
+    session: jobs?.session(),
     requestId,
     matched: !job
       ? other

@@ -81,6 +81,11 @@ export class JobBook {
     return record.closedAt === undefined ? 'open' : 'closed';
   }
 
+  /** The id of the session these jobs belong to, once it has one. */
+  session(): string | undefined {
+    return this.sessionId();
+  }
+
   /** Hands a test the job as it is now (proof.ts); does nothing unless a test reads the proof. */
   prove(job: Job): void {
     prove({ type: 'job', session: this.sessionId(), ...this.report(job) });

@@ -16,7 +16,7 @@ export type ProofRecord =
   | { type: 'session'; session: string; state: 'started' | 'ended' }
   | { type: 'stream-closed'; session?: string; requestId: string | number }
   /** A `notifications/cancelled` as the server saw it, and what it named: a job's state, or why it named none. */
-  | { type: 'cancel'; requestId?: string | number; matched: string }
+  | { type: 'cancel'; session?: string; requestId?: string | number; matched: string }
   | { type: 'outcome'; observed: string; expected?: string; [detail: string]: unknown }
   | { type: string; [field: string]: unknown };
 
