@@ -7,11 +7,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { isJSONRPCRequest, type CallToolResult, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 import { countHeld, describeHeld } from './held-resources.ts';
 import { cleanedUp, deleteSession, howItEnded, jobStatusInSession, type JobReport } from './session-over-http.ts';
 import * as flags from './client-flags.ts';
+import { judge } from './what-came-back.ts';
 
 const { url, scenario, disconnectAfterMs, cancels, chunks, chunkDelayMs, expected } = flags;
 const log = createTimeline('client');
@@ -85,6 +87,7 @@ async function disconnect(): Promise<flags.Outcome> {
     },
     { timeoutMs: chunks * chunkDelayMs + 10_000, intervalMs: 100 },
   );
+  prove({ type: 'server-report', requestId: id, job });
   log.event(`server reports #${String(id)} (asked over HTTP in the same session): ${howItEnded(job)}`);
   log.event(
     `server reports #${String(id)}: response stream ${job.resources?.['response stream'] ?? job.responseStream}, ` +
@@ -100,6 +103,7 @@ async function wait(): Promise<flags.Outcome> {
   log.event(`-> tools/call #${String(id)} process_large_file (${chunks} chunks, ${chunkDelayMs} ms apart); waiting`);
   const result = (await call) as CallToolResult;
   const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join(' ');
+  prove({ type: 'came-back', isError: result.isError === true, text });
   closing = true;
   await client.close();
   if (!result.isError) {
@@ -133,6 +137,7 @@ async function leak(): Promise<flags.Outcome> {
     return counts.openResponseStreams === counts.sdkStreams && counts;
   });
   log.event(`server holds, after:  ${describeHeld(after)}`);
+  prove({ type: 'held', before, after, lateReplies });
   if (lateReplies > 0) log.detail(`ignored ${lateReplies} replies to calls already given up (as the spec asks)`);
   await transport.terminateSession();
   await client.close();
@@ -140,10 +145,4 @@ async function leak(): Promise<flags.Outcome> {
   return after.openResponseStreams >= cancels ? 'held' : after.openResponseStreams === 0 ? 'released' : 'failed';
 }
 
-const observed = await { disconnect, wait, leak }[scenario]();
-if (observed === expected) {
-  log.ok(`observed: ${observed}, as expected`);
-} else {
-  log.fail(`observed: ${observed}, expected: ${expected}`);
-  process.exitCode = 1;
-}
+judge(await { disconnect, wait, leak }[scenario](), expected, log);

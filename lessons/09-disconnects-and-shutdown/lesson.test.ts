@@ -9,12 +9,16 @@ import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import {
-  assertInOrder,
+  assertProvedInOrder,
   canSeeFileDescriptors,
   connectRecordingClient,
+  jobWhere,
   lineIndex,
+  onlyProof,
   openDescriptorsTo,
+  proofOf,
   textOf,
+  type Proof,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import { jobStatusInSession } from './session-over-http.ts';
@@ -40,6 +44,10 @@ const call = (id: number, chunks: number, chunkDelayMs: number) => ({
   method: 'tools/call',
   params: { name: 'process_large_file', arguments: { path: 'sample.txt', chunks, chunkDelayMs } },
 });
+/** The job's response stream closed before its reply: its client went away (disconnectPolicy). */
+const disconnected = (job: Proof) => job.resources?.['response stream'] === 'closed before the reply';
+/** The job's `finally` has run: file handle closed, scratch file removed. */
+const cleanedUp = (job: Proof) => job.fileHandle === 'closed' && job.resources?.['scratch file'] === 'removed';
 
 describe('lesson 09: a client disconnect is not a cancel (2025-11-25)', { timeout: scaled(60_000) }, () => {
   test('the client closes its transport: the handler runs on to the last chunk (README: server, client)', async () => {
@@ -48,18 +56,26 @@ describe('lesson 09: a client disconnect is not a cancel (2025-11-25)', { timeou
       async (server) => {
         const client = startTs(CLIENT, ['--url', server.url]); // the README's default run
         assert.equal(await client.exited, 0, client.output());
-        lineIndex(client.lines, /closed the transport after 1000 ms: no notifications\/cancelled was sent/);
-        lineIndex(
-          client.lines,
-          /server reports #1 \(asked over HTTP in the same session\): ran on to completion: 12\/12/,
+        assert.equal(onlyProof(client, 'outcome').observed, 'ran-on');
+        // What the client was told, asked over plain HTTP in the same session after it closed its transport.
+        const { job: report } = onlyProof(client, 'server-report');
+        assert.deepEqual(
+          [report.state, report.chunksDone, report.chunksTotal, report.fileHandle, report.resources],
+          ['completed', 12, 12, 'closed', { 'scratch file': 'removed', 'response stream': 'closed before the reply' }],
         );
-        lineIndex(client.lines, /response stream closed before the reply, file handle closed, scratch file removed/);
-        // The server saw the stream close, logged no cancel, and read on.
-        const closed = lineIndex(server.lines, /#1 response stream closed before the reply: the handler runs on/);
-        lineIndex(server.lines, /#1 chunk \d+\/12/, closed + 1);
-        lineIndex(server.lines, /#1 completed all 12 chunks, though its client had disconnected/, closed);
-        assert.equal(server.lines.filter((l) => /notifications\/cancelled/.test(l)).length, 0);
-        // The result had nowhere to go: the SDK says so.
+        // The server saw the stream close, got no cancel, and read on to the last chunk.
+        await server.waitForProof('the session to end', (r) => r.type === 'session' && r.state === 'ended');
+        const records = server.proof();
+        const closed = proofOf(server, 'job').find(jobWhere(1, disconnected));
+        assert.equal(closed?.state, 'running', 'the stream closed while the handler ran');
+        assertProvedInOrder(records, [
+          ['the response stream closing before the reply', jobWhere(1, disconnected)],
+          ['a chunk read after that', jobWhere(1, (job) => disconnected(job) && job.chunksDone > closed!.chunksDone)],
+          ['all 12 chunks done', jobWhere(1, (job) => disconnected(job) && job.state === 'completed')],
+        ]);
+        assert.equal(proofOf(server, 'job').find(jobWhere(1, (job) => job.state === 'completed'))?.chunksDone, 12);
+        assert.deepEqual(proofOf(server, 'cancel'), [], 'no notifications/cancelled reached the server');
+        // The result had nowhere to go: the SDK says so, in its own words.
         lineIndex(server.lines, /SDK: Failed to send response: Error: No connection established for request ID: 1/);
         if (canSeeFileDescriptors) assert.equal(sampleOpen(server), 0);
         assert.deepEqual(scratchFilesOf(server), []);
@@ -87,11 +103,11 @@ describe('lesson 09: a client disconnect is not a cancel (2025-11-25)', { timeou
         '--chunk-delay',
         '100',
       ]);
-      const [, sessionId] = await client.waitForLine(/session (\S+), protocol/);
-      await server.waitForLine(/#1 chunk 2\/8/);
+      const { session: sessionId } = await server.waitForJob(1, (job) => job.chunksDone >= 2);
       client.child.kill('SIGKILL');
       assert.equal(await client.exited, 128);
-      await server.waitForLine(/#1 response stream closed before the reply: the handler runs on/);
+      const closed = await server.waitForJob(1, disconnected, { session: sessionId });
+      assert.equal(closed.state, 'running', 'the handler runs on');
       // Same session, plain HTTP: the job is still running after its client died...
       const during = await jobStatusInSession(server.url, sessionId!, 1);
       assert.equal(during.state, 'running');
@@ -113,16 +129,19 @@ describe('lesson 09: a client disconnect is not a cancel (2025-11-25)', { timeou
     await withServer([], async (server) => {
       const session = await openRawSession(server.url);
       const reading = await session.stream(call(7, 100, 50));
-      await server.waitForLine(/#7 chunk 2\/100/);
+      await server.waitForJob(7, (job) => job.chunksDone >= 2);
       if (canSeeFileDescriptors) assert.equal(sampleOpen(server), 1);
       assert.equal(scratchFilesOf(server).length, 1);
       assert.equal((await session.close()).status, 200);
       // "the session ended" is the server's label; the SDK's own reason is a bare AbortError.
-      const [, name, message] = await server.waitForLine(
-        /#7 handler stopped after chunk \d+\/100 \(the session ended; extra\.signal\.reason: (\w+) "([^"]*)"\)/,
+      const stopped = await server.waitForJob(7, (job) => job.resources?.['stopped by'] !== undefined);
+      assert.equal(stopped.state, 'cancelled');
+      assert.ok(stopped.chunksDone < 100, JSON.stringify(stopped));
+      assert.equal(
+        stopped.resources?.['stopped by'],
+        'the session ended; extra.signal.reason: AbortError "This operation was aborted"',
       );
-      assert.deepEqual([name, message], ['AbortError', 'This operation was aborted']);
-      await server.waitForLine(/#7 file handle closed, scratch file removed/);
+      await server.waitForJob(7, cleanedUp);
       if (canSeeFileDescriptors) assert.equal(sampleOpen(server), 0);
       assert.deepEqual(scratchFilesOf(server), []);
       await waitFor('the call stream to end', () => reading.ended);
@@ -138,14 +157,19 @@ describe('lesson 09: --disconnect-means-cancel (opt-in)', { timeout: scaled(60_0
         ...['--expect', 'stopped'],
       ]);
       assert.equal(await client.exited, 0, client.output());
-      const [, done] = client.lines[lineIndex(client.lines, /server reports #1 .*: cancelled after chunk/)]!.match(
-        /cancelled after chunk (\d+)\/40 \(client disconnected\)/,
-      )!;
-      assert.ok(Number(done) < 40);
-      assertInOrder(server.lines, [
-        /#1 response stream closed before the reply: stopping the handler/,
-        /#1 handler stopped after chunk \d+\/40 \(client disconnected\)/,
-        /#1 file handle closed, scratch file removed/,
+      assert.equal(onlyProof(client, 'outcome').observed, 'stopped');
+      const { job: report } = onlyProof(client, 'server-report');
+      assert.deepEqual([report.state, report.chunksTotal], ['cancelled', 40]);
+      assert.equal(report.resources?.['stopped by'], 'client disconnected');
+      assert.ok(report.chunksDone < 40, JSON.stringify(report));
+      const stoppedByDisconnect = (job: Proof) => job.resources?.['stopped by'] === 'client disconnected';
+      assertProvedInOrder(server.proof(), [
+        [
+          'the response stream closing, taken as a cancel',
+          jobWhere(1, (job) => disconnected(job) && job.cancelReason === 'client disconnected'),
+        ],
+        ['the handler stopping', jobWhere(1, (job) => job.state === 'cancelled' && stoppedByDisconnect(job))],
+        ['the file closing and the scratch file going', jobWhere(1, cleanedUp)],
       ]);
       if (canSeeFileDescriptors) assert.equal(sampleOpen(server), 0);
       assert.deepEqual(scratchFilesOf(server), []);
@@ -164,10 +188,9 @@ describe('lesson 09: --disconnect-means-cancel (opt-in)', { timeout: scaled(60_0
         '--chunk-delay',
         '100',
       ]);
-      const [, sessionId] = await client.waitForLine(/session (\S+), protocol/);
-      await server.waitForLine(/#1 chunk 2\/40/);
+      const { session: sessionId } = await server.waitForJob(1, (job) => job.chunksDone >= 2);
       client.child.kill('SIGKILL');
-      await server.waitForLine(/#1 file handle closed, scratch file removed/);
+      await server.waitForJob(1, cleanedUp, { session: sessionId });
       const job = await jobStatusInSession(server.url, sessionId!, 1);
       assert.equal(job.state, 'cancelled');
       assert.equal(job.cancelReason, 'client disconnected');
@@ -182,13 +205,6 @@ describe('lesson 09: --disconnect-means-cancel (opt-in)', { timeout: scaled(60_0
 describe('lesson 09: the SDK 1.x leak, counted after N cancels, and the fixes', { timeout: scaled(60_000) }, () => {
   const CANCELS = 20; // the README's two runs
   const FEWER = 10; // the same proof, per cancel, for the other two ways
-  const countsAfter = (lines: string[]) => {
-    const line = lines[lineIndex(lines, /server holds, after:/)]!;
-    const [, streams, sdkStreams, mappings, tcp] = line.match(
-      /(\d+) open response streams, (\d+) SDK streams with a keep-alive timer, (\d+) request-to-stream entries, (\d+) TCP/,
-    )!;
-    return { streams: Number(streams), sdkStreams: Number(sdkStreams), mappings: Number(mappings), tcp: Number(tcp) };
-  };
   const runLeak = async (server: Server, expect: 'held' | 'released', cancels = CANCELS) => {
     const client = startTs(CLIENT, [
       '--url',
@@ -201,12 +217,27 @@ describe('lesson 09: the SDK 1.x leak, counted after N cancels, and the fixes', 
       expect,
     ]);
     assert.equal(await client.exited, 0, client.output());
+    assert.equal(onlyProof(client, 'outcome').observed, expect);
     // Each call was cancelled by the SDK (AbortSignal -> notifications/cancelled), and its handler stopped.
-    const cancelled = /notifications\/cancelled for #\d+ \(reason: "user changed their mind"\)/;
-    assert.equal(server.lines.filter((l) => cancelled.test(l)).length, cancels);
-    const stopped = /#\d+ handler stopped after chunk \d+\/12 \(cancelled by the client: "user changed their mind"\)/;
-    assert.equal(server.lines.filter((l) => stopped.test(l)).length, cancels);
-    return { client, counts: countsAfter(client.lines) };
+    const cancelled = proofOf(server, 'cancel').filter((r) => r.matched === 'running');
+    assert.equal(new Set(cancelled.map((r) => r.requestId)).size, cancels);
+    assert.equal(cancelled.length, cancels);
+    const stoppedIds = proofOf(server, 'job')
+      .filter((job) => job.state === 'cancelled' && job.cancelReason === 'user changed their mind')
+      .filter(
+        (job) =>
+          job.chunksTotal === 12 &&
+          job.resources?.['stopped by'] === 'cancelled by the client: "user changed their mind"',
+      )
+      .map((job) => job.requestId);
+    assert.equal(new Set(stoppedIds).size, cancels);
+    // What the server held once every call was cancelled, as count_held_resources reported it.
+    const { after, lateReplies } = onlyProof(client, 'held');
+    const counts = {
+      ...{ streams: after.openResponseStreams, sdkStreams: after.sdkStreams, mappings: after.sdkRequestMappings },
+      tcp: after.tcpConnections,
+    };
+    return { client, counts, lateReplies };
   };
   const showInReadme = (client: { lines: string[] }, way: string) =>
     checkReadmeOutput(
@@ -229,24 +260,28 @@ describe('lesson 09: the SDK 1.x leak, counted after N cancels, and the fixes', 
 
   test('--on-cancel error (answerCancelled, -32800): everything released (README)', async () => {
     await withServer(['--on-cancel', 'error'], async (server) => {
-      const { client, counts } = await runLeak(server, 'released');
+      const { client, counts, lateReplies } = await runLeak(server, 'released');
       showInReadme(client, 'error');
       assert.equal(counts.streams, 0);
       assert.equal(counts.sdkStreams, 0);
       assert.equal(counts.mappings, 0);
       if (canSeeFileDescriptors) assert.ok(counts.tcp < CANCELS, `TCP connections: ${counts.tcp}`);
-      lineIndex(client.lines, new RegExp(`ignored ${CANCELS} replies to calls already given up`));
+      assert.equal(
+        lateReplies,
+        CANCELS,
+        'each -32800 reached a client that had given up on the call, which ignored it',
+      );
     });
   });
 
   test('--on-cancel close-stream (transport.closeSSEStream): released, but one request entry left per cancel', async () => {
     await withServer(['--on-cancel', 'close-stream'], async (server) => {
-      const { client, counts } = await runLeak(server, 'released', FEWER);
+      const { counts, lateReplies } = await runLeak(server, 'released', FEWER);
       assert.equal(counts.streams, 0);
       assert.equal(counts.sdkStreams, 0);
       assert.equal(counts.mappings, FEWER, 'the SDK keeps each closed request in _requestToStreamMapping');
       if (canSeeFileDescriptors) assert.ok(counts.tcp < FEWER, `TCP connections: ${counts.tcp}`);
-      assert.equal(client.lines.filter((l) => /ignored \d+ replies/.test(l)).length, 0, 'nothing was sent');
+      assert.equal(lateReplies, 0, 'nothing was sent');
     });
   });
 
@@ -257,7 +292,10 @@ describe('lesson 09: the SDK 1.x leak, counted after N cancels, and the fixes', 
       assert.equal(counts.sdkStreams, FEWER);
       assert.equal(counts.mappings, FEWER);
       if (canSeeFileDescriptors) assert.ok(counts.tcp >= FEWER, `TCP connections: ${counts.tcp}`);
-      assert.equal(server.lines.filter((l) => /extra\.closeSSEStream is undefined/.test(l)).length, FEWER);
+      const undefinedThere = proofOf(server, 'job').filter(
+        (job) => job.reply === 'nothing (extra.closeSSEStream is undefined: nothing closed)',
+      );
+      assert.equal(new Set(undefinedThere.map((job) => job.requestId)).size, FEWER);
     });
   });
 
@@ -265,9 +303,9 @@ describe('lesson 09: the SDK 1.x leak, counted after N cancels, and the fixes', 
     await withServer(['--on-cancel', 'none', '--keep-alive-ms', '50'], async (server) => {
       const session = await openRawSession(server.url);
       const reading = await session.stream(call(3, 100, 50));
-      await server.waitForLine(/#3 chunk 1\/100/);
+      await server.waitForJob(3, (job) => job.chunksDone >= 1);
       await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 3 } });
-      await server.waitForLine(/#3 file handle closed/);
+      await server.waitForJob(3, (job) => job.state === 'cancelled' && cleanedUp(job));
       const then = reading.comments.length;
       await waitFor('three more keep-alives on the held stream', () => reading.comments.length >= then + 3);
       assert.equal(reading.comments.at(-1), 'keepalive');
@@ -284,21 +322,40 @@ describe('lesson 09: graceful shutdown', { timeout: scaled(60_000) }, () => {
     const server = await startLessonServer(SERVER, []);
     try {
       const client = startTs(CLIENT, ['--url', server.url, '--scenario', 'wait', '--expect', 'shutdown']);
-      await server.waitForLine(/#1 chunk 3\/12/);
+      await server.waitForJob(1, (job) => job.chunksDone >= 3);
       if (canSeeFileDescriptors) assert.equal(sampleOpen(server), 1);
       assert.equal(scratchFilesOf(server).length, 1);
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0, server.output());
-      assertInOrder(server.lines, [
-        /SIGTERM: stopping 1 running call\(s\), waiting for their clean-up/,
-        /#1 handler stopped after chunk \d+\/12 \(server shutting down\)/,
-        /#1 file handle closed, scratch file removed/,
-        /1 call\(s\) cleaned up, sessions closed, 0 scratch file\(s\) left: exiting \(code 0\)/,
+      const records = server.proof();
+      const stoppedByShutdown = (job: Proof) => job.resources?.['stopped by'] === 'server shutting down';
+      assertProvedInOrder(records, [
+        ['SIGTERM stopping 1 running call', (r) => r.type === 'shutdown' && r.step === 'stopping' && r.stopped === 1],
+        ['the handler stopping', jobWhere(1, (job) => job.state === 'cancelled' && stoppedByShutdown(job))],
+        ['its clean-up: file closed, scratch file removed', jobWhere(1, cleanedUp)],
+        ['the session closing', (r) => r.type === 'session' && r.state === 'ended'],
+        [
+          'exiting with code 0, no call still running',
+          (r) => r.type === 'shutdown' && r.step === 'exiting' && r.stillRunning === 0 && r.code === 0,
+        ],
       ]);
+      assert.deepEqual(
+        proofOf(server, 'shutdown').map((r) => [r.step, r.signal, r.stopped]),
+        [
+          ['stopping', 'SIGTERM', 1],
+          ['exiting', 'SIGTERM', 1],
+        ],
+      );
       assert.deepEqual(scratchFilesOf(server), []);
       // The caller heard why, instead of waiting for its own timeout.
       assert.equal(await client.exited, 0, client.output());
-      lineIndex(client.lines, /<- tool error: Stopped after \d+ of 12 chunks: server shutting down/);
+      assert.equal(onlyProof(client, 'outcome').observed, 'shutdown');
+      const stopped = proofOf(server, 'job').find(jobWhere(1, (job) => job.state === 'cancelled'))!;
+      const cameBack = onlyProof(client, 'came-back');
+      assert.deepEqual(
+        [cameBack.isError, cameBack.text],
+        [true, `Stopped after ${stopped.chunksDone} of 12 chunks: server shutting down`],
+      );
       checkReadmeOutput(README, 'server, SIGTERM', server.lines.slice(lineIndex(server.lines, /tools\/call #1/)));
     } finally {
       await server.stop();

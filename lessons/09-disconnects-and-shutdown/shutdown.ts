@@ -6,6 +6,7 @@
 // does) aborts the handlers but does not wait for them: a `finally` that awaits a file close or
 // a delete is cut off, and its file handle, scratch file or lock outlives the process's intent.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
 /** How long running calls get to clean up by default, so the process is gone within a second. */
@@ -39,6 +40,7 @@ export function shutDownGracefully({
   const stop = async (signal: NodeJS.Signals) => {
     const stopped = stopAll(`server shutting down (${signal})`);
     log.highlight(`${signal}: stopping ${stopped} running call(s), waiting for their clean-up`);
+    prove({ type: 'shutdown', step: 'stopping', signal, stopped });
 
     const deadline = performance.now() + deadlineMs;
     while (stillBusy() > 0 && performance.now() < deadline) await sleep(5);
@@ -46,6 +48,7 @@ export function shutDownGracefully({
 
     await close();
     const also = afterClose ? `, ${await afterClose()}` : '';
+    prove({ type: 'shutdown', step: 'exiting', signal, stopped, stillRunning: left, code: left > 0 ? 1 : 0 });
     if (left > 0) {
       log.fail(`${left} call(s) still running after ${deadlineMs} ms; ${closes} closed${also}: exiting (code 1)`);
       process.exit(1);

@@ -19,13 +19,17 @@ import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
 import {
-  assertInOrder,
+  assertProvedInOrder,
   canSeeFileDescriptors,
   connectRecordingClient,
+  jobWhere,
   jsonRpcErrorMessage,
   lineIndex,
+  onlyProof,
   openDescriptorsTo,
+  proofOf,
   textOf,
+  type Proof,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 
@@ -41,7 +45,6 @@ const withServer = (body: (server: Server) => Promise<void>, options: { own?: bo
 
 const fileDescriptorsOpen = (server: Server) =>
   openDescriptorsTo(server.child.pid!, '10-races-and-ids/data/sample.txt');
-const tagOf = (session: RawSession) => `\\[${session.sessionId.slice(0, 8)}\\]`;
 
 const call = (id: string | number, chunks: number, chunkDelayMs = 50): JSONRPCMessage => ({
   jsonrpc: '2.0',
@@ -118,7 +121,18 @@ async function openSessionWithInitializeId(url: string, initializeId: string) {
   };
 }
 
-const countLines = (server: Server, pattern: RegExp) => server.lines.filter((line) => pattern.test(line)).length;
+/** The server's record (lessons/01's noteCancel) of a notifications/cancelled for `requestId`, and what it matched. */
+const cancelOf = (requestId: unknown, matched: string | string[]) => (record: Proof) =>
+  record.type === 'cancel' && record.requestId === requestId && [matched].flat().includes(record.matched);
+/** Job `requestId` of session `session`, for which `holds` is true. */
+const jobIn = (session: string, requestId: string | number, holds: (job: Proof) => boolean = () => true) =>
+  jobWhere(requestId, (job) => job.session === session && holds(job));
+/** How many times a job's handler stopped: each stop sets stoppedAt once. */
+const stopsOf = (jobs: Proof[]) => new Set(jobs.map((job) => job.stoppedAtMs).filter((ms) => ms !== undefined)).size;
+const sessionsThat = (server: Server, state: 'started' | 'ended') =>
+  proofOf(server, 'session')
+    .filter((r) => r.state === state)
+    .map((r) => r.session as string);
 
 describe('lesson 10: the client runs every scenario, and the server agrees', { timeout: scaled(60_000) }, () => {
   const extra: [RegExp, string][] = [
@@ -133,56 +147,77 @@ describe('lesson 10: the client runs every scenario, and the server agrees', { t
       async (server) => {
         const client = startTs(CLIENT, ['--url', server.url]);
         assert.equal(await client.exited, 0, client.output());
-        await server.waitForLine(/session \S+ ended/);
-        const out = client.lines;
-        const log = server.lines;
-        const main = out[lineIndex(out, /client session /)]!.match(/session ([0-9a-f]{8})/)![1]!;
+        // Every scenario's checks held, by the client's own account.
+        assert.deepEqual(
+          proofOf(client, 'scenario').map((r) => [r.scenario, r.missed]),
+          [
+            'after-completion',
+            'unknown-id',
+            'second-cancel',
+            'three-calls',
+            'cross-session',
+            'id-types',
+            'initialize',
+          ].map((scenario) => [scenario, []]),
+        );
+        const [main] = sessionsThat(server, 'started'); // the client's first session runs every scenario but two
+        await server.waitForProof(
+          'its session to end',
+          (r) => r.type === 'session' && r.session === main && r.state === 'ended',
+        );
+        await server.waitForLine(/session \S+ ended/); // the README's server block is read in full
+        const records = server.proof();
+        const jobs = (id: number, session = main!) => proofOf(server, 'job').filter(jobIn(session, id));
 
-        // after-completion: the call completed, then the cancel was ignored; exactly one reply.
-        assertInOrder(log, [
-          new RegExp(`\\[${main}\\] #1 completed all 2 chunks`),
-          new RegExp(
-            `\\[${main}\\] notifications/cancelled for #1, which already completed: nothing to cancel, ignored`,
-          ),
-          new RegExp(`\\[${main}\\] notifications/cancelled for 999 matches no request in this session: ignored`),
+        // after-completion: the call completed, then the cancel was ignored; so was one for an id never sent.
+        assertProvedInOrder(records, [
+          ['#1 completing all 2 chunks', jobIn(main!, 1, (job) => job.state === 'completed' && job.chunksDone === 2)],
+          ['the cancel for #1, which had completed', cancelOf(1, 'completed')],
+          ['the cancel for 999, which matched nothing', cancelOf(999, 'nothing')],
         ]);
-        // second-cancel: one stop, one reply; the other cancel is ignored (the handler was stopping, or had stopped).
-        assert.equal(countLines(server, new RegExp(`\\[${main}\\] #6 handler stopped .*reason: "first"`)), 1);
-        assert.equal(countLines(server, new RegExp(`\\[${main}\\] #6 handler stopped`)), 1);
-        assert.equal(countLines(server, new RegExp(`\\[${main}\\] #6 replying: error -32800`)), 1);
-        assert.equal(
-          countLines(server, /notifications\/cancelled for #6( again: already stopping|, which already cancelled)/),
-          1,
+        assert.ok(
+          jobs(1).every((job) => job.cancelReason === undefined),
+          'the late cancel changed nothing',
         );
+        // second-cancel: one stop, on the first cancel; the other is ignored (the handler was stopping, or had stopped).
+        assert.equal(stopsOf(jobs(6)), 1);
+        assert.deepEqual(
+          [jobs(6).at(-1)?.state, jobs(6).at(-1)?.cancelReason, jobs(6).at(-1)?.reply],
+          ['cancelled', 'first', 'error -32800'],
+        );
+        assert.equal(proofOf(server, 'cancel').filter(cancelOf(6, 'running')).length, 1);
+        assert.equal(proofOf(server, 'cancel').filter(cancelOf(6, ['a job already stopping', 'cancelled'])).length, 1);
         // three-calls: 8 and 10 completed, 9 stopped and freed its file.
-        for (const id of [8, 10]) lineIndex(log, new RegExp(`\\[${main}\\] #${id} completed all 10 chunks`));
-        assertInOrder(log, [
-          new RegExp(`\\[${main}\\] notifications/cancelled for #9 \\(reason: "not this one"\\)`),
-          new RegExp(`\\[${main}\\] #9 handler stopped after chunk \\d+/10`),
-          new RegExp(`\\[${main}\\] #9 file handle closed`),
+        for (const id of [8, 10]) {
+          assert.deepEqual([jobs(id).at(-1)?.state, jobs(id).at(-1)?.chunksDone], ['completed', 10]);
+          assert.equal(stopsOf(jobs(id)), 0);
+        }
+        assertProvedInOrder(records, [
+          ['the cancel for #9', jobIn(main!, 9, (job) => job.cancelReason === 'not this one')],
+          ['#9 stopping', jobIn(main!, 9, (job) => job.state === 'cancelled' && job.chunksDone < 10)],
+          ['#9 closing its file', jobIn(main!, 9, (job) => job.fileHandle === 'closed')],
         ]);
-        assert.equal(countLines(server, /#(8|10) handler stopped/), 0);
         // cross-session: two sessions each ran a #1; the cancel on the second stopped only its own.
-        const [alice, bob] = out[lineIndex(out, /client sessions /)]!.match(/sessions (\S{8})\S* and (\S{8})/)!.slice(
-          1,
+        const { alice, bob } = onlyProof(client, 'sessions');
+        assert.deepEqual([jobs(1, alice).at(-1)?.state, jobs(1, alice).at(-1)?.chunksDone], ['completed', 10]);
+        assert.ok(jobs(1, alice).every((job) => job.cancelReason === undefined && job.stoppedAtMs === undefined));
+        assert.deepEqual(
+          [jobs(1, bob).at(-1)?.state, jobs(1, bob).at(-1)?.cancelReason, stopsOf(jobs(1, bob))],
+          ['cancelled', 'only mine', 1],
         );
-        lineIndex(log, new RegExp(`\\[${alice}\\] #1 completed all 10 chunks`));
-        lineIndex(log, new RegExp(`\\[${bob}\\] #1 handler stopped after chunk \\d+/10, on the cancel`));
-        assert.equal(countLines(server, new RegExp(`\\[${alice}\\] .*(notifications/cancelled|stopped)`)), 0);
         // id-types: "14" matched nothing; 14 stopped it.
-        assertInOrder(log, [
-          /notifications\/cancelled for "14" matches no request: the running one's id is 14, and ids must match in JSON type/,
-          /notifications\/cancelled for #14 \(reason: "right type"\)/,
-          /#14 handler stopped/,
+        assertProvedInOrder(records, [
+          ['the cancel for "14", the wrong JSON type', cancelOf('14', 'an id of the other JSON type')],
+          ['the cancel for 14', cancelOf(14, 'running')],
+          ['#14 stopping', jobIn(main!, 14, (job) => job.state === 'cancelled' && job.cancelReason === 'right type')],
         ]);
         // Every file handle is closed: the process holds no descriptor for the file.
         if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
 
         // initialize: the server made a session for the aborted connect, which nobody ended. It is still there.
-        const started = log.flatMap((line) => line.match(/session (\S+) started/)?.[1] ?? []);
-        const ended = new Set(log.flatMap((line) => line.match(/session (\S+) ended/)?.[1] ?? []));
-        const orphans = started.filter((id) => !ended.has(id));
-        assert.equal(orphans.length, 1, log.join('\n'));
+        const ended = new Set(sessionsThat(server, 'ended'));
+        const orphans = sessionsThat(server, 'started').filter((id) => !ended.has(id));
+        assert.equal(orphans.length, 1, records.map((r) => JSON.stringify(r)).join('\n'));
         const ping = await fetch(server.url, {
           method: 'POST',
           headers: {
@@ -196,6 +231,7 @@ describe('lesson 10: the client runs every scenario, and the server agrees', { t
         assert.equal(ping.status, 200);
         assert.match(await ping.text(), /"result":\{\}/);
 
+        const [out, log] = [client.lines, server.lines];
         const shown = (lines: string[], from: RegExp, to: RegExp) =>
           asDocumented(lines.slice(lineIndex(lines, from), lineIndex(lines, to) + 1), server.url);
         checkReadmePair(
@@ -220,8 +256,8 @@ describe('lesson 10: the client runs every scenario, and the server agrees', { t
       const client = startTs(CLIENT, ['--url', server.url, '--scenario', 'unknown-id']);
       assert.equal(await client.exited, 0, client.output());
       assert.deepEqual(
-        client.lines.filter((line) => / == /.test(line)).map((line) => line.replace(/^.* == /, '')),
-        ['unknown-id: cancel an id this session never sent'],
+        proofOf(client, 'scenario').map((r) => [r.scenario, r.missed]),
+        [['unknown-id', []]],
       );
       const bad = startTs(CLIENT, ['--url', server.url, '--scenario', 'nope']);
       assert.equal(await bad.exited, 2);
@@ -237,17 +273,16 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: scal
   test('cancel after completion, an unknown id, a malformed cancel: 202, ignored, nothing changed, still serving', async () => {
     await withServer(async (server) => {
       const session = await openRawSession(server.url);
-      const tag = tagOf(session);
       const done = await session.stream(call(5, 2, 0));
       await done.done;
       const before = await jobStatus(session, 5);
       await postCancel(session, 5);
-      await server.waitForLine(new RegExp(`${tag} notifications/cancelled for #5, which already completed`));
+      await server.waitForProof('the cancel for #5, which had completed', cancelOf(5, 'completed'));
       assert.deepEqual(await jobStatus(session, 5), before);
       assert.equal(before.state, 'completed');
 
       await postCancel(session, 77);
-      await server.waitForLine(new RegExp(`${tag} notifications/cancelled for 77 matches no request in this session`));
+      await server.waitForProof('the cancel for 77, which matched nothing', cancelOf(77, 'nothing'));
       // Malformed: a requestId that is neither string nor number. The spec says to ignore invalid cancels.
       const malformed = await session.post({
         jsonrpc: '2.0',
@@ -256,14 +291,15 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: scal
       });
       assert.equal(malformed.status, 202);
       assert.equal(await malformed.text(), '');
-      await server.waitForLine(
-        /notifications\/cancelled with invalid params \{"requestId":null\}: the SDK drops it, so it cancels nothing/,
-      );
+      await server.waitForProof('the malformed cancel', (r) => r.type === 'cancel' && r.matched === 'invalid params');
       // No requestId at all: the same empty 202, and the server says it names no request.
       const noId = await session.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { reason: 'x' } });
       assert.equal(noId.status, 202);
       assert.equal(await noId.text(), '');
-      await server.waitForLine(/notifications\/cancelled without a requestId: names no request, ignored/);
+      await server.waitForProof(
+        'the cancel naming no request',
+        (r) => r.type === 'cancel' && r.matched === 'no requestId',
+      );
 
       const next = await session.stream(call(6, 2, 0));
       await next.done;
@@ -276,7 +312,7 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: scal
     await withServer(async (server) => {
       const session = await openRawSession(server.url);
       const reading = await session.stream(call(3, 100));
-      await server.waitForLine(new RegExp(`${tagOf(session)} #3 chunk 2/100`));
+      await server.waitForJob(3, (job) => job.chunksDone >= 2, { session: session.sessionId });
       // In order (the second leaves once the first is accepted), so which one the server reads first is known.
       await postCancel(session, 3, 'first');
       await postCancel(session, 3, 'second');
@@ -284,13 +320,13 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: scal
       const replies = reading.messages.filter((m) => 'id' in m && m.id === 3);
       assert.equal(replies.length, 1);
       assert.equal((replies[0] as { error?: { code: number } }).error?.code, -32800);
-      await server.waitForLine(/notifications\/cancelled for #3( again: already stopping|, which already cancelled)/);
+      await server.waitForProof('the second cancel, ignored', cancelOf(3, ['a job already stopping', 'cancelled']));
       const job = await jobStatus(session, 3);
       assert.deepEqual(
         [job.state, job.cancelReason, job.reply, job.fileHandle],
         ['cancelled', 'first', 'error -32800', 'closed'],
       );
-      assert.equal(countLines(server, /#3 handler stopped/), 1);
+      assert.equal(stopsOf(proofOf(server, 'job').filter(jobIn(session.sessionId, 3))), 1);
       await session.close();
     });
   });
@@ -303,10 +339,17 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: scal
       // while they still run.
       const [outer, middle] = [(id: number) => call(id, 3, 1000), (id: number) => call(id, 30, 50)];
       const readings = await Promise.all([outer(21), middle(22), outer(23)].map((message) => session.stream(message)));
-      for (const line of [/#21 chunk 1\/3/, /#22 chunk 2\/30/, /#23 chunk 1\/3/]) await server.waitForLine(line);
+      for (const [id, chunks] of [
+        [21, 1],
+        [22, 2],
+        [23, 1],
+      ] as const)
+        await server.waitForJob(id, (job) => job.chunksDone >= chunks, { session: session.sessionId });
       if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 3);
       await postCancel(session, 22);
-      await server.waitForLine(/#22 file handle closed/);
+      await server.waitForJob(22, (job) => job.state === 'cancelled' && job.fileHandle === 'closed', {
+        session: session.sessionId,
+      });
       if (canSeeFileDescriptors) {
         const open = fileDescriptorsOpen(server);
         const others = await Promise.all([21, 23].map((id) => jobStatus(session, id)));
@@ -340,8 +383,8 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: scal
     await withServer(async (server) => {
       const [a, b] = await Promise.all([openRawSession(server.url), openRawSession(server.url)]);
       const [readingA, readingB] = await Promise.all([a.stream(call(1, 20)), b.stream(call(1, 20))]);
-      await server.waitForLine(new RegExp(`${tagOf(a)} #1 chunk 2/20`));
-      await server.waitForLine(new RegExp(`${tagOf(b)} #1 chunk 2/20`));
+      for (const { sessionId } of [a, b])
+        await server.waitForJob(1, (job) => job.chunksDone >= 2, { session: sessionId });
       await postCancel(b, 1, 'only b');
       await Promise.all([readingA.done, readingB.done]);
       assert.match(JSON.stringify(readingA.messages), /Processed sample.txt: 20 chunks/);
@@ -357,11 +400,9 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: scal
     await withServer(async (server) => {
       const session = await openRawSession(server.url);
       const reading = await session.stream(call('7', 100));
-      await server.waitForLine(/#"7" chunk 2\/100/);
+      await server.waitForJob('7', (job) => job.chunksDone >= 2, { session: session.sessionId });
       await postCancel(session, 7);
-      await server.waitForLine(
-        /for 7 matches no request: the running one's id is "7", and ids must match in JSON type/,
-      );
+      await server.waitForProof('the cancel for 7, the wrong JSON type', cancelOf(7, 'an id of the other JSON type'));
       const chunksThen = (await jobStatus(session, '7')).chunksDone;
       await waitFor('"7" to read on', async () => (await jobStatus(session, '7')).chunksDone >= chunksThen + 2);
       await postCancel(session, '7');
@@ -383,11 +424,17 @@ describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: scal
     await withServer(async (server) => {
       const session = await openSessionWithInitializeId(server.url, 'init-1');
       const replying = session.post(call(0, 4)).then((response) => response.text());
-      await server.waitForLine(/#0 chunk 1\/4/);
+      await server.waitForJob(0, (job) => job.chunksDone >= 1, { session: session.sessionId });
       const cancelled = await session.post(cancel(0));
       assert.equal(cancelled.status, 202);
       assert.match(await replying, /Processed sample.txt: 4 chunks/);
-      await server.waitForLine(/#0 completed although a cancel for it arrived: SDK 1.x ignores cancels for id 0/);
+      // The server saw the cancel name the running #0; the SDK never aborted it: it completed.
+      await server.waitForProof('the cancel for #0, while it ran', cancelOf(0, 'running'));
+      const job = await server.waitForJob(0, (j) => j.state !== 'running', { session: session.sessionId });
+      assert.deepEqual(
+        [job.state, job.chunksDone, job.cancelReason, job.stoppedAtMs],
+        ['completed', 4, 'test', undefined],
+      );
       await session.close();
     });
   });
@@ -455,7 +502,7 @@ describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x and 2.x do',
         );
         assert.equal(cancelPost.sessionId, null);
         assert.ok(cancelPost.outcome === 'aborted' || cancelPost.outcome === 400, String(cancelPost.outcome));
-        await server.waitForLine(/session \S+ started/);
+        await server.waitForProof('the session made for it', (r) => r.type === 'session' && r.state === 'started');
       });
 
       await t.test('SDK 2.x (2.1.0+, PR #2668): the same abort sends no cancel for initialize', async () => {
@@ -487,7 +534,7 @@ describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x and 2.x do',
         assert.equal(transport.sessionId, undefined);
         await waitFor(
           'the server to have made a second session',
-          () => server.lines.filter((line) => /session \S+ started/.test(line)).length === 2 || undefined,
+          () => sessionsThat(server, 'started').length === 2 || undefined,
         );
       });
     });
@@ -512,7 +559,7 @@ describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x and 2.x do',
       assert.match(initText, /"id":"init-1"/);
       const cancelled = await post(cancel('init-1'));
       assert.equal(cancelled.status, 202);
-      await server.waitForLine(/notifications\/cancelled for "init-1" matches no request in this session: ignored/);
+      await server.waitForProof('the cancel for "init-1", which matched nothing', cancelOf('init-1', 'nothing'));
       const list = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
       assert.match(await list.text(), /process_large_file/);
       await close();
@@ -524,7 +571,7 @@ describe('lesson 10: initialize MUST NOT be cancelled; what SDK 1.x and 2.x do',
         [['initialize', 0]],
       );
       await recording.client.notification({ method: 'notifications/cancelled', params: { requestId: 0 } });
-      await server.waitForLine(/notifications\/cancelled for 0 matches no request in this session: ignored/);
+      await server.waitForProof('the cancel for 0, which matched nothing', cancelOf(0, 'nothing'));
       assert.equal(
         textOf(await recording.client.callTool({ name: 'get_job_status', arguments: { requestId: 0 } })).includes(
           'No job',

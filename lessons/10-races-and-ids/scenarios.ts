@@ -7,6 +7,7 @@ import { cancelInitialize } from './cancel-initialize.ts';
 import { cancelAfterMs, chunks, expected, type Scenario } from './client-flags.ts';
 import { Session } from './recording-session.ts';
 import { describe } from './what-came-back.ts';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 
@@ -21,6 +22,7 @@ export async function runScenarios(names: readonly Scenario[], run: Record<Scena
     log.event(`== ${scenario}: ${run[scenario].about}`);
     const checks = await run[scenario].run();
     const missed = checks.filter(([, held]) => !held).map(([what]) => what);
+    prove({ type: 'scenario', scenario, checks: checks.map(([what]) => what), missed });
     if (missed.length === 0) log.ok(`${scenario}: as expected`);
     else log.fail(`${scenario}: NOT as expected; these did not hold: ${missed.join('; ')}`);
     failed.push(...missed.map((what) => `${scenario}: ${what}`));
@@ -87,6 +89,7 @@ export function otherScenarios(main: Session): Record<Exclude<Scenario, 'second-
     const [alice, bob] = [new Session(log), new Session(log)];
     await Promise.all([alice.connect(), bob.connect()]);
     log.detail(`sessions ${alice.transport.sessionId} and ${bob.transport.sessionId}`);
+    prove({ type: 'sessions', alice: alice.transport.sessionId, bob: bob.transport.sessionId });
     const [aCall, bCall] = [await alice.startCall(), await bob.startCall()];
     await sleep(cancelAfterMs);
     await bob.cancel(bCall.id, 'only mine');

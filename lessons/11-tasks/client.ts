@@ -5,21 +5,17 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { isTerminal } from '@modelcontextprotocol/sdk/experimental/tasks';
-import { CallToolResultSchema, CreateTaskResultSchema, McpError, type Task } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, CreateTaskResultSchema, type Task } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../shared/call-ids.ts';
 import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import * as flags from './client-flags.ts';
 import { printWorkReport, settledWork } from './server-report.ts';
+import { describeError, judge, wireError } from './what-came-back.ts';
 
 const { url, cancel, cancelAfterMs, cancelWith, chunks, chunkDelayMs, byTasksCancel, expected } = flags;
 const log = createTimeline('client');
-
-/** An McpError's code and the message as it came over the wire (the SDK client prefixes "MCP error N: "). */
-const describeError = (error: unknown) =>
-  error instanceof McpError
-    ? `error ${error.code} "${error.message.replace(/^MCP error -?\d+: /, '')}"`
-    : `error "${(error as Error).message}"`;
 
 const transport = new StreamableHTTPClientTransport(new URL(url));
 // The id of the tools/call as it leaves (SDK 1.x has no public API for it; lesson 01 explains).
@@ -50,6 +46,7 @@ const { task } = await client.request(
 );
 const id = await callId;
 const taskId = task.taskId;
+prove({ type: 'task', taskId, status: task.status, pollInterval: task.pollInterval });
 log.event(
   `-> tools/call #${id} process_large_file (${chunks} chunks, ${chunkDelayMs} ms apart) with task { ttl: 60000 }`,
 );
@@ -66,7 +63,10 @@ async function poll(until = Infinity): Promise<Task> {
   let last: string | undefined;
   for (;;) {
     const current = await client.experimental.tasks.getTask(taskId);
-    if (current.status !== last) log.event(`tasks/get: ${current.status}`);
+    if (current.status !== last) {
+      log.event(`tasks/get: ${current.status}`);
+      prove({ type: 'tasks/get', status: current.status });
+    }
     last = current.status;
     const wait = Math.min(current.pollInterval ?? 1000, until - performance.now());
     if (isTerminal(current.status) || wait <= 0) return current;
@@ -78,8 +78,10 @@ async function tryCancel(label: string) {
   try {
     const cancelled = await client.experimental.tasks.cancelTask(taskId);
     log.highlight(`<- ${label}: ${cancelled.status}, "${cancelled.statusMessage}"`);
+    prove({ type: 'tasks/cancel', status: cancelled.status, statusMessage: cancelled.statusMessage });
   } catch (error) {
     log.highlight(`<- ${label} rejected: ${describeError(error)}`);
+    prove({ type: 'tasks/cancel', error: wireError(error) });
   }
 }
 
@@ -88,8 +90,10 @@ async function tryResult() {
     const result = await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
     const text = result.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join(' ');
     log.ok(`<- tasks/result: ${text}`);
+    prove({ type: 'tasks/result', text });
   } catch (error) {
     log.highlight(`<- tasks/result: ${describeError(error)}`);
+    prove({ type: 'tasks/result', error: wireError(error) });
   }
 }
 
@@ -102,6 +106,7 @@ if (cancel) {
     log.highlight(`-> notifications/cancelled { requestId: ${JSON.stringify(id)} } (after ${cancelAfterMs} ms)`);
     log.detail('the tools/call was answered with the task already: there is no request in flight to cancel');
     await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason: 'by id' } });
+    prove({ type: 'sent', method: 'notifications/cancelled', requestId: id });
   }
 }
 const final = await poll();
@@ -135,10 +140,4 @@ function outcome(): flags.Outcome {
   const ranOn = (work.chunksDone as number) - (cancelledAfter ?? 0) > 1;
   return work.state === 'cancelled' && !ranOn ? 'stopped' : 'ran-on';
 }
-const observed = outcome();
-if (observed === expected) {
-  log.ok(`observed: ${observed}, as expected`);
-} else {
-  log.fail(`observed: ${observed}, expected: ${expected}`);
-  process.exitCode = 1;
-}
+judge(outcome(), expected, log);

@@ -16,13 +16,19 @@ import { startTs } from '../shared/processes.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
 import { checkReadmePair } from '../shared/readme-output.ts';
 import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
+import type { ProofRecord } from '../shared/proof.ts';
 import {
+  assertProvedInOrder,
   canSeeFileDescriptors,
   connectRecordingClient,
+  jobWhere,
   lineIndex,
-  assertInOrder,
+  onlyProof,
   openDescriptorsTo,
+  proofIndex,
+  proofOf,
   textOf,
+  type Proof,
   type RecordingClient,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
@@ -48,11 +54,23 @@ const taskIds: [RegExp, string][] = [
 
 const fileDescriptorsOpen = (server: Server) => openDescriptorsTo(server.child.pid!, '/data/sample.txt');
 
-/** The number after `label` in the client line matching `pattern`. */
-function numberIn(lines: string[], pattern: RegExp): number[] {
-  const match = lines[lineIndex(lines, pattern)]!.match(pattern)!;
-  return match.slice(1).map(Number);
-}
+/**
+ * What the client was answered, in order (what-came-back.ts, client.ts), without clock readings:
+ * the task, each new tasks/get status, tasks/cancel and tasks/result, the outcome. The server's
+ * report of the work is only named here: read it with onlyProof(client, 'server-report').
+ */
+const told = (client: { proof(): ProofRecord[] }) =>
+  (client.proof() as Proof[]).map(({ at: _at, ...record }) =>
+    record.type === 'server-report' ? { type: 'server-report' } : record.type === 'task' ? { type: 'task' } : record,
+  );
+const cancelRejected = (status: string) => ({
+  type: 'tasks/cancel',
+  error: { code: -32602, message: `MCP error -32602: Cannot cancel task in terminal status: ${status}` },
+});
+const noResult = (taskId: string) => ({
+  type: 'tasks/result',
+  error: { code: -32603, message: `Task ${taskId} has no result stored` },
+});
 
 /** Starts process_large_file as a task from an in-test SDK client. */
 async function startTask(client: RecordingClient['client'], args: Record<string, unknown>) {
@@ -83,42 +101,54 @@ describe('lesson 11: tasks/cancel, and what it stops', { timeout: scaled(60_000)
       async (server) => {
         // The client's defaults: the README shows this run.
         const client = startTs(CLIENT, ['--url', server.url]);
-        await client.waitForLine(/<- task [0-9a-f]{32}: working/);
+        await server.waitForJob(1, (job) => job.fileHandle === 'open');
         if (canSeeFileDescriptors) await waitFor('the work to open the file', () => fileDescriptorsOpen(server) === 1);
 
         assert.equal(await client.exited, 0, client.output());
-        const out = client.lines;
-        assertInOrder(out, [
-          /tasks\/get: working/,
-          /-> tasks\/cancel [0-9a-f]{32} \(after 1200 ms\)/,
-          /<- tasks\/cancel: cancelled, "Client cancelled task execution\."/,
-          /tasks\/get: cancelled/,
-          /server reports task [0-9a-f]{8}: work stopped after chunk/,
-          /-> tasks\/cancel again/,
-          /<- tasks\/cancel rejected: error -32602 "MCP error -32602: Cannot cancel task in terminal status: cancelled"/,
-          /<- tasks\/result: error -32603 "Task [0-9a-f]{32} has no result stored"/,
-          /observed: stopped, as expected/,
+        const { taskId } = onlyProof(server, 'task');
+        assert.deepEqual(told(client), [
+          { type: 'task' },
+          { type: 'tasks/get', status: 'working' },
+          { type: 'tasks/cancel', status: 'cancelled', statusMessage: 'Client cancelled task execution.' },
+          { type: 'tasks/get', status: 'cancelled' },
+          { type: 'server-report' },
+          cancelRejected('cancelled'), // the second tasks/cancel
+          noResult(taskId),
+          { type: 'outcome', observed: 'stopped', expected: 'stopped' },
         ]);
-        const [done, total, atCancel] = numberIn(
-          out,
-          /work stopped after chunk (\d+)\/(\d+) \(tasks\/cancel arrived after chunk (\d+);/,
+        const { work: report } = onlyProof(client, 'server-report');
+        assert.equal(report.taskId, taskId);
+        assert.equal(report.state, 'cancelled');
+        assert.ok(report.chunksDone < report.chunksTotal, 'stopped before the last chunk');
+        assert.ok(
+          report.chunksDone - report.chunksDoneWhenCancelArrived <= 1,
+          `stopped within one chunk of the cancel: ${JSON.stringify(report)}`,
         );
-        assert.ok(done! < total!, 'stopped before the last chunk');
-        assert.ok(done! - atCancel! <= 1, `stopped within one chunk of the cancel: ${done} vs ${atCancel}`);
-        lineIndex(out, /file handle closed; nothing: the task was cancelled/);
+        assert.deepEqual([report.fileHandle, report.reply], ['closed', 'nothing: the task was cancelled']);
         if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
 
-        assertInOrder(server.lines, [
-          /tasks\/cancel for task [0-9a-f]{8}, after chunk \d+\/20/,
-          /task [0-9a-f]{8} work stopped after chunk \d+\/20 \([\d.]+ ms after tasks\/cancel\)/,
-          /task [0-9a-f]{8} file handle closed/,
-          /tasks\/cancel for task [0-9a-f]{8}, which is cancelled already: the SDK rejects it/,
+        const records = server.proof();
+        const ofTask = (record: Proof) => record.taskId === taskId;
+        assertProvedInOrder(records, [
+          ['tasks/cancel arriving', (r) => r.type === 'tasks/cancel' && ofTask(r) && r.matched === 'running'],
+          [
+            'the work stopping, after tasks/cancel',
+            jobWhere(1, (job) => job.state === 'cancelled' && job.cancelToStopMs !== undefined),
+          ],
+          ['the file closing', jobWhere(1, (job) => job.fileHandle === 'closed')],
+          [
+            'the second tasks/cancel, rejected',
+            (r) => r.type === 'tasks/cancel' && ofTask(r) && r.matched === 'is cancelled already',
+          ],
         ]);
+        assert.equal(onlyProof(server, 'work-stopped').reason, 'Client cancelled task execution.');
         // No chunk after the one the work stopped at.
-        const stopped = lineIndex(server.lines, /work stopped after chunk/);
-        assert.equal(
-          server.lines.slice(stopped).some((line) => /task \S+ chunk \d+\/20$/.test(line)),
-          false,
+        const jobRecords = proofOf(server, 'job').filter(jobWhere(1));
+        const stopped = jobRecords.find((job) => job.state === 'cancelled')!;
+        assert.equal(stopped.chunksDone, report.chunksDone);
+        assert.ok(
+          jobRecords.every((job) => job.chunksDone <= stopped.chunksDone),
+          jobRecords.map((job) => JSON.stringify(job)).join('\n'),
         );
 
         await server.waitForLine(/session \S+ ended/);
@@ -152,39 +182,54 @@ describe('lesson 11: tasks/cancel, and what it stops', { timeout: scaled(60_000)
     await withServer(['--unwired'], async (server) => {
       const client = startTs(CLIENT, ['--url', server.url, '--expect', 'ran-on']);
       assert.equal(await client.exited, 0, client.output());
-      const out = client.lines;
+      const { taskId } = onlyProof(server, 'task');
       // The client sees exactly what it sees against the wired server, even once the work has run
       // to the end and tried to store its result: the task stays cancelled, with no result.
-      assertInOrder(out, [
-        /<- tasks\/cancel: cancelled/,
-        /tasks\/get: cancelled/,
-        /server reports task [0-9a-f]{8}: work completed at chunk 20\/20/,
-        /<- tasks\/cancel rejected: error -32602 "MCP error -32602: Cannot cancel task in terminal status: cancelled"/,
-        /<- tasks\/result: error -32603 "Task [0-9a-f]{32} has no result stored"/,
+      assert.deepEqual(told(client), [
+        { type: 'task' },
+        { type: 'tasks/get', status: 'working' },
+        { type: 'tasks/cancel', status: 'cancelled', statusMessage: 'Client cancelled task execution.' },
+        { type: 'tasks/get', status: 'cancelled' },
+        { type: 'server-report' },
+        cancelRejected('cancelled'),
+        noResult(taskId),
+        { type: 'outcome', observed: 'ran-on', expected: 'ran-on' },
       ]);
       // ...while the server's work went on.
-      const [done, total, atCancel] = numberIn(
-        out,
-        /work completed at chunk (\d+)\/(\d+), although tasks\/cancel arrived after chunk (\d+)/,
+      const { work: report } = onlyProof(client, 'server-report');
+      const atCancel = report.chunksDoneWhenCancelArrived;
+      assert.deepEqual([report.state, report.chunksDone, report.chunksTotal], ['completed', 20, 20]);
+      assert.ok(atCancel < 20 - 1, `the cancel came early enough to matter: after chunk ${atCancel}`);
+      assert.match(
+        report.reply,
+        new RegExp(
+          `^the store refused the result: Cannot store result for task ${taskId} in terminal status 'cancelled'`,
+        ),
       );
-      assert.equal(done, total);
-      assert.ok(atCancel! < total! - 1, `the cancel came early enough to matter: after chunk ${atCancel}`);
-      lineIndex(
-        out,
-        /the store refused the result: Cannot store result for task [0-9a-f]{32} in terminal status 'cancelled'/,
+
+      // Every chunk after the cancel was read: each one is a change of the job's record.
+      const records = server.proof();
+      const cancelled = proofIndex(
+        records,
+        'tasks/cancel',
+        (r) => r.type === 'tasks/cancel' && r.matched === 'running',
       );
-      lineIndex(out, /observed: ran-on, as expected/);
+      const chunksAfter = new Set(
+        (records.slice(cancelled) as Proof[])
+          .filter(jobWhere(1, (job) => job.chunksDone > atCancel))
+          .map((job) => job.chunksDone),
+      );
+      assert.equal(chunksAfter.size, 20 - atCancel, records.map((r) => JSON.stringify(r)).join('\n'));
+      assert.equal(proofOf(server, 'work-stopped').length, 0, 'nothing stopped the work');
 
       const log = server.lines;
-      const cancelAt = lineIndex(log, /tasks\/cancel for task \S+, after chunk/);
-      const chunksAfter = log.slice(cancelAt).filter((line) => /task \S+ chunk \d+\/20$/.test(line)).length;
-      assert.equal(chunksAfter, 20 - atCancel!, log.join('\n'));
+      const cancelAt = lineIndex(log, /tasks\/cancel for task \S+, after chunk/); // the README block starts here
       const to = lineIndex(log, /work ran to chunk 20\/20 after tasks\/cancel/, cancelAt) + 1;
       checkReadmePair(
         README,
         [
           ['server, --unwired', log.slice(cancelAt, to + 1)],
-          ['client, --unwired', out.slice(lineIndex(out, /server reports task/))],
+          ['client, --unwired', client.lines.slice(lineIndex(client.lines, /server reports task/))],
         ],
         taskIds,
         {
@@ -201,16 +246,24 @@ describe('lesson 11: tasks/cancel, and what it stops', { timeout: scaled(60_000)
     await withServer(['--poll-interval', '50'], async (server) => {
       const client = startTs(CLIENT, ['--url', server.url, '--no-cancel', '--chunks', '4', '--chunk-delay', '50']);
       assert.equal(await client.exited, 0, client.output());
-      assertInOrder(client.lines, [
-        /<- task [0-9a-f]{32}: working, pollInterval 50 ms/,
-        /tasks\/get: working/,
-        /tasks\/get: completed/,
-        /<- tasks\/result: Processed sample.txt: 4 chunks, sha256 [0-9a-f]{64}/,
-        /<- tasks\/cancel rejected: error -32602 "MCP error -32602: Cannot cancel task in terminal status: completed"/,
-        /work completed at chunk 4\/4/,
-        /file handle closed; result stored \(completed\)/,
-        /observed: completed, as expected/,
+      const [result] = proofOf(client, 'tasks/result');
+      assert.match(result?.text, /^Processed sample.txt: 4 chunks, sha256 [0-9a-f]{64}$/);
+      assert.deepEqual(told(client), [
+        { type: 'task' },
+        { type: 'tasks/get', status: 'working' },
+        { type: 'tasks/get', status: 'completed' },
+        { type: 'tasks/result', text: result?.text },
+        cancelRejected('completed'),
+        { type: 'server-report' },
+        { type: 'outcome', observed: 'completed', expected: 'completed' },
       ]);
+      const { status, pollInterval } = onlyProof(client, 'task');
+      assert.deepEqual([status, pollInterval], ['working', 50]);
+      const { work: report } = onlyProof(client, 'server-report');
+      assert.deepEqual(
+        [report.state, report.chunksDone, report.chunksTotal, report.fileHandle, report.reply],
+        ['completed', 4, 4, 'closed', 'result stored (completed)'],
+      );
     });
   });
 
@@ -221,16 +274,30 @@ describe('lesson 11: tasks/cancel, and what it stops', { timeout: scaled(60_000)
         ...['--cancel-after', '300'],
       ]);
       assert.equal(await client.exited, 0, client.output());
-      const sent = lineIndex(client.lines, /-> notifications\/cancelled \{ requestId: 1 \}/);
-      lineIndex(client.lines, /tasks\/get: working/, sent); // still working after it
-      assertInOrder(client.lines, [
-        /tasks\/get: completed/,
-        /<- tasks\/result: Processed sample.txt: 8 chunks/,
-        /observed: completed, as expected/,
+      const [result] = proofOf(client, 'tasks/result');
+      assert.match(result?.text, /^Processed sample.txt: 8 chunks/);
+      assert.deepEqual(told(client), [
+        { type: 'task' },
+        { type: 'tasks/get', status: 'working' },
+        { type: 'sent', method: 'notifications/cancelled', requestId: 1 },
+        { type: 'tasks/get', status: 'working' }, // still working after it
+        { type: 'tasks/get', status: 'completed' },
+        { type: 'tasks/result', text: result?.text },
+        cancelRejected('completed'),
+        { type: 'server-report' },
+        { type: 'outcome', observed: 'completed', expected: 'completed' },
       ]);
-      const log = server.lines;
-      const at = lineIndex(log, /notifications\/cancelled for #1: that request already returned task/);
-      lineIndex(log, /chunk 8\/8$/, at);
+      // The server named what the cancel named, stopped nothing, and the work read on to its last chunk.
+      const { taskId } = onlyProof(server, 'task');
+      assertProvedInOrder(server.proof(), [
+        [
+          'the notification, naming a call answered with a task',
+          (r) => r.type === 'cancel' && r.requestId === 1 && r.matched === 'a tools/call answered with a task',
+        ],
+        ['the last chunk', jobWhere(1, (job) => job.chunksDone === 8)],
+      ]);
+      assert.equal(onlyProof(server, 'cancel').taskId, taskId);
+      assert.equal(proofOf(server, 'work-stopped').length, 0);
     });
   });
 
@@ -247,7 +314,10 @@ describe('lesson 11: tasks/cancel, and what it stops', { timeout: scaled(60_000)
         '100',
       ]);
       assert.equal(await client.exited, 1, client.output());
-      lineIndex(client.lines, /observed: ran-on, expected: stopped/);
+      assert.deepEqual(
+        [onlyProof(client, 'outcome').observed, onlyProof(client, 'outcome').expected],
+        ['ran-on', 'stopped'],
+      );
     });
   });
 });
@@ -388,12 +458,26 @@ describe(
           params: { name: 'process_large_file', arguments: { path: 'sample.txt' }, task: { ttl: 60_000 } },
         });
         await created.done;
-        await server.waitForLine(/task \S+ chunk 2\/20$/);
+        const { taskId } = await server.waitForProof<Proof>('its task', (r) => r.type === 'task');
+        const { session: sessionId } = await server.waitForJob(1, (job) => job.chunksDone >= 2);
         if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 1);
         assert.equal((await session.close()).status, 200);
-        await server.waitForLine(/task \S+: its session ended, cancelling it/);
-        await server.waitForLine(/task \S+ work stopped after chunk \d+\/20 \(its session ended\)$/);
-        await server.waitForLine(/task \S+ file handle closed/);
+        const closed = await server.waitForJob(1, (job) => job.fileHandle === 'closed', { session: sessionId });
+        assert.equal(closed.state, 'cancelled');
+        assert.ok(closed.chunksDone < 20, JSON.stringify(closed));
+        assert.equal(closed.cancelReason, undefined, 'no tasks/cancel: the server cancelled the task');
+        assertProvedInOrder(server.proof(), [
+          ['the session ending', (r) => r.type === 'session' && r.session === sessionId && r.state === 'ended'],
+          [
+            'the server cancelling its task',
+            (r) => r.type === 'cancelling-task' && r.taskId === taskId && r.why === 'its session ended',
+          ],
+          [
+            'the work stopping',
+            (r) => r.type === 'work-stopped' && r.taskId === taskId && r.reason === 'The session ended.',
+          ],
+          ['the file closing', jobWhere(1, (job) => job.session === sessionId && job.fileHandle === 'closed')],
+        ]);
         if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
       });
     });
@@ -487,13 +571,14 @@ describe(
           assert.equal(idsOf('tasks/cancel').length, 0);
 
           // The server ignored them all, while the work still ran...
-          await server.waitForLine(
-            new RegExp(`notifications/cancelled for #${callId}: that request already returned task`),
+          const named = (requestId: unknown, matched: string) => (r: Proof) =>
+            r.type === 'cancel' && r.requestId === requestId && r.matched === matched;
+          const ofCall = await server.waitForProof<Proof>(
+            `the cancel of #${callId}`,
+            named(callId, 'a tools/call answered with a task'),
           );
-          for (const id of getIds)
-            await server.waitForLine(
-              new RegExp(`notifications/cancelled for #${id}: that was a tasks/get, not the task`),
-            );
+          assert.equal(ofCall.taskId, taskId);
+          for (const id of getIds) await server.waitForProof(`the cancel of #${id}`, named(id, 'a tasks/get'));
           const during = await work(client, taskId);
           assert.equal(during.state, 'running', 'the cancels arrived while the work ran');
           // ...and it ran to its last chunk; the task completed, with its result.

@@ -1,6 +1,7 @@
 // What the lesson 11 client reads of the server's own record of a task's work (get_task_work), and
 // how it prints it: the proof of a cancel is on the server's side.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 
@@ -18,6 +19,7 @@ export function settledWork(client: Client, taskId: string, timeoutMs: number) {
 }
 
 export function printWorkReport(work: Record<string, unknown>, taskId: string, log: Timeline) {
+  prove({ type: 'server-report', taskId, work });
   const cancelledAfter = work.chunksDoneWhenCancelArrived as number | undefined;
   const doneAt = `chunk ${work.chunksDone}/${work.chunksTotal}`;
   log.event(

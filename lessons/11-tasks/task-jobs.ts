@@ -6,6 +6,7 @@ import type { RequestTaskStore } from '@modelcontextprotocol/sdk/shared/protocol
 import type { CallToolResult, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Job, JobBook } from '../shared/jobs.ts';
 import type { OtherWork } from '../shared/mcp-http.ts';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { TaskCancelledError } from './task-store.ts';
 
@@ -34,6 +35,7 @@ export function trackTask(
 ) {
   const job = jobs.start(requestId, { tool: 'process_large_file', file: path, chunksTotal: chunks });
   jobsByTask.set(taskId, job);
+  prove({ type: 'task', taskId, requestId }); // job records carry the request id: this names its task
   log.event(
     `tools/call #${requestId}: process_large_file ${path}, ${chunks} chunks, ${chunkDelayMs} ms apart ` +
       `-> task ${taskId}`,
@@ -68,6 +70,7 @@ export function trackTask(
         ? ` (${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after tasks/cancel)`
         : ` (${why === SESSION_ENDED ? 'its session ended' : why})`;
       log.highlight(`${task} work stopped after chunk ${job.chunksDone}/${chunks}${after}`);
+      prove({ type: 'work-stopped', taskId, requestId, reason: why });
     },
     fileClosed: () => {
       job.fileHandle = 'closed';
@@ -102,6 +105,7 @@ export function cancelSessionTasks(jobs: JobBook, taskStore: TaskStore, log: Tim
     jobsByTask.delete(taskId);
     if (job.state !== 'running') continue;
     log.highlight(`task ${short(taskId)}: its session ended, cancelling it`);
+    prove({ type: 'cancelling-task', taskId, requestId: job.requestId, why: 'its session ended' });
     taskStore.updateTaskStatus(taskId, 'cancelled', SESSION_ENDED).catch(() => {});
   }
 }

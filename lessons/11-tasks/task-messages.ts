@@ -5,6 +5,7 @@
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { noteCancel } from '../01-cancel-by-id/cancellation.ts';
 import type { McpSession } from '../shared/mcp-http.ts';
+import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { jobsByTask, short } from './task-jobs.ts';
 
@@ -23,12 +24,15 @@ export function noteTaskMessages(session: McpSession, message: JSONRPCMessage, l
     const job = jobsByTask.get(taskId);
     if (!job || session.jobs.get(job.requestId) !== job) {
       log.warn(`tasks/cancel for ${taskId}: no such task in this session`);
+      prove({ type: 'tasks/cancel', taskId, matched: 'no such task' });
     } else if (job.state === 'running' && !job.cancel) {
       job.cancel = { receivedAt: performance.now(), reason: 'tasks/cancel', chunksDoneThen: job.chunksDone };
       log.highlight(`tasks/cancel for task ${short(taskId)}, after chunk ${job.chunksDone}/${job.chunksTotal}`);
+      prove({ type: 'tasks/cancel', taskId, matched: 'running' });
     } else {
       const why = job.cancel ? 'is cancelled already' : `${job.state === 'failed' ? 'failed' : 'completed'} already`;
       log.warn(`tasks/cancel for task ${short(taskId)}, which ${why}: the SDK rejects it`);
+      prove({ type: 'tasks/cancel', taskId, matched: why });
     }
     return;
   }
@@ -43,6 +47,7 @@ export function noteTaskMessages(session: McpSession, message: JSONRPCMessage, l
         `notifications/cancelled for #${JSON.stringify(requestId)}: that request already returned task ` +
           `${short(taskId)}; a task is cancelled with tasks/cancel. Nothing stops.`,
       );
+      prove({ type: 'cancel', requestId: id, matched: 'a tools/call answered with a task', taskId });
       return;
     }
     const method = id === undefined ? undefined : taskRequests.get(session)?.get(id);
@@ -52,6 +57,7 @@ export function noteTaskMessages(session: McpSession, message: JSONRPCMessage, l
         `notifications/cancelled for #${JSON.stringify(requestId)}: that was a ${method}, not the task ` +
           '(only tasks/cancel cancels a task): the task is not affected',
       );
+      prove({ type: 'cancel', requestId: id, matched: `a ${method}` });
       return;
     }
     noteCancel(session.jobs, message, log);
