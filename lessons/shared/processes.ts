@@ -13,10 +13,14 @@ import { waitFor } from './wait.ts';
 
 const children = new Set<ChildProcess>();
 let proofFolder: string | undefined;
-let proofWanted = false;
-/** From now on, processes this one starts hand it their proof records (as under a test): for the exercise checks. */
-export function readProofRecords(): void {
-  proofWanted = true;
+/** Whether the processes this one starts hand it proof records: under a test (node --test) unless told otherwise. */
+let proofWanted = process.env.NODE_TEST_CONTEXT !== undefined;
+/**
+ * From now on, processes this one starts hand it their proof records, or (`false`) do not: the
+ * exercise checks turn them on; a test file that reads none (the fuzzing) spares its servers the writing.
+ */
+export function readProofRecords(on = true): void {
+  proofWanted = on;
 }
 let started = 0;
 process.once('exit', () => {
@@ -29,7 +33,7 @@ process.once('exit', () => {
  * removes. Only for tests (node --test sets NODE_TEST_CONTEXT): the one-terminal runner needs none.
  */
 function newProofFile(): string | undefined {
-  if (process.env.NODE_TEST_CONTEXT === undefined && !proofWanted) return undefined;
+  if (!proofWanted) return undefined;
   proofFolder ??= mkdtempSync(join(tmpdir(), 'lesson-proof-'));
   return join(proofFolder, `${++started}.jsonl`);
 }

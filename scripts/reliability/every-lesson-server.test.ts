@@ -7,10 +7,12 @@ import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startLessonServer, startTs } from '../../lessons/shared/processes.ts';
+import { readProofRecords, startLessonServer, startTs } from '../../lessons/shared/processes.ts';
 import { openRawSession, type SseReading } from '../../lessons/shared/raw-mcp.ts';
 import { scaled, waitFor } from '../../lessons/shared/wait.ts';
 import { answerOf, catalogue, noServerErrors, requestWithHost, sendAndCheck } from './catalogue.ts';
+
+readProofRecords(false); // its checks read the wire and the log, not the servers' proof records
 
 const root = join(import.meta.dirname, '../..');
 const lessons = readdirSync(join(root, 'lessons')).filter((name) => /^\d\d-/.test(name));

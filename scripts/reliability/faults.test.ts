@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { jobStatusInSession } from '../../lessons/09-disconnects-and-shutdown/session-over-http.ts';
-import { startLessonServer, startTs } from '../../lessons/shared/processes.ts';
+import { readProofRecords, startLessonServer, startTs } from '../../lessons/shared/processes.ts';
 import { openRawSession } from '../../lessons/shared/raw-mcp.ts';
 import { openDescriptorsTo } from '../../lessons/shared/testing.ts';
 import { scaled, waitFor } from '../../lessons/shared/wait.ts';
+
+readProofRecords(false); // its checks read the wire and the log, not the servers' proof records
 
 const root = join(import.meta.dirname, '../..');
 const lesson = (name: string, file = 'server.ts') => join(root, 'lessons', name, file);

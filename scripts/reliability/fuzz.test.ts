@@ -12,11 +12,13 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { startLessonServer } from '../../lessons/shared/processes.ts';
+import { readProofRecords, startLessonServer } from '../../lessons/shared/processes.ts';
 import { openRawSession, type RawSession } from '../../lessons/shared/raw-mcp.ts';
 import { canSeeFileDescriptors, openDescriptorsTo } from '../../lessons/shared/testing.ts';
 import { WaitTimeoutError, scaled, waitFor } from '../../lessons/shared/wait.ts';
 import { sequence, type Post, type Sequence } from './fuzz-messages.ts';
+
+readProofRecords(false); // its checks read the wire and the log, not the servers' proof records
 
 const SERVER = join(import.meta.dirname, '../../lessons/01-cancel-by-id/server.ts');
 const MIN_MESSAGES = 10_000;

@@ -18,11 +18,13 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { intFlag, parseFlags } from '../../lessons/shared/cli.ts';
 import type { JobBook } from '../../lessons/shared/jobs.ts';
-import { startLessonServer } from '../../lessons/shared/processes.ts';
+import { readProofRecords, startLessonServer } from '../../lessons/shared/processes.ts';
 import { createTimeline } from '../../lessons/shared/timeline.ts';
 import { deferred, waitFor } from '../../lessons/shared/wait.ts';
 import { summarise } from '../bench/harness.ts';
 import { judgeTrend, readProcess, type Limit, type ProcessReading, type Trend } from './soak-measure.ts';
+
+readProofRecords(false); // its checks read the wire and the log, not the servers' proof records
 
 const root = join(import.meta.dirname, '../..');
 
