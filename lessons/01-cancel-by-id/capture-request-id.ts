@@ -1,4 +1,5 @@
-// How the lesson 01 client learns the id of its tools/call before it cancels it.
+// How a client learns the id of its tools/call before it cancels it: taught here (lesson 01), and
+// imported from here by the later lessons' clients that cancel by id.
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { isJSONRPCRequest, type JSONRPCRequest, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { deferred } from '../shared/wait.ts';
@@ -28,4 +29,20 @@ export function captureRequestId(
     return sent;
   };
   return captured.promise;
+}
+
+/**
+ * The same for a client that makes several calls: returns a function that resolves with the id of
+ * the next `tools/call` of `toolName` as it leaves. Call it before `callTool`, await it after.
+ */
+export function watchCallIds(transport: StreamableHTTPClientTransport, toolName: string): () => Promise<RequestId> {
+  let waiting: ((id: RequestId) => void) | undefined;
+  const send = transport.send.bind(transport);
+  transport.send = (message, options) => {
+    if (isJSONRPCRequest(message) && message.method === 'tools/call' && message.params?.name === toolName) {
+      waiting?.(message.id);
+    }
+    return send(message, options);
+  };
+  return () => new Promise((resolve) => (waiting = resolve));
 }

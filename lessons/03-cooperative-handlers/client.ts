@@ -11,7 +11,7 @@ import {
   type CallToolResult,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { watchCallIds } from '../shared/call-ids.ts';
+import { watchCallIds } from '../01-cancel-by-id/capture-request-id.ts';
 import { REQUEST_CANCELLED } from '../01-cancel-by-id/cancellation.ts';
 import { exitPlainlyIfServerLost } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';

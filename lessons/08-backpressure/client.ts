@@ -11,7 +11,7 @@ import {
   LoggingMessageNotificationSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
-import { watchCallIds } from '../shared/call-ids.ts';
+import { watchCallIds } from '../01-cancel-by-id/capture-request-id.ts';
 import { exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
 import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';

@@ -6,7 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { isTerminal } from '@modelcontextprotocol/sdk/experimental/tasks';
 import { CallToolResultSchema, CreateTaskResultSchema, type Task } from '@modelcontextprotocol/sdk/types.js';
-import { watchCallIds } from '../shared/call-ids.ts';
+import { watchCallIds } from '../01-cancel-by-id/capture-request-id.ts';
 import { exitPlainlyIfServerLost } from '../shared/cli.ts';
 import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
