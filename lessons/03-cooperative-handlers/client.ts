@@ -13,7 +13,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../01-cancel-by-id/capture-request-id.ts';
 import { REQUEST_CANCELLED } from '../01-cancel-by-id/cancellation.ts';
-import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { connectOrExit } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { describeJob, ms, printTable, type JobReport, type Measurement } from './measurements.ts';
 import type { Strategy } from './strategies.ts';
@@ -80,14 +80,7 @@ const nextCallId = watchCallIds(transport, 'process_large_file');
 const client = new Client({ name: 'lesson-03-client', version: '1.0.0' });
 
 log.event(`connecting to ${url}`);
-try {
-  await client.connect(transport);
-} catch (error) {
-  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
-  log.detail('is the server running? npx tsx lessons/03-cooperative-handlers/server.ts');
-  process.exit(1);
-}
-exitPlainlyIfServerLost(log, url, 'npx tsx lessons/03-cooperative-handlers/server.ts');
+await connectOrExit(client, transport, url, log); // or says plainly that no server answered
 
 const measurements: Measurement[] = [];
 for (const strategy of strategies) {

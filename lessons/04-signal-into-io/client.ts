@@ -13,7 +13,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { REQUEST_CANCELLED } from '../01-cancel-by-id/cancellation.ts'; // -32800: lesson 01 explains it
-import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { connectOrExit } from '../shared/cli.ts';
 import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
@@ -92,14 +92,7 @@ async function runLayer(source: Source): Promise<flags.Outcome> {
 }
 
 log.event(`connecting to ${url}`);
-try {
-  await client.connect(transport);
-} catch (error) {
-  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
-  log.detail('is the server running? npx tsx lessons/04-signal-into-io/server.ts');
-  process.exit(1);
-}
-exitPlainlyIfServerLost(log, url, 'npx tsx lessons/04-signal-into-io/server.ts');
+await connectOrExit(client, transport, url, log); // or says plainly that no server answered
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
 
 const outcomes = new Map<Source, flags.Outcome>();

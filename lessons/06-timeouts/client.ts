@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { connectOrExit } from '../shared/cli.ts';
 import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import * as flags from './client-flags.ts';
@@ -105,14 +105,7 @@ const run: Record<flags.Scenario, { about: string; run: () => Promise<Checks> }>
 };
 
 log.event(`connecting to ${url}`);
-try {
-  await client.connect(transport);
-} catch (error) {
-  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
-  log.detail('is the server running? npx tsx lessons/06-timeouts/server.ts');
-  process.exit(1);
-}
-exitPlainlyIfServerLost(log, url, 'npx tsx lessons/06-timeouts/server.ts');
+await connectOrExit(client, transport, url, log); // or says plainly that no server answered
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
 wire.listen();
 // Replies that arrive after the SDK gave up on a request end up here; what-came-back.ts's

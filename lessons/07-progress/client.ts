@@ -7,7 +7,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LoggingMessageNotificationSchema, McpError, type Progress } from '@modelcontextprotocol/sdk/types.js';
-import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { connectOrExit } from '../shared/cli.ts';
 import { prove } from '../shared/proof.ts';
 import { waitFor } from '../shared/wait.ts';
 import * as flags from './client-flags.ts';
@@ -35,14 +35,7 @@ client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => 
 });
 
 log.event(`connecting to ${url}`);
-try {
-  await client.connect(transport);
-} catch (error) {
-  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
-  log.detail('is the server running? npx tsx lessons/07-progress/server.ts');
-  process.exit(1);
-}
-exitPlainlyIfServerLost(log, url, 'npx tsx lessons/07-progress/server.ts');
+await connectOrExit(client, transport, url, log); // or says plainly that no server answered
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
 wire.listen();
 await client.setLoggingLevel(logLevel);

@@ -12,7 +12,7 @@ import {
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../01-cancel-by-id/capture-request-id.ts';
-import { exitPlainlyIfServerLost, intFlag, parseFlags } from '../shared/cli.ts';
+import { connectOrExit, intFlag, parseFlags } from '../shared/cli.ts';
 import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
@@ -53,14 +53,7 @@ const client = new Client({ name: 'lesson-08-client', version: '1.0.0' });
 const transport = new StreamableHTTPClientTransport(new URL(url));
 const nextCallId = watchCallIds(transport, 'export_log');
 log.event(`connecting to ${url}`);
-try {
-  await client.connect(transport);
-} catch (error) {
-  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
-  log.detail('is the server running? npx tsx lessons/08-backpressure/server.ts');
-  process.exit(1);
-}
-exitPlainlyIfServerLost(log, url, 'npx tsx lessons/08-backpressure/server.ts');
+await connectOrExit(client, transport, url, log); // or says plainly that no server answered
 
 const abort = new AbortController();
 let liveLines = 0;

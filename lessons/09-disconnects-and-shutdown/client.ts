@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { isJSONRPCRequest, type CallToolResult, type RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { connectOrExit } from '../shared/cli.ts';
 import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
@@ -43,14 +43,7 @@ client.onerror = (error) => {
 };
 
 log.event(`connecting to ${url}`);
-try {
-  await client.connect(transport);
-} catch (error) {
-  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
-  log.detail('is the server running? npx tsx lessons/09-disconnects-and-shutdown/server.ts');
-  process.exit(1);
-}
-exitPlainlyIfServerLost(log, url, 'npx tsx lessons/09-disconnects-and-shutdown/server.ts');
+await connectOrExit(client, transport, url, log); // or says plainly that no server answered
 const sessionId = transport.sessionId!;
 log.detail(`session ${sessionId}, protocol ${transport.protocolVersion}`);
 

@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { isTerminal } from '@modelcontextprotocol/sdk/experimental/tasks';
 import { CallToolResultSchema, CreateTaskResultSchema, type Task } from '@modelcontextprotocol/sdk/types.js';
 import { watchCallIds } from '../01-cancel-by-id/capture-request-id.ts';
-import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { connectOrExit } from '../shared/cli.ts';
 import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import * as flags from './client-flags.ts';
@@ -23,14 +23,7 @@ const callId = watchCallIds(transport, 'process_large_file')();
 const client = new Client({ name: 'lesson-11-client', version: '1.0.0' });
 
 log.event(`connecting to ${url}`);
-try {
-  await client.connect(transport);
-} catch (error) {
-  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
-  log.detail('is the server running? npx tsx lessons/11-tasks/server.ts');
-  process.exit(1);
-}
-exitPlainlyIfServerLost(log, url, 'npx tsx lessons/11-tasks/server.ts');
+await connectOrExit(client, transport, url, log); // or says plainly that no server answered
 log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
 log.detail(`server's tasks capability: ${JSON.stringify(client.getServerCapabilities()?.tasks)}`);
 
