@@ -1,5 +1,6 @@
 // Every lesson's exercise, in lesson order: what `npm run learn` offers (scripts/learn.ts).
 import type { Exercise } from './shared/exercise-kit.ts';
 import { exercise as e01 } from './01-cancel-by-id/exercise-check.ts';
+import { exercise as e12 } from './12-two-eras/exercise-check.ts';
 
-export const exercises: Exercise[] = [e01];
+export const exercises: Exercise[] = [e01, e12];

@@ -42,7 +42,7 @@ describe('every exercise', { timeout: scaled(120_000), concurrency: true }, () =
 
   for (const { folder, exercise } of exercises) {
     const readme = readFileSync(join(root, 'lessons', folder, 'README.md'), 'utf8');
-    const section = /## Exercise\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+    const section = /## Exercise\n([\s\S]*?)(?=\n## |$)/.exec(readme)?.[1] ?? '';
 
     test(
       `${exercise.lesson}: as given it fails first where its README says`,

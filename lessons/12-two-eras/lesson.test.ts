@@ -3,6 +3,7 @@
 // for the wire itself. Each row of the README's era table is checked here (the cross-era
 // scenarios are in cross-era.test.ts); every cancel is proven on the server's side.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createServer } from 'node:http';
@@ -30,6 +31,7 @@ import { scaled, waitFor } from '../shared/wait.ts';
 const SERVER_2026 = join(import.meta.dirname, 'server.ts');
 const SERVER_2025 = join(import.meta.dirname, '../01-cancel-by-id/server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
+const EXERCISE = join(import.meta.dirname, 'exercise-server.ts');
 const README = join(import.meta.dirname, 'README.md');
 
 type Server = LessonServer;
@@ -572,6 +574,37 @@ test(
         ['the file closing', jobWhere(1, (j) => j.fileHandle === 'closed')],
       ]);
       assert.ok(!records.some(jobWhere(1, (j) => j.state === 'completed')), JSON.stringify(records));
+    } finally {
+      await server.stop();
+    }
+  },
+);
+
+test(
+  'Exercise, two terminals: against the unsolved exercise the client closes the stream, the handler reads on, and the client exits 1',
+  {
+    timeout: scaled(60_000),
+    // A learner's work in progress is not the exercise as given (git says it is modified).
+    skip:
+      spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE], { cwd: import.meta.dirname }).status !== 0 &&
+      'the exercise file is being worked on',
+  },
+  async () => {
+    const server = await startLessonServer(EXERCISE);
+    try {
+      const args = ['--url', server.url, '--chunks', '10', '--chunk-delay', '100', '--cancel-after', '350'];
+      const client = startTs(CLIENT, args);
+      assert.equal(await client.exited, 1, client.output());
+      assertInOrder(client.lines, [
+        /-> closed the response stream of #0 \(no notification: the close is the cancel\)/,
+        /server reports #0: completed, 10\/10 chunks/,
+        /observed: completed, expected: stopped/,
+      ]);
+      // The server saw the close, and the handler read on after it: no notifications/cancelled came.
+      assertInOrder(server.lines, [/#0 the client closed the response stream/, /#0 chunk 10\/10/]);
+      const job = await server.waitForJob(0, (j) => j.state === 'completed' && j.fileHandle === 'closed');
+      assert.ok(job.chunksDoneWhenCancelArrived! < 10, JSON.stringify(job));
+      assert.deepEqual(proofOf(server, 'cancel'), []);
     } finally {
       await server.stop();
     }
