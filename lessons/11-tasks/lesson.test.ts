@@ -1,6 +1,7 @@
 // Lesson 11, end to end: the real server and client processes on ephemeral ports, plus SDK clients
 // in the test. Every claim in this lesson's README is checked here, on the server's side.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -37,6 +38,10 @@ import { AbortingTaskStore, TaskCancelledError } from './task-store.ts';
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
+const EXERCISE_STORE = join(import.meta.dirname, 'exercise-task-store.ts');
+/** True when git says the file is as committed: a learner's work in progress is not the exercise as given. */
+const asGiven = (file: string) =>
+  spawnSync('git', ['diff', '--quiet', 'HEAD', '--', file], { cwd: join(import.meta.dirname, '../..') }).status === 0;
 
 type Server = LessonServer;
 
@@ -320,6 +325,30 @@ describe('lesson 11: tasks/cancel, and what it stops', { timeout: scaled(60_000)
       );
     });
   });
+
+  test(
+    "two terminals: the client against the unsolved exercise's store is told cancelled, hears the work ran on, exits 1",
+    { skip: !asGiven(EXERCISE_STORE) && 'the exercise file is being worked on' },
+    async () => {
+      await withServer(['--task-store', EXERCISE_STORE], async (server) => {
+        const client = startTs(CLIENT, [
+          ...['--url', server.url, '--chunks', '6', '--chunk-delay', '100', '--cancel-after', '250'],
+        ]);
+        assert.equal(await client.exited, 1, client.output());
+        // The wire says the same as for the solution: cancelled. Only the server's record says the work ran on.
+        assert.deepEqual(
+          told(client).find((record) => record.type === 'tasks/cancel'),
+          { type: 'tasks/cancel', status: 'cancelled', statusMessage: 'Client cancelled task execution.' },
+        );
+        assert.deepEqual(
+          [onlyProof(client, 'outcome').observed, onlyProof(client, 'outcome').expected],
+          ['ran-on', 'stopped'],
+        );
+        assert.equal(onlyProof(client, 'server-report').work.chunksDone, 6);
+        assert.equal(proofOf(server, 'work-stopped').length, 0);
+      });
+    },
+  );
 });
 
 describe(

@@ -19,10 +19,10 @@ import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts'
 import { registerJobStatusTool } from '../shared/jobs.ts';
 import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
-import { pollInterval, port, wired } from './server-flags.ts';
+import { pollInterval, port, taskStoreFile, wired } from './server-flags.ts';
 import { cancelSessionTasks, taskWork, trackTask, trackWork, type TaskJob } from './task-jobs.ts';
 import { noteTaskMessages } from './task-messages.ts';
-import { AbortingTaskStore } from './task-store.ts';
+import { AbortingTaskStore } from './task-store-choice.ts'; // task-store.ts's, or --task-store F's
 import { registerTaskWorkTool } from './task-work-tool.ts';
 
 const log = createTimeline('server');
@@ -66,7 +66,7 @@ function createServer({ jobs }: NewSession) {
         }
         const signal = taskStore instanceof AbortingTaskStore ? taskStore.signalFor(task.taskId) : extra.signal;
         // Not awaited: the tools/call is answered now, with the task; the work goes on without it.
-        void trackWork(task.taskId, processFile(job, file, chunkDelayMs, signal));
+        void trackWork(task.taskId, processFile(job, file, chunkDelayMs, signal), taskStore);
         return { task };
       },
       getTask: async (_args, extra) => extra.taskStore.getTask(extra.taskId),
@@ -143,3 +143,4 @@ const running = await serveMcpOrExit({
   otherWork: taskWork(taskStore), // the tasks' work, which a shutdown cancels through the store
 });
 log.ok(`listening on ${running.url}  (tasks/cancel ${wired ? 'stops the work' : 'does NOT stop the work: --unwired'})`);
+if (taskStoreFile) log.warn(`the task store comes from ${taskStoreFile}, not task-store.ts`);

@@ -8,7 +8,6 @@ import type { Job, JobBook } from '../shared/jobs.ts';
 import type { OtherWork } from '../shared/mcp-http.ts';
 import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
-import { TaskCancelledError } from './task-store.ts';
 
 /** The job behind each task, by task id (task ids are unique across sessions). */
 export const jobsByTask = new Map<string, Job>();
@@ -65,7 +64,8 @@ export function trackTask(
       job.state = 'cancelled';
       job.stoppedAt = performance.now();
       // Without tasks/cancel, the server cancelled the task and said why: its session ended, or a shutdown.
-      const why = reason instanceof TaskCancelledError ? reason.message : SESSION_ENDED;
+      // By name, not class: with --task-store F the store's TaskCancelledError is F's own class.
+      const why = reason instanceof Error && reason.name === 'TaskCancelledError' ? reason.message : SESSION_ENDED;
       const after = job.cancel
         ? ` (${(job.stoppedAt - job.cancel.receivedAt).toFixed(1)} ms after tasks/cancel)`
         : ` (${why === SESSION_ENDED ? 'its session ended' : why})`;
@@ -92,10 +92,15 @@ export function trackTask(
   });
 }
 
-/** Counts `work` as running until it settles, so a shutdown waits for it. */
-export function trackWork(taskId: string, work: Promise<void>): Promise<void> {
+/** Counts `work` as running until it settles, so a shutdown waits for it; then says what the store still watches. */
+export function trackWork(taskId: string, work: Promise<void>, store: TaskStore): Promise<void> {
   workRunning.add(taskId);
-  return work.finally(() => workRunning.delete(taskId));
+  return work.finally(() => {
+    workRunning.delete(taskId);
+    // AbortingTaskStore should hold a controller only for a task whose work runs (the exercise's check reads this).
+    const { watchedTasks } = store as { watchedTasks?: number };
+    prove({ type: 'work-ended', taskId, workRunning: workRunning.size, watchedTasks });
+  });
 }
 
 /** When a session closes: cancels its unfinished tasks through the store, as tasks/cancel would. */
