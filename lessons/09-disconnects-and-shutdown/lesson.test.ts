@@ -1,7 +1,8 @@
 // Lesson 09, end to end: real server and client processes on ephemeral ports. Every claim in the
 // README is checked here, on the server's side: its log, its job records, /proc, the filesystem.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startLessonServer, startTs } from '../shared/processes.ts';
@@ -27,6 +28,10 @@ const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 const SCRATCH = join(import.meta.dirname, 'data', 'scratch');
+const EXERCISE_SHUTDOWN = join(import.meta.dirname, 'exercise-shutdown.ts');
+/** True when git says the file is as committed: a learner's work in progress is not the exercise as given. */
+const asGiven = (file: string) =>
+  spawnSync('git', ['diff', '--quiet', 'HEAD', '--', file], { cwd: join(import.meta.dirname, '../..') }).status === 0;
 
 type Server = LessonServer;
 
@@ -361,6 +366,33 @@ describe('lesson 09: graceful shutdown', { timeout: scaled(60_000) }, () => {
       await server.stop();
     }
   });
+
+  test(
+    "two terminals: the unsolved exercise's shutdown exits 0 under the call, leaves its scratch file, answers nothing",
+    { skip: !asGiven(EXERCISE_SHUTDOWN) && 'the exercise file is being worked on' },
+    async () => {
+      const server = await startLessonServer(SERVER, ['--shutdown', EXERCISE_SHUTDOWN]);
+      const client = startTs(CLIENT, ['--url', server.url, '--scenario', 'wait', '--expect', 'shutdown']);
+      try {
+        await server.waitForJob(1, (job) => job.chunksDone >= 2);
+        assert.equal(scratchFilesOf(server).length, 1);
+        server.child.kill('SIGTERM');
+        assert.equal(await server.exited, 0, server.output());
+        assert.match(server.output(), /1 scratch file\(s\) left: exiting \(code 0\)/);
+        assert.doesNotMatch(server.output(), /file handle closed, scratch file removed/);
+        assert.equal(scratchFilesOf(server).length, 1);
+        const last = proofOf(server, 'job').filter(jobWhere(1)).at(-1)!;
+        assert.notDeepEqual([last.fileHandle, last.resources?.['scratch file']], ['closed', 'removed']);
+        // No answer came: the client's SDK tries to reconnect the stream, to a server that is gone.
+        await client.waitForLine(/Failed to reconnect SSE stream/, scaled(10_000));
+        assert.equal(proofOf(client, 'came-back').length, 0);
+      } finally {
+        for (const file of scratchFilesOf(server)) rmSync(join(SCRATCH, file), { force: true });
+        await client.stop();
+        await server.stop();
+      }
+    },
+  );
 });
 
 describe('lesson 09: bad input gets a clear answer and the server keeps serving', { timeout: scaled(30_000) }, () => {

@@ -22,6 +22,7 @@ Usage: npx tsx lessons/09-disconnects-and-shutdown/server.ts [options]
                             (opt-in: the 2025-11-25 spec says a disconnect SHOULD NOT be read as a cancel)
   --keep-alive-ms N         interval of the SDK's SSE keep-alive comments (default: 15000)
   --shutdown-deadline-ms N  on SIGINT/SIGTERM, how long running calls get to clean up (default: ${SHUTDOWN_GRACE_MS})
+  --shutdown F              the shutdown from file F, in shutdown.ts's place (the exercise: exercise-shutdown.ts)
   --data DIR                the data folder: sample.txt and scratch/ (default: lessons/09-disconnects-and-shutdown/data)
   -h, --help                show this help
 `;
@@ -34,6 +35,7 @@ const flags = parseFlags(
     'keep-alive-ms': { type: 'string' },
     'shutdown-deadline-ms': { type: 'string' },
     data: { type: 'string' },
+    shutdown: { type: 'string' },
   },
   HELP,
 );
@@ -42,6 +44,8 @@ export const onCancel = choiceFlag('on-cancel', flags['on-cancel'], CANCEL_ANSWE
 export const disconnectMeansCancel = flags['disconnect-means-cancel'] ?? false;
 export const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
 export const shutdownDeadlineMs = intFlag('shutdown-deadline-ms', flags['shutdown-deadline-ms'], SHUTDOWN_GRACE_MS, 1);
+
+export const shutdownFile = flags.shutdown;
 
 export const dataFolder = flags.data ?? join(import.meta.dirname, 'data');
 export const dataLabel = relative(join(import.meta.dirname, '../..'), dataFolder); // shown in messages, not the absolute path

@@ -21,7 +21,7 @@ import { registerCountHeldResourcesTool } from './count-held-tool.ts';
 import { disconnectPolicy, recordStop, stopAtShutdown, stoppers, whileRunning } from './own-stop.ts';
 import { dataFolder, dataLabel, disconnectMeansCancel, keepAliveMs, onCancel, port } from './server-flags.ts';
 import { scratchFolder, shutdownDeadlineMs } from './server-flags.ts';
-import { shutDownGracefully } from './shutdown.ts';
+import { shutDownGracefully } from './shutdown-choice.ts'; // shutdown.ts's, or --shutdown F's
 
 const log = createTimeline('server');
 
