@@ -2,6 +2,7 @@
 // record what they send, and plain HTTP for ids and cancels the SDK client would never send. Every
 // claim in the README is checked here, on the server's side: job states, the server log, /proc.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -14,7 +15,7 @@ import {
   StreamableHTTPClientTransport as StreamableHTTPClientTransport2,
   type JSONRPCMessage as JSONRPCMessage2,
 } from '@modelcontextprotocol/client';
-import { startTs } from '../shared/processes.ts';
+import { startLessonServer, startTs } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { serverRunner, type LessonServer } from '../shared/shared-servers.ts';
 import { openRawSession, type RawSession } from '../shared/raw-mcp.ts';
@@ -36,6 +37,10 @@ import { scaled, waitFor } from '../shared/wait.ts';
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
+const EXERCISE = join(import.meta.dirname, 'exercise-server.ts');
+/** True when git says the file is as committed: a learner's work in progress is not the exercise as given. */
+const asGiven = (file: string) =>
+  spawnSync('git', ['diff', '--quiet', 'HEAD', '--', file], { cwd: join(import.meta.dirname, '../..') }).status === 0;
 
 type Server = LessonServer;
 const runner = serverRunner(SERVER);
@@ -267,6 +272,26 @@ describe('lesson 10: the client runs every scenario, and the server agrees', { t
     assert.equal(await badPort.exited, 2);
     assert.match(badPort.output(), /--port must be a whole number from 0 to 65535; got "abc"/);
   });
+
+  test(
+    'two terminals: the client against the unsolved exercise misses id-types, not cross-session, and exits 1',
+    { skip: !asGiven(EXERCISE) && 'the exercise file is being worked on' },
+    async () => {
+      const server = await startLessonServer(EXERCISE);
+      try {
+        const client = startTs(CLIENT, ['--url', server.url]);
+        assert.equal(await client.exited, 1, client.output());
+        const missed = Object.fromEntries(proofOf(client, 'scenario').map((r) => [r.scenario, r.missed]));
+        assert.deepEqual(missed['id-types'], ['"N" stopped nothing', 'N stopped it']);
+        // The client cancels on the session whose #1 started last: the one the exercise's table holds.
+        for (const scenario of ['after-completion', 'unknown-id', 'second-cancel', 'three-calls', 'cross-session'])
+          assert.deepEqual(missed[scenario], [], scenario);
+        assert.match(client.output(), /id-types: NOT as expected; these did not hold: "N" stopped nothing/);
+      } finally {
+        await server.stop();
+      }
+    },
+  );
 });
 
 describe('lesson 10 on the wire: races and ids over plain HTTP', { timeout: scaled(60_000) }, () => {
