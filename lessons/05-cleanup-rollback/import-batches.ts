@@ -6,7 +6,6 @@ import { insertBatch, storeResult, type RunResult } from './import-tables.ts';
 import { parseRecord } from './input-records.ts';
 import { completedResult, fingerprintOf } from './replies.ts';
 import type { Run } from './run-steps.ts';
-import { writeInPlace } from './server-flags.ts';
 
 export async function importBatches(tx: Sql, run: Run, tempPath: string): Promise<RunResult> {
   const { job, steps, report, idempotencyKey: key } = run;
@@ -24,7 +23,7 @@ export async function importBatches(tx: Sql, run: Run, tempPath: string): Promis
     await steps.done(`${label}: rows inserted`, `${records.length} rows`);
     await report.write(records.map((r) => `line ${r.line}: record ${r.id} verified (batch ${i + 1})\n`).join(''));
     job.chunksDone++;
-    await steps.done(`${label}: written to the temp file`, writeInPlace ? 'in fact to report.txt itself' : '');
+    await steps.done(`${label}: written to the temp file`, report.inPlace ? 'in fact to report.txt itself' : '');
   }
   const outputSha256 = await report.syncAndClose(); // the bytes are on disk before anything says they exist
   await steps.done('temp file synced');

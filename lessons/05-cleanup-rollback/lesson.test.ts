@@ -2,6 +2,7 @@
 // against PGlite and against a real PostgreSQL server. Every claim in the README is checked here,
 // from outside the server: the file system, the database, and the server's own record.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -708,6 +709,43 @@ describe(
     });
   },
 );
+
+describe('lesson 05 exercise, in two terminals', { timeout: scaled(60_000) }, () => {
+  const EXERCISE = join(import.meta.dirname, 'exercise-server.ts');
+  const asGiven = spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE]).status === 0;
+
+  test(
+    'the client against the unsolved exercise: 30 rows and half a report left, and a retry that trips over them',
+    { skip: !asGiven && 'the exercise file is being worked on' },
+    async () => {
+      const server = await startLessonServer(EXERCISE, ['--data', newDataFolder()]);
+      try {
+        const client = startTs(CLIENT, ['--url', server.url]);
+        assert.equal(await client.exited, 1, client.output());
+        const [report] = proofOf(client, 'server-report');
+        assert.deepEqual(
+          [report!.job.state, report!.job.resources['cancel arrived after'], resourcesOf(report!.job)],
+          ['cancelled', 'batch 3/4: rows inserted', ['open', undefined, 'released', 'left half-written']],
+        );
+        const afterCancel = proofOf(client, 'side-effects')[1]!;
+        assert.deepEqual(sideEffects(afterCancel), [30, false, 'absent', [], true]);
+        assert.equal(afterCancel.report.firstLine, `report of records.txt for idempotency key ${afterCancel.key}`);
+        lineIndex(
+          client.lines,
+          /server reports #\d+: cancelled; .*transaction open, temp dir never created, .*output left half-written$/,
+        );
+        lineIndex(client.lines, /server checks: 30 rows and no stored result for the key; lock free; no temp dir;/);
+        lineIndex(client.lines, /report\.txt changed by the cancelled call/);
+        lineIndex(
+          client.lines,
+          /<- tool error: duplicate key value violates unique constraint "imported_records_pkey"$/,
+        );
+      } finally {
+        await server.stop();
+      }
+    },
+  );
+});
 
 // ---------------------------------------------------------------------------------------------
 // Stopping the server: Ctrl-C cleans up; a crash leaves the lock and a temp dir, which the next start removes.

@@ -7,7 +7,7 @@ import { stopReason } from '../01-cancel-by-id/cancellation.ts';
 import type { Job } from '../shared/jobs.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { readBatches } from './input-records.ts';
-import { writeInPlace } from './server-flags.ts';
+import { paths } from './server-flags.ts';
 import { tempReport, type TempReport } from './temp-report.ts';
 
 /** process_large_file's arguments. */
@@ -41,7 +41,7 @@ export async function readRun(file: string, args: Args, extra: Run['extra'], job
     `tools/call #${job.requestId}: process_large_file ${path}, key ${key}, ${batches.length} batches of ${batchSize}`,
   );
   const run = { ...args, id: extra.requestId, job, lines, batches, signal: extra.signal, extra, rowsInserted: 0 };
-  return Object.assign(run, { steps: stepper(run, log), report: tempReport(job, log, writeInPlace) });
+  return Object.assign(run, { steps: stepper(run, log), report: tempReport(job, log, paths.output) });
 }
 
 /**

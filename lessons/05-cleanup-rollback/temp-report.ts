@@ -1,19 +1,26 @@
 // The report a lesson 05 run writes: into a temp file next to report.txt (or, with the broken
-// --write-in-place, into report.txt itself), hashed as it is written, fsync'd before COMMIT.
+// --write-in-place or in the exercise, into report.txt itself), hashed as it is written, fsync'd before COMMIT.
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Job } from '../shared/jobs.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
-export function tempReport(job: Job, log: Timeline, writeInPlace: boolean) {
+/** The report of job `job`; `output` is report.txt, which only a broken writer opens itself. */
+export function tempReport(job: Job, log: Timeline, output: string) {
   const id = job.requestId;
   const hash = createHash('sha256');
   let file: FileHandle | undefined;
+  let inPlace = false;
   return {
+    /** True once it has opened report.txt itself rather than a temp file: a stop leaves it half-written. */
+    get inPlace() {
+      return inPlace;
+    },
     async open(path: string) {
-      file = await open(path, writeInPlace ? 'w' : 'wx');
+      inPlace = path === output;
+      file = await open(path, inPlace ? 'w' : 'wx');
       job.fileHandle = 'open';
-      if (writeInPlace) job.resources.output = 'being overwritten in place';
+      if (inPlace) job.resources.output = 'being overwritten in place';
     },
     async write(text: string) {
       hash.update(text);
@@ -33,9 +40,9 @@ export function tempReport(job: Job, log: Timeline, writeInPlace: boolean) {
         job.fileHandle = 'closed';
         log.highlight(`#${id} temp file closed`);
       }
-      if (writeInPlace && job.resources.output === 'being overwritten in place') {
+      if (inPlace && job.resources.output === 'being overwritten in place') {
         job.resources.output = 'left half-written';
-        log.warn(`#${id} --write-in-place: report.txt is left half-written`);
+        log.warn(`#${id} report.txt is left half-written (written in place, not renamed into place)`);
       }
     },
   };
