@@ -2,8 +2,10 @@
 // checks read the server's own process.memoryUsage() while a reader stalls; the naive server is the
 // negative control that shows the check can fail.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -189,6 +191,34 @@ describe('lesson 08: a slow reader and the server memory', { timeout: scaled(90_
       ]);
     });
   });
+});
+
+describe('lesson 08 exercise, in two terminals', { timeout: scaled(60_000) }, () => {
+  const EXERCISE = join(import.meta.dirname, 'exercise-server.ts');
+  const asGiven = spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE]).status === 0;
+
+  test(
+    'the slow reader against the unsolved exercise: the job completes while it reads nothing, memory grows past the bound, exit 1',
+    { skip: !asGiven && 'the exercise file is being worked on' },
+    async () => {
+      const data = mkdtempSync(join(tmpdir(), 'lesson08-exercise-'));
+      const server = await startLessonServer(EXERCISE, ['--data', data]);
+      try {
+        const reader = startTs(SLOW_READER, ['--url', server.url, '--lines', String(LINES)]);
+        assert.equal(await reader.exited, 1, reader.output());
+        const stalled = onlyProof(reader, 'stalled');
+        completedWhileStalled(stalled);
+        assert.ok(stalled.growth > BOUND_BYTES, `growth ${stalled.growth} should exceed ${BOUND_BYTES}`);
+        assert.equal(stalled.job.resources?.['live view'], undefined, 'no live view: every batch sent at once');
+        assert.equal(onlyProof(reader, 'came-back').liveLines, LINES);
+        assert.match(reader.output(), /server job: completed, 1500\/1500 batches .*; live view: none$/m);
+        assert.match(reader.output(), /memory grew past the bound; expected bounded$/m);
+      } finally {
+        await server.stop();
+        rmSync(data, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe('lesson 08: a fast client', { timeout: scaled(60_000) }, () => {

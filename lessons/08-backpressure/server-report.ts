@@ -11,7 +11,7 @@ import { megabytes } from './export-outputs.ts';
 import type { LiveView } from './live-view.ts';
 
 /** The job stopped early (its file already closed and deleted): why, and what its live view was doing. */
-export function recordStop(job: Job, view: LiveView, signal: AbortSignal, log: Timeline) {
+export function recordStop(job: Job, view: Pick<LiveView, 'linesSent'>, signal: AbortSignal, log: Timeline) {
   job.state = 'cancelled';
   job.stoppedAt = performance.now();
   const abandoned = job.resources['live view']?.startsWith('waiting for room');
