@@ -2,7 +2,7 @@
 // with plain fetch, and the server's own record of each job. No test asserts how many milliseconds
 // anything took: they assert what the handler did (chunks, order of events, threads, descriptors).
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -353,4 +353,31 @@ describe('lesson 03 README shows what the code prints', { timeout: scaled(60_000
       await server.stop();
     }
   });
+});
+
+describe('lesson 03 exercise, in two terminals', { timeout: scaled(60_000) }, () => {
+  const EXERCISE = join(import.meta.dirname, 'exercise-strategies.ts');
+  const asGiven = spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE]).status === 0;
+
+  test(
+    'the client against the unsolved exercise gets the full result after its cancel and exits 1',
+    { skip: !asGiven && 'the exercise file is being worked on' },
+    async () => {
+      const server = await startLessonServer(SERVER, ['--strategies', EXERCISE]);
+      try {
+        const client = startTs(CLIENT, [
+          ...['--url', server.url, '--strategy', 'cpu-sliced', '--chunks', '20', '--cancel-after', '300'],
+        ]);
+        assert.equal(await client.exited, 1, client.output());
+        assert.match(client.output(), /<- the full result, .* the job ran to the end/);
+        assert.match(client.output(), /unexpected outcome for cpu-sliced/);
+        assert.ok(
+          server.proof().some((r) => r.type === 'cancel' && r.matched === 'completed'),
+          server.output(),
+        );
+      } finally {
+        await server.stop();
+      }
+    },
+  );
 });
