@@ -17,12 +17,12 @@ function socketInodes(pid: number): Set<string> {
 }
 
 /**
- * How many TCP connections process `pid` holds open whose local or remote port is `port`
- * (listening sockets excluded). Either end counts, so a server that talks to itself shows two.
+ * The TCP connections process `pid` holds open whose local or remote port is `port` (listening
+ * sockets excluded), each as its two ports. Either end counts, so a server that talks to itself shows two.
  */
-export function openTcpConnectionsOnPort(pid: number, port: number): number {
+export function tcpConnectionsOnPort(pid: number, port: number): { localPort: number; remotePort: number }[] {
   const mine = socketInodes(pid);
-  let count = 0;
+  const found = [];
   for (const table of ['tcp', 'tcp6']) {
     const path = `/proc/${pid}/net/${table}`;
     if (!existsSync(path)) continue;
@@ -30,8 +30,12 @@ export function openTcpConnectionsOnPort(pid: number, port: number): number {
       const [, local, remote, state, , , , , , inode] = row.trim().split(/\s+/);
       const portOf = (address = '') => parseInt(address.split(':')[1] ?? '', 16);
       const LISTEN = '0A';
-      if (state !== LISTEN && mine.has(inode ?? '') && (portOf(local) === port || portOf(remote) === port)) count++;
+      if (state !== LISTEN && mine.has(inode ?? '') && (portOf(local) === port || portOf(remote) === port))
+        found.push({ localPort: portOf(local), remotePort: portOf(remote) });
     }
   }
-  return count;
+  return found;
 }
+
+/** How many TCP connections process `pid` holds open with `port` at either end (see tcpConnectionsOnPort). */
+export const openTcpConnectionsOnPort = (pid: number, port: number): number => tcpConnectionsOnPort(pid, port).length;

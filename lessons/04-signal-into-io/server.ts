@@ -13,17 +13,9 @@ import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { openDatabase } from './database.ts';
-import {
-  fetchFromUpstream,
-  queryDatabase,
-  readLargeFile,
-  runChildProcess,
-  SOURCES,
-  type LayerRun,
-  type Source,
-} from './layers.ts';
+import { SOURCES, type LayerRun, type Source } from './layers.ts';
 import { startUpstreamForJobs } from './slow-upstream.ts';
-import { port, wrongWay } from './server-flags.ts';
+import { io, layersFile, port, wrongWay } from './server-flags.ts';
 
 const log = createTimeline('server');
 
@@ -102,10 +94,10 @@ const largeFile = ensureSampleFile(join(import.meta.dirname, 'data'), 'large.txt
 const upstream = await startUpstreamForJobs(log);
 
 const layers: Record<Source, (run: LayerRun, signal: AbortSignal | undefined) => Promise<void>> = {
-  http: (run, signal) => fetchFromUpstream(run, upstream.urlFor(run.job, run.chunks, run.chunkDelayMs), signal),
-  child: (run, signal) => runChildProcess(run, signal),
-  file: (run, signal) => readLargeFile(run, largeFile, signal),
-  db: (run, signal) => queryDatabase(run, db, signal),
+  http: (run, signal) => io.fetchFromUpstream(run, upstream.urlFor(run.job, run.chunks, run.chunkDelayMs), signal),
+  child: (run, signal) => io.runChildProcess(run, signal),
+  file: (run, signal) => io.readLargeFile(run, largeFile, signal),
+  db: (run, signal) => io.queryDatabase(run, db, signal),
 };
 
 const toolResult = (structuredContent: Record<string, unknown>, text: string) => ({
@@ -147,3 +139,4 @@ databaseOpen.resolve();
 log.ok(`listening on ${running.url}  (database: ${db.label})`);
 log.detail(`slow upstream on ${upstream.url}; large file ${relative(join(import.meta.dirname, '../..'), largeFile)}`);
 if (wrongWay) log.warn('--wrong-way: handlers stop waiting on a cancel, but their I/O is not given the signal');
+if (layersFile) log.warn(`the layers come from ${layersFile}, not layers.ts`);
