@@ -1,6 +1,7 @@
 // Lesson 02, end to end: the real server and client processes on ephemeral ports, SDK clients in
 // this process, and the wire seen with plain fetch. Every claim in this lesson's README is checked here.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import { createServer } from 'node:http';
@@ -149,7 +150,8 @@ describe('lesson 02: the client, scenario by scenario', { timeout: scaled(60_000
         ['cancelled', 'cancelled'],
       );
       await assertFileReleased(server);
-      const stopped = await server.waitForJob(1, (job) => job.stoppedAtMs !== undefined);
+      // trackJob's stopped() records stoppedAt first, then the state: wait for the record with both.
+      const stopped = await server.waitForJob(1, (job) => job.stoppedAtMs !== undefined && job.state !== 'running');
       assert.equal(stopped.state, 'cancelled');
       assert.equal(typeof stopped.cancelToStopMs, 'number', 'stopped after the cancel arrived');
       const mostChunks = Math.max(
@@ -1030,4 +1032,27 @@ describe('lesson 02 README shows what the code prints', { timeout: scaled(60_000
       { own: true },
     );
   });
+});
+
+describe('lesson 02 exercise, in two terminals', { timeout: scaled(60_000) }, () => {
+  const EXERCISE = join(import.meta.dirname, 'exercise-client.ts');
+  const asGiven = spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE]).status === 0;
+
+  test(
+    'the unsolved exercise client against the server: the server stops the call, the client says "timed out" and exits 1',
+    { skip: !asGiven && 'the exercise file is being worked on' },
+    async () => {
+      const server = await startLessonServer(SERVER);
+      try {
+        const client = startTs(EXERCISE, ['--url', server.url, '--chunks', '20', '--chunk-delay', '100']);
+        assert.equal(await client.exited, 1, client.output());
+        assert.match(client.output(), /observed: timed out, but the cancel scenario expects: cancelled$/m);
+        const job = await server.waitForJob(1, (record) => record.state === 'cancelled');
+        assert.equal(job.cancelReason, 'user pressed cancel');
+        assert.ok(server.proof().some((r) => r.type === 'cancel' && r.requestId === 1 && r.matched === 'running'));
+      } finally {
+        await server.stop();
+      }
+    },
+  );
 });

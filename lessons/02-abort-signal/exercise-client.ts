@@ -1,0 +1,135 @@
+// Lesson 02 exercise: client.ts with its point taken out. This client cancels the SDK way, then
+// misreads what comes back: it judges a failed call by the error's code, so its own cancel looks
+// like a timeout, and it does not notice a server that died, so it waits for its timeout. Fix it
+// where the EXERCISE comments are, then check it: `npm run learn -- 02` (the README's Exercise says more).
+//
+// Lesson 02 client: cancel a tools/call the SDK way, with an AbortSignal, and tell a user's cancel
+// from a timeout and from a lost connection, which SDK 1.x does not do for you.
+//
+// Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ErrorCode, isJSONRPCNotification, isJSONRPCRequest, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { prove } from '../shared/proof.ts';
+import { createTimeline } from '../shared/timeline.ts';
+import { deferred } from '../shared/wait.ts';
+import { classifyCallFailure, closeWhenServerGone, holdCancelsUntilSent, type CallFailure } from './call-failures.ts';
+import * as flags from './client-flags.ts';
+
+const { url, scenario, cancelAfterMs, timeoutMs, pingEveryMs, chunks, chunkDelayMs, reason } = flags;
+const log = createTimeline('client');
+
+const transport = new StreamableHTTPClientTransport(new URL(url));
+holdCancelsUntilSent(transport);
+// Show what the SDK sends, as it leaves: the call's id, and the cancel the SDK sends for us.
+const callId = deferred<RequestId>();
+const send = transport.send.bind(transport);
+transport.send = (message, options) => {
+  if (isJSONRPCRequest(message) && message.method === 'tools/call') callId.resolve(message.id);
+  if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+    prove({ type: 'cancel-sent', params: message.params });
+    log.highlight(`-> notifications/cancelled ${JSON.stringify(message.params)} (sent by the SDK)`);
+  }
+  return send(message, options);
+};
+const client = new Client({ name: 'lesson-02-client', version: '1.0.0' });
+
+log.event(`connecting to ${url}`);
+try {
+  await client.connect(transport);
+} catch (error) {
+  log.fail(`cannot connect to ${url}: ${(error as Error).message}`);
+  log.detail('is the server running? npx tsx lessons/02-abort-signal/server.ts');
+  process.exit(1);
+}
+log.detail(`session ${transport.sessionId}, protocol ${transport.protocolVersion}`);
+
+// EXERCISE 2: a server that dies mid-call does not fail the call: SDK 1.x waits for its timeout
+// (here, a minute). Notice that the server is gone, and make the pending call fail at once.
+const controller = new AbortController(); // one per call: never share a signal between calls
+const call = client.callTool(
+  { name: 'process_large_file', arguments: { path: 'sample.txt', chunks, chunkDelayMs } },
+  undefined,
+  { signal: controller.signal, timeout: scenario === 'timeout' ? timeoutMs : chunks * chunkDelayMs + 60_000 },
+);
+const id = await callId.promise;
+log.event(
+  `-> tools/call #${JSON.stringify(id)} process_large_file (${chunks} chunks, ${chunkDelayMs} ms apart)` +
+    (scenario === 'timeout' ? `, timeout ${timeoutMs} ms` : ''),
+);
+let cancelTimer: NodeJS.Timeout | undefined;
+if (scenario === 'cancel') {
+  cancelTimer = setTimeout(() => {
+    prove({ type: 'abort', reason });
+    log.highlight(`controller.abort("${reason}") after ${cancelAfterMs} ms`);
+    controller.abort(reason);
+  }, cancelAfterMs);
+}
+
+let observed: CallFailure | 'completed';
+try {
+  await call;
+  log.warn('<- the call completed');
+  observed = 'completed';
+} catch (error) {
+  // EXERCISE 1: SDK 1.x rejects an abort with -32001 (RequestTimeout), the code a timeout has, so
+  // the code cannot tell a cancel from a timeout. Classify the failure so that it can.
+  const failedWith = (error as { code?: unknown }).code;
+  observed =
+    failedWith === ErrorCode.RequestTimeout
+      ? 'timed out'
+      : failedWith === ErrorCode.ConnectionClosed
+        ? 'connection lost'
+        : 'failed';
+  const { constructor, message, code } = error as Error & { code?: unknown };
+  const { aborted } = controller.signal;
+  const why = aborted ? String(controller.signal.reason) : undefined;
+  prove({ type: 'rejected', name: constructor.name, code, message, observed, aborted, reason: why });
+  log.event(`<- rejected: ${constructor.name} code ${String(code)}: "${message}"`);
+  log.highlight(
+    `classifyCallFailure: ${observed} (signal.aborted: ${aborted}` +
+      (aborted ? `, reason: ${JSON.stringify(why)}` : '') +
+      ')',
+  );
+} finally {
+  clearTimeout(cancelTimer);
+}
+
+/**
+ * The job as the server reports it, once the handler has finished: the SDK rejects the call the
+ * moment we abort, before the server has even answered the cancel, so the first look may be early.
+ */
+async function settledJob(requestId: RequestId): Promise<Record<string, unknown>> {
+  for (let attempt = 0; ; attempt++) {
+    const status = await client.callTool({ name: 'get_job_status', arguments: { requestId } });
+    const job = (status.structuredContent ?? {}) as Record<string, unknown>;
+    if ((job.state !== 'running' && job.fileHandle !== 'open') || attempt === 100) return job;
+    await sleep(20);
+  }
+}
+
+// The proof is on the server's side: ask it what it did with the call.
+if (observed === 'connection lost') {
+  log.event('no server to ask: the session went with it');
+} else {
+  const job = await settledJob(id);
+  prove({ type: 'server-report', requestId: id, job });
+  log.event(
+    `server reports #${JSON.stringify(id)}: ${String(job.state)} after chunk ${String(job.chunksDone)}/${String(job.chunksTotal)}, ` +
+      `reason ${JSON.stringify(job.cancelReason ?? null)}, file handle ${String(job.fileHandle)}`,
+  );
+  await transport.terminateSession();
+  log.detail('session ended (DELETE)');
+}
+await client.close();
+
+const expected = flags.EXPECTED[scenario];
+prove({ type: 'outcome', observed, expected });
+if (observed === expected) {
+  log.ok(`observed: ${observed}, as the ${scenario} scenario expects`);
+} else {
+  log.fail(`observed: ${observed}, but the ${scenario} scenario expects: ${expected}`);
+  if (scenario === 'lost-connection') log.detail('start the server with --crash-at-chunk 3 for this scenario');
+  process.exitCode = 1;
+}
