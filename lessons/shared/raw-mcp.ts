@@ -11,9 +11,10 @@ export interface SseReading {
   messages: JSONRPCMessage[];
   /** SSE comments received so far (the SDK's keep-alives are `: keepalive`). */
   comments: string[];
-  /** True once the server ended the response. */
+  /** True once the response ended: the server ended it, or the connection was cut (then `cutOff` says why). */
   ended: boolean;
-  /** Resolves when the response ends. */
+  cutOff?: string;
+  /** Resolves when the response ends, however it ends. */
   done: Promise<void>;
 }
 
@@ -39,6 +40,9 @@ function readSse(response: Response): SseReading {
     const decoder = new TextDecoder();
     try {
       for await (const chunk of response.body ?? []) parser.feed(decoder.decode(chunk, { stream: true }));
+    } catch (error) {
+      // A server that dies mid-stream cuts it ("terminated"): recorded, not thrown at whoever awaits `done`.
+      reading.cutOff = (error as Error).message;
     } finally {
       reading.ended = true;
     }
