@@ -4,19 +4,26 @@ import { McpError, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { Session } from './recording-session.ts';
 import type { Checks } from './scenarios.ts';
 import type { Timeline } from '../shared/timeline.ts';
+import { waitFor } from '../shared/wait.ts';
 
 export async function cancelInitialize(log: Timeline): Promise<Checks> {
   // connect() with a signal that fires while initialize is still on its way back.
   const slowMs = 500;
   const late = new Session(log, slowMs);
   const controller = new AbortController();
-  setTimeout(() => controller.abort('user gave up connecting'), 100);
   log.event(
-    `-> initialize, the answer ${slowMs} ms slow on the network; connect(transport, { signal }) aborts after 100 ms`,
+    `-> initialize, the answer ${slowMs} ms slow on the network; connect(transport, { signal }) aborts while it is on its way`,
   );
+  const connecting = late.client.connect(late.transport, { signal: controller.signal });
+  // Abort once the server has answered (its HTTP status is in) and the answer is still on the slow
+  // network: a fixed delay could fire before the server answered, on a busy machine.
+  await waitFor('the server to answer initialize', () =>
+    late.posts.some((p) => p.body.includes('"method":"initialize"')),
+  );
+  controller.abort('user gave up connecting');
   let rejected = false;
   try {
-    await late.client.connect(late.transport, { signal: controller.signal });
+    await connecting;
     log.fail('connect() resolved');
   } catch (error) {
     rejected = true;
