@@ -2,7 +2,7 @@
 // and SDK clients in the test that record every message they send. Every claim in the README is
 // checked here, on the server's side: what stopped the job, after how many chunks, file closed.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,8 @@ const run = promisify(execFile);
 const SERVER = join(import.meta.dirname, 'server.ts');
 const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
+const CAP_CLIENT = join(import.meta.dirname, 'cap-client.ts');
+const EXERCISE = join(import.meta.dirname, 'exercise-total-cap.ts');
 
 type Server = Awaited<ReturnType<typeof startLessonServer>>;
 type Recording = Awaited<ReturnType<typeof connectRecordingClient>>;
@@ -684,5 +686,41 @@ describe('lesson 06 README shows what the code prints', { timeout: scaled(60_000
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('lesson 06 exercise, in two terminals: the server and cap-client.ts', { timeout: scaled(60_000) }, () => {
+  // A learner's work in progress is not the exercise as given (git says the file is changed).
+  const asGiven =
+    spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE], { cwd: import.meta.dirname }).status === 0;
+
+  test(
+    'against the unsolved exercise: a cancel leaves after each short call completed, the server ignores it, exit 1',
+    { skip: !asGiven && 'the exercise file is being worked on' },
+    async () => {
+      const from = server.lines.length;
+      const client = startTs(CAP_CLIENT, ['--url', server.url]);
+      assert.equal(await client.exited, 1, client.output());
+      for (const id of [2, 3]) {
+        assert.match(
+          client.output(),
+          new RegExp(`notifications/cancelled for #${id} left, \\d+ ms after it completed`),
+        );
+        await server.waitForLine(
+          new RegExp(`notifications/cancelled for #${id}, which already completed: nothing to cancel, ignored`),
+          5000,
+          from,
+        );
+      }
+      assert.match(client.output(), /the cap stopped #4, with one cancel/);
+    },
+  );
+
+  test('with --cap total-cap.ts: no cancel after a call completed, the cap stops the long one, exit 0', async () => {
+    const client = startTs(CAP_CLIENT, ['--url', server.url, '--cap', join(import.meta.dirname, 'total-cap.ts')]);
+    assert.equal(await client.exited, 0, client.output());
+    assert.match(client.output(), /no cancel left for a call that had completed/);
+    assert.doesNotMatch(client.output(), /ms after it completed/);
+    assert.match(client.output(), /the cap stopped #4, with one cancel/);
   });
 });
