@@ -32,7 +32,12 @@ function entries(): string[] {
       ['server.ts', 'client.ts', 'exercise-server.ts', 'exercise-client.ts'].map((file) => join(lessons, name, file)),
     )
     .filter((file) => existsSync(file));
-  return [...found, join(lessons, '08-backpressure/slow-reader.ts'), join(root, 'scripts/reliability/soak.ts')];
+  return [
+    ...found,
+    join(lessons, '08-backpressure/slow-reader.ts'),
+    join(root, 'scripts/reliability/soak.ts'),
+    join(root, 'scripts/learn.ts'),
+  ];
 }
 
 interface BundleRecord {
