@@ -2,43 +2,16 @@
 // works and waits, so the same cancel can be watched stopping it fast, late, or not at all.
 //
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
-import { join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, relative } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { answerCancelled, noteCancel, sendResultAfterLateCancel, stopReason } from '../01-cancel-by-id/cancellation.ts';
-import { intFlag, parseFlags } from '../shared/cli.ts';
 import { ensureSampleFile, resolveInDataFolder } from '../shared/data-folder.ts';
 import { registerJobStatusTool } from '../shared/jobs.ts';
 import { serveMcpOrExit, type NewSession } from '../shared/mcp-http.ts';
 import { createTimeline } from '../shared/timeline.ts';
-import { run as lessonRun, STRATEGIES, STRATEGY_DESCRIPTIONS } from './strategies.ts';
-
-export const DEFAULT_PORT = 3103;
-
-const HELP = `
-Lesson 03 server: process_large_file with a choice of strategies, to see which ones a cancel can stop.
-
-Usage: npx tsx lessons/03-cooperative-handlers/server.ts [options]
-
-  --port N          port on 127.0.0.1 (default: $PORT or ${DEFAULT_PORT}; 0 picks a free one)
-  --strategies F    the strategies from file F, in strategies.ts's place (the exercise: exercise-strategies.ts)
-  -h, --help        show this help
-
-Strategies (the tool's "strategy" argument):
-${STRATEGIES.map((s) => `  ${s.padEnd(13)}${STRATEGY_DESCRIPTIONS[s]}`).join('\n')}
-`;
-
-const flags = parseFlags({ port: { type: 'string' }, strategies: { type: 'string' } }, HELP);
-const port = intFlag('port', flags.port ?? process.env.PORT, DEFAULT_PORT, 0, 65_535);
-
-/** --strategies F: the handlers from F. tsx's tsImport loads a .ts file however this server was started. */
-async function strategiesFrom(file: string): Promise<typeof lessonRun> {
-  const tsx = 'tsx/esm/api'; // a variable, so the tests' bundle (quick-starts.ts) loads tsx from node_modules
-  const api = (await import(tsx)) as { tsImport: (url: string, from: string) => Promise<{ run: typeof lessonRun }> };
-  return (await api.tsImport(pathToFileURL(resolve(file)).href, import.meta.url)).run;
-}
-const run = flags.strategies ? await strategiesFrom(flags.strategies) : lessonRun;
+import { port, run, strategiesFile } from './server-flags.ts';
+import { STRATEGIES, STRATEGY_DESCRIPTIONS } from './strategies.ts';
 
 const log = createTimeline('server');
 const dataFolder = join(import.meta.dirname, 'data');
@@ -135,4 +108,4 @@ const running = await serveMcpOrExit({
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
 });
 log.ok(`listening on ${running.url}  (data folder: ${dataLabel})`);
-if (flags.strategies) log.warn(`the strategies come from ${flags.strategies}, not strategies.ts`);
+if (strategiesFile) log.warn(`the strategies come from ${strategiesFile}, not strategies.ts`);
