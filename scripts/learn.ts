@@ -173,16 +173,16 @@ if (!existsSync(file)) {
 if (!flags.watch) process.exit((await check(exercise, file)) ? 0 : 1);
 
 // Watch: check once now, then again after each save (editors write a file in bursts: wait for quiet).
-let running: Promise<unknown> = check(exercise, file);
+const watching = () => console.log(`\nwatching ${relative(root, file)}: save it to check again, Ctrl-C to stop`);
+let running: Promise<unknown> = check(exercise, file).then(watching);
 let timer: NodeJS.Timeout | undefined;
-console.log(`\nwatching ${relative(root, file)}: save it to check again, Ctrl-C to stop`);
 watch(file, () => {
   clearTimeout(timer);
   timer = setTimeout(() => {
     running = running.then(async () => {
       console.log('');
       await check(exercise, file);
-      console.log(`\nwatching ${relative(root, file)}: save it to check again, Ctrl-C to stop`);
+      watching();
     });
   }, 200);
 });
