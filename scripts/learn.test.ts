@@ -4,7 +4,7 @@
 // its progress in the file it names.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -109,6 +109,31 @@ describe('npm run learn', { timeout: scaled(60_000), concurrency: true }, () => 
         : line.includes(`: failing at "${saved['01'].firstFailing}"`),
       line,
     );
+  });
+
+  test('--watch checks again when the file is saved', async () => {
+    // A copy of the exercise that this test may save over, so the shipped one stays as given: in
+    // node_modules/.cache, where the packages resolve and no static check looks; its imports absolute.
+    const cache = join(root, 'node_modules/.cache/mcp-cancellation-lessons');
+    mkdirSync(cache, { recursive: true });
+    const folder = mkdtempSync(join(cache, 'learn-watch-'));
+    const copy = (from: string) =>
+      readFileSync(join(root, from), 'utf8').replace(
+        /from '(\.\.?\/[^']+)'/g,
+        (_, path: string) => `from '${join(root, 'lessons/01-cancel-by-id', path)}'`,
+      );
+    const file = join(folder, 'exercise-server.mts'); // .mts: ESM outside the package, as the lesson's files are in it
+    writeFileSync(file, copy(exercises[0]!.exercise.file));
+    const watching = learn(['01', '--watch', '--file', file], 'watch.json');
+    try {
+      await watching.waitForLine(/^FAIL stops within one chunk of the cancel/, scaled(30_000));
+      await watching.waitForLine(/^watching .*save it to check again/, scaled(10_000));
+      writeFileSync(file, copy(exercises[0]!.exercise.solution));
+      await watching.waitForLine(/^Passes/, scaled(30_000));
+    } finally {
+      await watching.stop();
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   test('gives hints one at a time, and says when there are no more', async () => {
