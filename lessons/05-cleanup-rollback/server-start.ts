@@ -55,8 +55,9 @@ export async function serveWithDatabase(
     },
   });
 
-  log.ok(`listening on ${running.url}  (database: ${database.label}; data folder: ${dataLabel})`);
+  // The record first: a test that sees the line may read the record at once.
   prove({ type: 'listening', url: running.url, database: database.label });
+  log.ok(`listening on ${running.url}  (database: ${database.label}; data folder: ${dataLabel})`);
   if (writeInPlace) log.warn('--write-in-place: report.txt is written directly, so a cancel leaves half of it');
 }
 
