@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { exercises as list } from '../lessons/exercises.ts';
 import { startLessonServer, startTs } from '../lessons/shared/processes.ts';
+import { asShipped } from '../lessons/shared/testing.ts';
 import { scaled } from '../lessons/shared/wait.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -17,7 +18,7 @@ const lessons = readdirSync(join(root, 'lessons')).filter((name) => /^\d\d-/.tes
 const exercises = list.map((exercise) => ({ exercise, folder: exercise.file.split('/')[1]! }));
 
 /** True when git says the file is as committed: a learner's work in progress is not the exercise as given. */
-const asGiven = (file: string) => spawnSync('git', ['diff', '--quiet', 'HEAD', '--', file], { cwd: root }).status === 0;
+const asGiven = asShipped;
 
 /** Lines that differ between exercise and solution, indentation aside. */
 function diffSize(a: string, b: string): number {

@@ -2,7 +2,7 @@
 // with plain fetch, and the server's own record of each job. No test asserts how many milliseconds
 // anything took: they assert what the handler did (chunks, order of events, threads, descriptors).
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +21,7 @@ import {
   lineIndex,
   openDescriptorsTo,
   type Proof,
+  asShipped,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import type { z } from 'zod';
@@ -357,7 +358,7 @@ describe('lesson 03 README shows what the code prints', { timeout: scaled(60_000
 
 describe('lesson 03 exercise, in two terminals', { timeout: scaled(60_000) }, () => {
   const EXERCISE = join(import.meta.dirname, 'exercise-strategies.ts');
-  const asGiven = spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE]).status === 0;
+  const asGiven = asShipped(EXERCISE);
 
   test(
     'the client against the unsolved exercise gets the full result after its cancel and exits 1',

@@ -22,6 +22,7 @@ import {
   proofOf,
   textOf,
   type Proof,
+  asShipped,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import { APPLICATION_NAME } from './database.ts';
@@ -453,7 +454,7 @@ describe('Node child processes and abort signals', { timeout: scaled(10_000) }, 
 
 describe('lesson 04 exercise, in two terminals (PGlite)', { timeout: scaled(60_000) }, () => {
   const EXERCISE = join(import.meta.dirname, 'exercise-layers.ts');
-  const asGiven = spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE]).status === 0;
+  const asGiven = asShipped(EXERCISE);
 
   test(
     'the client against the unsolved exercise: the child runs on after the cancel, and the client hears nothing',

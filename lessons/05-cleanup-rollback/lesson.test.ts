@@ -2,7 +2,6 @@
 // against PGlite and against a real PostgreSQL server. Every claim in the README is checked here,
 // from outside the server: the file system, the database, and the server's own record.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -29,6 +28,7 @@ import {
   textOf,
   type Proof,
   type RecordingClient,
+  asShipped,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import { throwawayPostgres, type ThrowawayPostgres } from '../shared/throwaway-postgres.ts';
@@ -712,7 +712,7 @@ describe(
 
 describe('lesson 05 exercise, in two terminals', { timeout: scaled(60_000) }, () => {
   const EXERCISE = join(import.meta.dirname, 'exercise-server.ts');
-  const asGiven = spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE]).status === 0;
+  const asGiven = asShipped(EXERCISE);
 
   test(
     'the client against the unsolved exercise: 30 rows and half a report left, and a retry that trips over them',

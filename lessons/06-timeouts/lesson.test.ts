@@ -2,7 +2,7 @@
 // and SDK clients in the test that record every message they send. Every claim in the README is
 // checked here, on the server's side: what stopped the job, after how many chunks, file closed.
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +26,7 @@ import {
   openDescriptorsTo,
   textOf,
   type Proof,
+  asShipped,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import { CallStoppedError, callToolWithTotalCap } from './total-cap.ts';
@@ -691,8 +692,7 @@ describe('lesson 06 README shows what the code prints', { timeout: scaled(60_000
 
 describe('lesson 06 exercise, in two terminals: the server and cap-client.ts', { timeout: scaled(60_000) }, () => {
   // A learner's work in progress is not the exercise as given (git says the file is changed).
-  const asGiven =
-    spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE], { cwd: import.meta.dirname }).status === 0;
+  const asGiven = asShipped(EXERCISE);
 
   test(
     'against the unsolved exercise: a cancel leaves after each short call completed, the server ignores it, exit 1',

@@ -2,7 +2,6 @@
 // checks read the server's own process.memoryUsage() while a reader stalls; the naive server is the
 // negative control that shows the check can fail.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +17,7 @@ import {
   onlyProof,
   textOf,
   type Proof,
+  asShipped,
 } from '../shared/testing.ts';
 import { logLines } from './log-lines.ts';
 import { scaled } from '../shared/wait.ts';
@@ -195,7 +195,7 @@ describe('lesson 08: a slow reader and the server memory', { timeout: scaled(90_
 
 describe('lesson 08 exercise, in two terminals', { timeout: scaled(60_000) }, () => {
   const EXERCISE = join(import.meta.dirname, 'exercise-server.ts');
-  const asGiven = spawnSync('git', ['diff', '--quiet', 'HEAD', '--', EXERCISE]).status === 0;
+  const asGiven = asShipped(EXERCISE);
 
   test(
     'the slow reader against the unsolved exercise: the job completes while it reads nothing, memory grows past the bound, exit 1',

@@ -1,7 +1,6 @@
 // Lesson 09, end to end: real server and client processes on ephemeral ports. Every claim in the
 // README is checked here, on the server's side: its log, its job records, /proc, the filesystem.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -20,6 +19,7 @@ import {
   proofOf,
   textOf,
   type Proof,
+  asShipped,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import { jobStatusInSession } from './session-over-http.ts';
@@ -30,8 +30,7 @@ const README = join(import.meta.dirname, 'README.md');
 const SCRATCH = join(import.meta.dirname, 'data', 'scratch');
 const EXERCISE_SHUTDOWN = join(import.meta.dirname, 'exercise-shutdown.ts');
 /** True when git says the file is as committed: a learner's work in progress is not the exercise as given. */
-const asGiven = (file: string) =>
-  spawnSync('git', ['diff', '--quiet', 'HEAD', '--', file], { cwd: join(import.meta.dirname, '../..') }).status === 0;
+const asGiven = asShipped;
 
 type Server = LessonServer;
 

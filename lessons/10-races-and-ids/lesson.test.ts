@@ -2,7 +2,6 @@
 // record what they send, and plain HTTP for ids and cancels the SDK client would never send. Every
 // claim in the README is checked here, on the server's side: job states, the server log, /proc.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -31,6 +30,7 @@ import {
   proofOf,
   textOf,
   type Proof,
+  asShipped,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 
@@ -39,8 +39,7 @@ const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 const EXERCISE = join(import.meta.dirname, 'exercise-server.ts');
 /** True when git says the file is as committed: a learner's work in progress is not the exercise as given. */
-const asGiven = (file: string) =>
-  spawnSync('git', ['diff', '--quiet', 'HEAD', '--', file], { cwd: join(import.meta.dirname, '../..') }).status === 0;
+const asGiven = asShipped;
 
 type Server = LessonServer;
 const runner = serverRunner(SERVER);

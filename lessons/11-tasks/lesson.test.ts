@@ -1,7 +1,6 @@
 // Lesson 11, end to end: the real server and client processes on ephemeral ports, plus SDK clients
 // in the test. Every claim in this lesson's README is checked here, on the server's side.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -31,6 +30,7 @@ import {
   textOf,
   type Proof,
   type RecordingClient,
+  asShipped,
 } from '../shared/testing.ts';
 import { scaled, waitFor } from '../shared/wait.ts';
 import { AbortingTaskStore, TaskCancelledError } from './task-store.ts';
@@ -40,8 +40,7 @@ const CLIENT = join(import.meta.dirname, 'client.ts');
 const README = join(import.meta.dirname, 'README.md');
 const EXERCISE_STORE = join(import.meta.dirname, 'exercise-task-store.ts');
 /** True when git says the file is as committed: a learner's work in progress is not the exercise as given. */
-const asGiven = (file: string) =>
-  spawnSync('git', ['diff', '--quiet', 'HEAD', '--', file], { cwd: join(import.meta.dirname, '../..') }).status === 0;
+const asGiven = asShipped;
 
 type Server = LessonServer;
 

@@ -1,7 +1,9 @@
 // Helpers for lesson tests: an SDK client that records what it sends, and a look at the file
 // descriptors a server process really holds (Linux /proc), independent of the server's own bookkeeping.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -128,3 +130,10 @@ export const jobWhere =
   (requestId: string | number, holds: (job: Proof) => boolean = () => true) =>
   (record: Proof) =>
     record.type === 'job' && record.requestId === requestId && holds(record);
+
+/**
+ * True when git says `file` (absolute, or from the repository root) is as committed: an exercise
+ * file a learner is working on is not the exercise as given, and tests of it as given skip.
+ */
+export const asShipped = (file: string): boolean =>
+  spawnSync('git', ['diff', '--quiet', 'HEAD', '--', file], { cwd: join(import.meta.dirname, '../..') }).status === 0;
