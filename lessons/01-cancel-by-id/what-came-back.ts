@@ -56,8 +56,11 @@ export function describe(settled: Settled, waitMs: number, expected: Outcome, lo
   return 'completed';
 }
 
-/** Says whether what came back is what `--expect` asked for; exit code 1 when it is not. */
-export function judge(observed: Outcome | 'failed', expected: Outcome, log: Timeline): void {
+/**
+ * Says whether what came back is what `--expect` asked for, and hands it to the test (proof.ts);
+ * exit code 1 when it is not. The later lessons' clients end the same way, with this.
+ */
+export function judge<O extends string>(observed: O | 'failed', expected: O, log: Timeline): void {
   prove({ type: 'outcome', observed, expected });
   if (observed === expected) {
     log.ok(`observed: ${observed}, as expected`);

@@ -13,7 +13,7 @@ import { waitFor } from '../shared/wait.ts';
 import { countHeld, describeHeld } from './held-resources.ts';
 import { cleanedUp, deleteSession, howItEnded, jobStatusInSession, type JobReport } from './session-over-http.ts';
 import * as flags from './client-flags.ts';
-import { judge } from './what-came-back.ts';
+import { judge } from '../01-cancel-by-id/what-came-back.ts';
 
 const { url, scenario, disconnectAfterMs, cancels, chunks, chunkDelayMs, expected } = flags;
 const log = createTimeline('client');

@@ -12,7 +12,8 @@ import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import * as flags from './client-flags.ts';
 import { printWorkReport, settledWork } from './server-report.ts';
-import { describeError, judge, wireError } from './what-came-back.ts';
+import { describeError, wireError } from './what-came-back.ts';
+import { judge } from '../01-cancel-by-id/what-came-back.ts';
 
 const { url, cancel, cancelAfterMs, cancelWith, chunks, chunkDelayMs, byTasksCancel, expected } = flags;
 const log = createTimeline('client');
