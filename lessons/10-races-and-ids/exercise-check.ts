@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { runCheck, within, type Exercise, type LessonServer } from '../shared/exercise-kit.ts';
 import type { JobRecord } from '../shared/proof.ts';
+import { waitFor } from '../shared/wait.ts';
 import { openRawSession, type RawSession, type SseReading } from '../shared/raw-mcp.ts';
 import { canSeeFileDescriptors, openDescriptorsTo } from '../shared/testing.ts';
 
@@ -81,7 +82,20 @@ export const exercise: Exercise = {
         'no record of tools/call #14 and #"7" reaching chunk 2 within 3 s: keep jobs.start and job.chunksDone in the handler',
       );
       await Promise.all([cancel(a, '14', 'wrong type'), cancel(a, 7, 'wrong type')]);
-      await new Promise((resolve) => setTimeout(resolve, CHUNK_DELAY_MS * 3 + 50));
+      // Until each call has either stopped or read two more chunks: by then a cancel that stops it has.
+      const then = new Map(([14, '7'] as const).map((id) => [id, jobIn(server, a, id)!.chunksDone]));
+      await within(
+        CHUNK_DELAY_MS * 6 + 1000,
+        waitFor(
+          'both calls to stop or go on',
+          () =>
+            ([14, '7'] as const).every((id) => {
+              const job = jobIn(server, a, id)!;
+              return job.state !== 'running' || job.chunksDone >= then.get(id)! + 2;
+            }),
+          { timeoutMs: CHUNK_DELAY_MS * 6 + 1000 },
+        ),
+      );
       const stoppedByWrong = ([14, '7'] as const).filter((id) => jobIn(server, a, id)!.state !== 'running');
       run.expect(
         'a cancel whose id has the other JSON type stops nothing',
