@@ -12,7 +12,7 @@
 //
 // Nothing else changes: the README's commands, the one-terminal runner and anything started
 // outside the test command run through tsx, as written.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -23,15 +23,19 @@ const ON = 'LESSON_QUICK_STARTS';
 /** The namespace of the made-up entry points (see bundleAll). */
 const QUICK_START = 'quick-start';
 
+/** A lesson's files that run as processes: its servers and clients, 1.x and 2.x, and its exercise's. */
+const STARTED = /^(exercise-)?(stdio-)?(server|client)(-v2)?\.ts$/;
+
 /** Every file the tests start as a process of its own. */
 function entries(): string[] {
   const lessons = join(root, 'lessons');
   const found = readdirSync(lessons)
     .filter((name) => /^\d\d-/.test(name))
     .flatMap((name) =>
-      ['server.ts', 'client.ts', 'exercise-server.ts', 'exercise-client.ts'].map((file) => join(lessons, name, file)),
-    )
-    .filter((file) => existsSync(file));
+      readdirSync(join(lessons, name))
+        .filter((file) => STARTED.test(file))
+        .map((file) => join(lessons, name, file)),
+    );
   return [
     ...found,
     join(lessons, '08-backpressure/slow-reader.ts'),
