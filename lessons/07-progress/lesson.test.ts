@@ -537,63 +537,116 @@ const post2026 = (url: string, method: string, params: Record<string, unknown> =
   });
 const METHOD_NOT_FOUND = { jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'Method not found' } };
 
-describe('2026-07-28 removes logging/setLevel (SDK 2.x)', { timeout: scaled(30_000) }, () => {
-  test('a server that declares logging answers it in 2025-11-25, and with 404 and -32601 in 2026-07-28', async () => {
-    const handler = createMcpHandler(
-      () => new McpServer({ name: 'logging', version: '1.0.0' }, { capabilities: { logging: {} } }),
-    );
-    const serve = toNodeHandler(handler);
-    let posts = 0;
-    const http = createServer((req, res) => {
-      posts++;
-      void serve(req, res);
-    });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
-    const connect = async (mode: 'legacy' | { pin: '2026-07-28' }) => {
-      const client = new Client2({ name: 'lesson-07-test', version: '1.0.0' }, { versionNegotiation: { mode } });
-      await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-      return client;
-    };
-    try {
-      const legacy = await connect('legacy');
-      assert.deepEqual(await legacy.setLoggingLevel('info'), {});
-      await legacy.close();
+describe(
+  'lesson 07 in SDK 2.x: progress works as in 1.x; 2026-07-28 removes logging/setLevel',
+  { timeout: scaled(30_000) },
+  () => {
+    /** A 2.x client (2025-11-25, the default) on lesson 07's server, recording the tools/call it sends. */
+    async function client2On(url: string) {
+      const transport = new StreamableHTTPClientTransport(new URL(url));
+      const sent: { id?: unknown; method?: string; params?: { _meta?: { progressToken?: unknown } } }[] = [];
+      const send = transport.send.bind(transport);
+      transport.send = (message, options) => (sent.push(message as (typeof sent)[number]), send(message, options));
+      const client = new Client2({ name: 'lesson-07-test', version: '1.0.0' });
+      await client.connect(transport);
+      const calls = () => sent.filter((message) => message.method === 'tools/call');
+      return { client, calls };
+    }
+    const quick = { name: 'process_large_file', arguments: { path: 'sample.txt', chunks: 4, chunkDelayMs: 100 } };
 
-      const modern = await connect({ pin: '2026-07-28' });
-      const before = posts;
-      await assert.rejects(modern.setLoggingLevel('info'), (error: SdkError) => {
-        assert.equal(error.code, SdkErrorCode.MethodNotSupportedByProtocolVersion);
-        return true;
+    test('the 2.x client puts the request id in _meta.progressToken only when given onprogress, as 1.x does', async () => {
+      await withServer([], async (server) => {
+        const { client, calls } = await client2On(server.url);
+        try {
+          const progress: number[] = [];
+          await client.callTool(quick, { onprogress: ({ progress: done }) => void progress.push(done) });
+          await client.callTool(quick);
+          const [withHandler, without] = calls();
+          assert.equal(withHandler!.params?._meta?.progressToken, withHandler!.id);
+          assert.equal(without!.params?._meta?.progressToken, undefined);
+          assert.ok(progress.length > 0 && progress.every((p, i) => i === 0 || p > progress[i - 1]!), String(progress));
+        } finally {
+          await client.close();
+        }
       });
-      assert.equal(posts, before, 'the client refused without sending anything');
-      await modern.close();
+    });
 
-      for (const [method, params] of [
-        ['logging/setLevel', { level: 'info' }],
-        ['ping', {}],
-      ] as const) {
-        const response = await post2026(url, method, params);
-        assert.equal(response.status, 404, method);
-        assert.deepEqual(await response.json(), METHOD_NOT_FOUND, method);
+    test('pinned #2076, open in 2.4.0 as in 1.32.2: resetTimeoutOnProgress resets nothing without an onprogress handler', async () => {
+      await withServer([], async (server) => {
+        const { client } = await client2On(server.url);
+        try {
+          // 10 chunks 100 ms apart (1 s), progress after each, against a 400 ms timeout that progress resets.
+          const slower = { ...quick, arguments: { ...quick.arguments, chunks: 10 } };
+          const options = { timeout: 400, resetTimeoutOnProgress: true };
+          await assert.rejects(client.callTool(slower, options), (error: SdkError) => {
+            assert.equal(error.code, SdkErrorCode.RequestTimeout);
+            return true;
+          });
+          const result = await client.callTool(slower, { ...options, onprogress: () => {} });
+          assert.equal(result.isError, undefined);
+        } finally {
+          await client.close();
+        }
+      });
+    });
+
+    test('a server that declares logging answers it in 2025-11-25, and with 404 and -32601 in 2026-07-28', async () => {
+      const handler = createMcpHandler(
+        () => new McpServer({ name: 'logging', version: '1.0.0' }, { capabilities: { logging: {} } }),
+      );
+      const serve = toNodeHandler(handler);
+      let posts = 0;
+      const http = createServer((req, res) => {
+        posts++;
+        void serve(req, res);
+      });
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+      const connect = async (mode: 'legacy' | { pin: '2026-07-28' }) => {
+        const client = new Client2({ name: 'lesson-07-test', version: '1.0.0' }, { versionNegotiation: { mode } });
+        await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+        return client;
+      };
+      try {
+        const legacy = await connect('legacy');
+        assert.deepEqual(await legacy.setLoggingLevel('info'), {});
+        await legacy.close();
+
+        const modern = await connect({ pin: '2026-07-28' });
+        const before = posts;
+        await assert.rejects(modern.setLoggingLevel('info'), (error: SdkError) => {
+          assert.equal(error.code, SdkErrorCode.MethodNotSupportedByProtocolVersion);
+          return true;
+        });
+        assert.equal(posts, before, 'the client refused without sending anything');
+        await modern.close();
+
+        for (const [method, params] of [
+          ['logging/setLevel', { level: 'info' }],
+          ['ping', {}],
+        ] as const) {
+          const response = await post2026(url, method, params);
+          assert.equal(response.status, 404, method);
+          assert.deepEqual(await response.json(), METHOD_NOT_FOUND, method);
+        }
+      } finally {
+        await handler.close();
+        http.close();
       }
-    } finally {
-      await handler.close();
-      http.close();
-    }
-  });
+    });
 
-  test("lesson 12's server answers logging/setLevel in 2026-07-28 with 404 and -32601", async () => {
-    const server = await startLessonServer(SERVER_2026);
-    try {
-      const response = await post2026(server.url, 'logging/setLevel', { level: 'info' });
-      assert.equal(response.status, 404);
-      assert.deepEqual(await response.json(), METHOD_NOT_FOUND);
-    } finally {
-      await server.stop();
-    }
-  });
-});
+    test("lesson 12's server answers logging/setLevel in 2026-07-28 with 404 and -32601", async () => {
+      const server = await startLessonServer(SERVER_2026);
+      try {
+        const response = await post2026(server.url, 'logging/setLevel', { level: 'info' });
+        assert.equal(response.status, 404);
+        assert.deepEqual(await response.json(), METHOD_NOT_FOUND);
+      } finally {
+        await server.stop();
+      }
+    });
+  },
+);
 
 describe('lesson 07 exercise, in two terminals: flood-server.ts and the client', { timeout: scaled(60_000) }, () => {
   // A learner's work in progress is not the exercise as given (git says the file is changed).
