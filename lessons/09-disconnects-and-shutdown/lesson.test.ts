@@ -418,3 +418,148 @@ describe('lesson 09: bad input gets a clear answer and the server keeps serving'
     assert.match(client.output(), /--scenario must be one of disconnect, wait, leak/);
   });
 });
+
+describe(
+  'lesson 09 in SDK 2.x: a disconnect is the cancel in 2026-07-28, not in 2025-11-25',
+  { timeout: scaled(60_000) },
+  () => {
+    const SERVER_V2 = join(import.meta.dirname, 'server-v2.ts');
+    const CLIENT_V2 = join(import.meta.dirname, 'client-v2.ts');
+    const v2Scratch = (server: Server) => readdirSync(SCRATCH).filter((f) => f.startsWith(`${server.child.pid}-v2-`));
+    const stoppedBySdk = (job: Proof) =>
+      job.resources?.['stopped by'] === 'ctx.mcpReq.signal: SdkError "Connection closed"';
+    const withV2 = async (run: (server: Server) => Promise<void>) => {
+      const server = await startLessonServer(SERVER_V2, []);
+      try {
+        await run(server as Server);
+      } finally {
+        await server.stop();
+      }
+    };
+    test('2026-07-28: closing the client stops the handler, its file closed (README: server, client, SDK 2.x)', async () => {
+      await withV2(async (server) => {
+        const client = startTs(CLIENT_V2, ['--url', server.url]);
+        assert.equal(await client.exited, 0, client.output());
+        assert.equal(onlyProof(client, 'outcome').observed, 'stopped');
+        const { job } = onlyProof(client, 'server-report');
+        assert.deepEqual([job.era, job.state, job.fileHandle], ['2026-07-28', 'cancelled', 'closed']);
+        assert.ok(job.chunksDone < 12, JSON.stringify(job));
+        assertProvedInOrder(server.proof(), [
+          [
+            'the response stream closing under the handler',
+            (r) => r.type === 'job' && r.requestId === 0 && disconnected(r),
+          ],
+          [
+            'ctx.mcpReq.signal stopping it',
+            (r) => r.type === 'job' && r.requestId === 0 && r.state === 'cancelled' && stoppedBySdk(r),
+          ],
+          ['its clean-up', (r) => r.type === 'job' && r.requestId === 0 && cleanedUp(r)],
+        ]);
+        assert.deepEqual(v2Scratch(server), []);
+        const serverLines = server.lines.slice(0, lineIndex(server.lines, /#0 file handle closed/) + 1);
+        checkReadmePair(README, [
+          ['server, SDK 2.x, 2026-07-28', asDocumented(serverLines, server.url)],
+          ['client, SDK 2.x, 2026-07-28', asDocumented(client.lines, server.url)],
+        ]);
+      });
+    });
+
+    test('2026-07-28: a killed client (SIGKILL) is a cancel too', async () => {
+      await withV2(async (server) => {
+        const client = startTs(CLIENT_V2, [
+          '--url',
+          server.url,
+          '--scenario',
+          'wait',
+          '--chunks',
+          '40',
+          '--chunk-delay',
+          '100',
+        ]);
+        await server.waitForJob(0, (job) => job.chunksDone >= 2);
+        client.child.kill('SIGKILL');
+        const job = await server.waitForJob(0, (j) => j.state === 'cancelled' && cleanedUp(j as Proof));
+        assert.ok(stoppedBySdk(job as Proof), JSON.stringify(job));
+        assert.ok(job.chunksDone < 40);
+      });
+    });
+
+    test('2025-11-25 with a session: closing the client does not stop the handler (README: server, client, SDK 2.x, 2025-11-25)', async () => {
+      await withV2(async (server) => {
+        const client = startTs(CLIENT_V2, ['--url', server.url, '--era', '2025-11-25', '--chunks', '6']);
+        assert.equal(await client.exited, 0, client.output());
+        assert.equal(onlyProof(client, 'outcome').observed, 'ran-on');
+        const { job } = onlyProof(client, 'server-report');
+        assert.deepEqual(
+          [job.era, job.state, job.chunksDone, job.fileHandle],
+          ['2025-11-25', 'completed', 6, 'closed'],
+        );
+        const closed = proofOf(server, 'job').find((r) => r.requestId === 1 && disconnected(r));
+        assert.equal(
+          closed?.state,
+          'running',
+          'the stream closed while the handler ran, and ctx.mcpReq.signal did not fire',
+        );
+        assert.ok(proofOf(server, 'job').every((r) => r.resources?.['stopped by'] === undefined));
+        const serverLines = server.lines.slice(0, lineIndex(server.lines, /#1 completed/) + 1);
+        checkReadmePair(README, [
+          ['server, SDK 2.x, 2025-11-25', asDocumented(serverLines, server.url)],
+          ['client, SDK 2.x, 2025-11-25', asDocumented(client.lines, server.url)],
+        ]);
+      });
+    });
+
+    test('SIGTERM with a call in flight in each era: both stopped, both callers told why, exit 0', async () => {
+      const server = await startLessonServer(SERVER_V2, []);
+      try {
+        const args = [
+          '--url',
+          server.url,
+          '--scenario',
+          'wait',
+          '--expect',
+          'shutdown',
+          '--chunks',
+          '40',
+          '--chunk-delay',
+          '100',
+        ];
+        const modern = startTs(CLIENT_V2, args);
+        const legacy = startTs(CLIENT_V2, [...args, '--era', '2025-11-25']);
+        await server.waitForProof(
+          'both calls running',
+          () =>
+            proofOf(server, 'job')
+              .filter((j) => j.chunksDone >= 2)
+              .map((j) => j.era)
+              .filter((e, i, a) => a.indexOf(e) === i).length === 2,
+        );
+        server.child.kill('SIGTERM');
+        assert.equal(await server.exited, 0, server.output());
+        assert.deepEqual(
+          proofOf(server, 'shutdown').map((r) => [r.step, r.stopped, r.stillRunning]),
+          [
+            ['stopping', 2, undefined],
+            ['exiting', 2, 0],
+          ],
+        );
+        for (const era of ['2026-07-28', '2025-11-25']) {
+          const last = proofOf(server, 'job')
+            .filter((j) => j.era === era)
+            .at(-1)!;
+          assert.deepEqual(
+            [last.state, last.resources?.['stopped by'], cleanedUp(last)],
+            ['cancelled', 'server shutting down', true],
+          );
+        }
+        for (const client of [modern, legacy]) {
+          assert.equal(await client.exited, 0, client.output());
+          assert.match(onlyProof(client, 'came-back').text, /^Stopped after \d+ of 40 chunks: server shutting down$/);
+        }
+        assert.deepEqual(v2Scratch(server), []);
+      } finally {
+        await server.stop();
+      }
+    });
+  },
+);
