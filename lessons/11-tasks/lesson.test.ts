@@ -629,3 +629,177 @@ describe(
     });
   },
 );
+
+// ---------------------------------------------------------------------------------------------
+// SDK 2.x (@modelcontextprotocol/server and client 2.4.0): what is left of tasks, in each era.
+// One in-process server over real HTTP on 127.0.0.1, built per request by createMcpHandler.
+
+describe(
+  'lesson 11 in SDK 2.x: no task runtime in either era; 2026-07-28 ext-tasks by hand',
+  { timeout: scaled(30_000) },
+  () => {
+    type V2 = typeof import('@modelcontextprotocol/server');
+    const TASK_EXT = 'io.modelcontextprotocol/tasks';
+    const seen: { method?: string; mcpName?: string; hasTask?: boolean }[] = [];
+    let url = '';
+    let close = async () => {};
+
+    async function start() {
+      const { createServer } = await import('node:http');
+      const { createMcpExpressApp } = await import('@modelcontextprotocol/express');
+      const { toNodeHandler } = await import('@modelcontextprotocol/node');
+      const { createMcpHandler, McpServer }: V2 = await import('@modelcontextprotocol/server');
+      const { z } = await import('zod');
+      const now = () => new Date().toISOString();
+      const handler = createMcpHandler(({ era }) => {
+        const server = new McpServer(
+          { name: 'lesson-11-v2-probe', version: '1.0.0' },
+          {
+            capabilities: (era === 'modern'
+              ? { extensions: { [TASK_EXT]: {} } }
+              : { tasks: { cancel: {}, requests: { tools: { call: {} } } } }) as never,
+          },
+        );
+        assert.equal(
+          (server as unknown as { experimental?: unknown }).experimental,
+          undefined,
+          'no server.experimental.tasks in 2.x',
+        );
+        server.registerTool(
+          'as_task',
+          { inputSchema: z.object({}), execution: { taskSupport: 'required' } } as never,
+          async () =>
+            (era === 'modern'
+              ? {
+                  resultType: 'task',
+                  taskId: 't-1',
+                  status: 'working',
+                  createdAt: now(),
+                  lastUpdatedAt: now(),
+                  ttlMs: 60_000,
+                  pollIntervalMs: 250,
+                }
+              : {
+                  task: {
+                    taskId: 't-1',
+                    status: 'working',
+                    createdAt: now(),
+                    lastUpdatedAt: now(),
+                    ttl: 60_000,
+                    pollInterval: 250,
+                  },
+                }) as never,
+        );
+        // The names SEP-2663 reuses: 2.4.0 lets a server register them with its own schemas on 2026-07-28.
+        const params = { params: z.object({ taskId: z.string() }) };
+        if (era === 'modern') {
+          server.server.setRequestHandler('tasks/cancel', params, async () => ({}));
+          server.server.setRequestHandler('tasks/get', params, async ({ taskId }) => ({
+            taskId,
+            status: 'cancelled',
+            createdAt: now(),
+            lastUpdatedAt: now(),
+            ttlMs: 60_000,
+          }));
+        }
+        return server;
+      });
+      const app = createMcpExpressApp();
+      const serve = toNodeHandler(handler);
+      app.all('/mcp', (req, res) => {
+        const body = req.body as { method?: string; params?: { task?: unknown } } | undefined;
+        seen.push({
+          method: body?.method,
+          mcpName: req.headers['mcp-name'] as string | undefined,
+          hasTask: body?.params?.task !== undefined,
+        });
+        void serve(req, res, req.body);
+      });
+      const http = createServer(app);
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      url = `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`;
+      close = async () => {
+        await handler.close();
+        http.close();
+        http.closeAllConnections();
+      };
+    }
+
+    async function connect(mode: 'legacy' | { pin: '2026-07-28' }) {
+      const { Client, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
+      const client = new Client({ name: 'lesson-11-v2-probe', version: '1.0.0' }, { versionNegotiation: { mode } });
+      await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+      return client;
+    }
+
+    test('2025-11-25: a 2.x server cannot answer tools/call with a task; params.task is ignored and taskSupport dropped', async (t) => {
+      await start();
+      t.after(close);
+      const client = await connect('legacy');
+      t.after(() => client.close());
+      assert.equal(client.getNegotiatedProtocolVersion(), '2025-11-25');
+      assert.equal(
+        (client as unknown as { experimental?: unknown }).experimental,
+        undefined,
+        'no client.experimental.tasks in 2.x',
+      );
+      const [tool] = (await client.listTools()).tools;
+      assert.equal((tool as { execution?: unknown }).execution, undefined, 'execution.taskSupport is not listed');
+      // The request carries params.task; the handler runs as a plain call and its CreateTaskResult is refused.
+      const failure = await client.callTool({ name: 'as_task', arguments: {}, task: { ttl: 60_000 } } as never).then(
+        () => undefined,
+        (error: { code?: number; message: string }) => error,
+      );
+      assert.ok(
+        seen.some((s) => s.method === 'tools/call' && s.hasTask),
+        'params.task went out',
+      );
+      assert.equal(failure?.code, -32602);
+      assert.match(failure!.message, /Invalid tools\/call result: .*content is required when the body carries 'task'/s);
+      // And the client has no tasks/* API: without a result schema, request() refuses the method name.
+      assert.throws(
+        () => void client.request({ method: 'tasks/cancel', params: { taskId: 't-1' } } as never),
+        /'tasks\/cancel' is not a spec method; pass a result schema/,
+      );
+    });
+
+    test('2026-07-28: the server passes resultType "task" through, the 2.x Client rejects it (#2637, open in 2.4.0); tasks/cancel and tasks/get work with own schemas and carry Mcp-Name', async (t) => {
+      await start();
+      t.after(close);
+      const client = await connect({ pin: '2026-07-28' });
+      t.after(() => client.close());
+      assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
+      assert.deepEqual(client.getServerCapabilities()?.extensions?.[TASK_EXT], {});
+      const rejected = await client.callTool({ name: 'as_task', arguments: {} }).then(
+        () => undefined,
+        (error: { code?: string; message: string }) => error,
+      );
+      assert.equal(rejected?.code, 'UNSUPPORTED_RESULT_TYPE'); // upstream #2637: fails the day 2.x accepts a task
+      assert.equal(rejected?.message, "Unsupported result type 'task' for tools/call");
+
+      const { z } = await import('zod');
+      const ack = await client.request(
+        { method: 'tasks/cancel', params: { taskId: 't-1' } } as never,
+        z.looseObject({}),
+      );
+      assert.deepEqual(
+        Object.keys(ack).filter((k) => k !== '_meta'),
+        [],
+      ); // the spec's empty acknowledgement
+      const task = await client.request(
+        { method: 'tasks/get', params: { taskId: 't-1' } } as never,
+        z.looseObject({ status: z.string() }),
+      );
+      assert.equal(task.status, 'cancelled');
+      const sent = seen.filter((s) => s.method?.startsWith('tasks/'));
+      assert.deepEqual(
+        sent.map((s) => [s.method, s.mcpName]),
+        [
+          ['tasks/cancel', 't-1'],
+          ['tasks/get', 't-1'],
+        ],
+      );
+      assert.ok(!seen.some((s) => s.method === 'notifications/cancelled'), 'nothing sent notifications/cancelled');
+    });
+  },
+);
