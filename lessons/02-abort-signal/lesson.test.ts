@@ -231,7 +231,7 @@ describe(
     let server: Server;
     beforeEach(async () => (server = await stockView()));
 
-    test('abort: McpError -32001 (RequestTimeout) carrying the reason; a timeout has the same code', async () => {
+    test("pinned #2165: SDK 1.32.2 still reports an abort as McpError -32001 (RequestTimeout), a timeout's code (open in 2.4.0 too)", async () => {
       const { client, sent, close } = await connectRecordingClient(server.url);
       const errors: string[] = [];
       client.onerror = (error) => errors.push(error.message);
@@ -417,7 +417,7 @@ describe('lesson 02 pitfall: one AbortSignal for many calls', { timeout: scaled(
   before(() => process.on('warning', onWarning));
   after(() => process.off('warning', onWarning));
 
-  test('listeners pile up (a warning at the 11th), and a late abort sends a cancel for every completed call', async () => {
+  test('pinned shared-signal leak: SDK 1.32.2 still piles up listeners (a warning at the 11th) and a late abort cancels every completed call (fixed in 2.0.0, PR #1790)', async () => {
     const { client, sent, close } = await connectRecordingClient(server.url);
     const shared = new AbortController();
     for (let i = 0; i < 11; i++) await client.callTool(fileArgs(1, 0), undefined, { signal: shared.signal });
@@ -638,7 +638,7 @@ describe('lesson 02 pitfall: aborting in the same tick as the call', { timeout: 
 });
 
 describe('lesson 02 pitfall: request id 0', { timeout: scaled(60_000) }, () => {
-  test('the SDK client never uses id 0 for a call: initialize takes it', async () => {
+  test('pinned #2283: SDK 1.32.2 still ignores a cancel for id 0 or "" (fixed in 2.1.0, PR #2654); its client never calls with id 0', async () => {
     await withStockServer(async (server) => {
       const { client, sent, close } = await connectRecordingClient(server.url);
       await client.callTool(fileArgs(1, 0));
@@ -708,7 +708,7 @@ describe('lesson 02 pitfall: request id 0', { timeout: scaled(60_000) }, () => {
   });
 });
 
-describe('lesson 02 with SDK 2.x (2.4.0): what changed, and what did not', { timeout: scaled(60_000) }, () => {
+describe('lesson 02 in SDK 2.x: what changed, and what did not', { timeout: scaled(60_000) }, () => {
   /** An SDK 2.x client whose every POST body is recorded as it leaves. */
   async function connect2(url: string, options?: ConstructorParameters<typeof Client2>[1]) {
     const sent: { method?: string; id?: unknown; params?: Record<string, unknown> }[] = [];
@@ -735,7 +735,7 @@ describe('lesson 02 with SDK 2.x (2.4.0): what changed, and what did not', { tim
       return job.state !== 'running' && job.fileHandle === 'closed' && job;
     });
 
-  test('one signal for 12 calls: no listener left, no warning, and a later abort cancels only the call still running', async () => {
+  test('pinned shared-signal fix (PR #1790, 2.0.0) and #2165: SDK 2.4.0 leaves no listener after 12 calls and cancels only the running one, and still reports the abort as REQUEST_TIMEOUT', async () => {
     const server = await stockView();
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
@@ -796,7 +796,7 @@ describe('lesson 02 with SDK 2.x (2.4.0): what changed, and what did not', { tim
     }
   });
 
-  test('id 0: a cancel naming it stops the handler on an SDK 2.x server with sessions (#2283 fixed)', async () => {
+  test("pinned #2283: SDK 2.4.0's server stops a handler whose cancel names id 0 (fixed in 2.1.0, PR #2654)", async () => {
     // A 2.x server that keeps sessions, so the cancel POST reaches the server instance running the
     // handler. Lesson 12's server serves 2025 clients statelessly, where a cancel reaches a fresh
     // instance with nothing running; in 2026-07-28 over HTTP, closing the stream is the cancel.
@@ -936,6 +936,53 @@ describe('lesson 02 with SDK 2.x (2.4.0): what changed, and what did not', { tim
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('lesson 02 in SDK 2.x: client-v2.ts, the same flow with the 2.x client', { timeout: scaled(60_000) }, () => {
+  const CLIENT_V2 = join(import.meta.dirname, 'client-v2.ts');
+  test('one signal for 3 finished calls and a 4th: only #4 is cancelled, the server stops it, the README shows it', async () => {
+    await withServer(
+      [],
+      async (server) => {
+        const client = startTs(CLIENT_V2, ['--url', server.url]);
+        assert.equal(await client.exited, 0, client.output());
+        const { finished, listeners } = onlyProof(client, 'listeners-after-finished-calls');
+        assert.deepEqual([finished, listeners], [3, 0]);
+        assert.deepEqual(
+          proofOf(client, 'cancel-sent').map((r) => r.params),
+          [{ requestId: 4, reason: 'user pressed cancel' }],
+        );
+        const { name, code, message } = onlyProof(client, 'rejected');
+        assert.deepEqual([name, code, message], ['SdkError', 'REQUEST_TIMEOUT', 'user pressed cancel']);
+        // On the server's side: one cancel, for the running #4; none for the finished calls.
+        await server.waitForJob(4, (job) => job.state === 'cancelled' && job.fileHandle === 'closed');
+        assert.deepEqual(
+          proofOf(server, 'cancel').map((cancel) => [cancel.requestId, cancel.matched]),
+          [[4, 'running']],
+        );
+        const { job } = onlyProof(client, 'server-report');
+        assert.ok((job.chunksDone as number) < 20);
+        checkReadmeOutput(
+          README,
+          'client-v2',
+          client.lines.map((line) => line.replaceAll(server.url, 'http://127.0.0.1:3102/mcp')),
+        );
+      },
+      { own: true },
+    );
+  });
+
+  test('--scenario timeout: SdkError REQUEST_TIMEOUT with data.timeout, and the SDK cancels', async () => {
+    await withServer([], async (server) => {
+      const client = startTs(CLIENT_V2, ['--url', server.url, '--scenario', 'timeout', '--timeout', '500']);
+      assert.equal(await client.exited, 0, client.output());
+      assert.deepEqual(
+        proofOf(client, 'cancel-sent').map((r) => r.params),
+        [{ requestId: 4, reason: 'SdkError: Request timed out' }],
+      );
+      assert.equal(onlyProof(client, 'outcome').observed, 'timed out');
+    });
   });
 });
 

@@ -9,6 +9,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import {
   Client as Client2,
+  SdkError,
+  SdkErrorCode,
   StreamableHTTPClientTransport as StreamableHTTPClientTransport2,
 } from '@modelcontextprotocol/client';
 import { ErrorCode, McpError, type JSONRPCMessage, type Progress } from '@modelcontextprotocol/sdk/types.js';
@@ -305,7 +307,7 @@ describe('lesson 06: timeouts', { timeout: scaled(60_000) }, () => {
     });
   });
 
-  test('resetTimeoutOnProgress without onprogress: no progressToken, no progress, the call times out', async () => {
+  test('pinned #2076: SDK 1.32.2 still ignores resetTimeoutOnProgress without onprogress: no progressToken, no progress, the call times out (open in 2.4.0 too)', async () => {
     await withRecordingClient(server, async (recording) => {
       const call = recording.client.callTool(callArgs({}), undefined, { timeout: 500, resetTimeoutOnProgress: true });
       await assert.rejects(call, /MCP error -32001: Request timed out/);
@@ -344,8 +346,8 @@ describe('lesson 06: timeouts', { timeout: scaled(60_000) }, () => {
   });
 });
 
-describe('maxTotalTimeout, pinned: SDK 1.x today (upstream #2695)', { timeout: scaled(60_000) }, () => {
-  test('SDK 1.x today (#2695): maxTotalTimeout is ignored without resetTimeoutOnProgress, even as progress arrives', async () => {
+describe('maxTotalTimeout, pinned: SDK 1.32.2 (upstream #2695, open)', { timeout: scaled(60_000) }, () => {
+  test('pinned #2695: SDK 1.32.2 still ignores maxTotalTimeout without resetTimeoutOnProgress, even as progress arrives (open in 2.4.0 too)', async () => {
     await withRecordingClient(server, async (recording) => {
       let progress = 0;
       const result = await recording.client.callTool(callArgs({ chunks: 5 }), undefined, {
@@ -358,7 +360,7 @@ describe('maxTotalTimeout, pinned: SDK 1.x today (upstream #2695)', { timeout: s
     });
   });
 
-  test('SDK 1.x today (#2695): with resetTimeoutOnProgress, maxTotalTimeout is checked only when progress arrives', async () => {
+  test('pinned #2695: SDK 1.32.2 still checks maxTotalTimeout only when progress arrives (open in 2.4.0 too)', async () => {
     await withRecordingClient(silent, async (recording) => {
       let progress = 0;
       const result = await recording.client.callTool(callArgs({ chunks: 5 }), undefined, {
@@ -391,7 +393,7 @@ describe('maxTotalTimeout, pinned: SDK 1.x today (upstream #2695)', { timeout: s
     );
   });
 
-  test('SDK 1.x today (#2695): when it fires it sends no cancel; the handler runs on until a stale timer cancels it', async () => {
+  test('pinned #2695: SDK 1.32.2 still sends no cancel when maxTotalTimeout fires; the handler runs on until a stale timer cancels it', async () => {
     await withRecordingClient(server, async (recording, errors) => {
       const call = recording.client.callTool(callArgs({ chunks: 60 }), undefined, {
         timeout: 1000,
@@ -488,7 +490,7 @@ describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, ()
     });
   });
 
-  test('SDK 1.x today: a plain AbortSignal.timeout sends notifications/cancelled after the call has completed', async () => {
+  test('pinned shared-signal leak: SDK 1.32.2 still sends notifications/cancelled from a plain AbortSignal.timeout after the call has completed (fixed in 2.0.0, PR #1790)', async () => {
     const proof = proofFrom(server);
     await withRecordingClient(server, async (recording) => {
       // shared/protocol.js adds an abort listener to the signal and never removes it.
@@ -503,32 +505,6 @@ describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, ()
         proof.records(undefined).find((r) => r.type === 'cancel' && r.requestId === id && r.matched === 'completed'),
       );
     });
-  });
-
-  test('SDK 2.x removes its listener when the call settles: the same AbortSignal.timeout sends nothing later', async () => {
-    const sent: { method?: string; id?: unknown }[] = [];
-    const recordingFetch: typeof fetch = (input, init) => {
-      if (typeof init?.body === 'string') sent.push(JSON.parse(init.body) as (typeof sent)[number]);
-      return fetch(input, init);
-    };
-    const transport = new StreamableHTTPClientTransport2(new URL(server.url), { fetch: recordingFetch });
-    const client = new Client2({ name: 'lesson-06-sdk2', version: '1.0.0' });
-    await client.connect(transport);
-    try {
-      assert.equal(client.getNegotiatedProtocolVersion(), '2025-11-25');
-      const signal = AbortSignal.timeout(300);
-      const result = await client.callTool(callArgs({ chunks: 2, chunkDelayMs: 0 }), { signal });
-      assert.match(textOf(result), /^Processed sample.txt: 2 chunks$/);
-      assert.equal(getEventListeners(signal, 'abort').length, 0);
-      await waitFor('the timeout signal to fire', () => signal.aborted);
-      assert.deepEqual(
-        sent.filter((m) => m.method === 'notifications/cancelled'),
-        [],
-      );
-    } finally {
-      await transport.terminateSession().catch(() => {});
-      await client.close();
-    }
   });
 
   test('it tells a caller cancel and an idle timeout from the cap', async () => {
@@ -581,6 +557,130 @@ describe('a total cap that holds: callToolWithTotalCap', { timeout: 60_000 }, ()
     });
   });
 });
+
+describe(
+  'lesson 06 in SDK 2.x: #2695 still open, no stale cancel after a call settles',
+  { timeout: scaled(60_000) },
+  () => {
+    /** An SDK 2.x client on `url` whose every POST body is recorded; closed after `body`. */
+    async function with2(
+      url: string,
+      body: (client: Client2, sent: { method?: string; id?: unknown }[]) => Promise<void>,
+    ) {
+      const sent: { method?: string; id?: unknown }[] = [];
+      const recordingFetch: typeof fetch = (input, init) => {
+        if (typeof init?.body === 'string') sent.push(JSON.parse(init.body) as (typeof sent)[number]);
+        return fetch(input, init);
+      };
+      const transport = new StreamableHTTPClientTransport2(new URL(url), { fetch: recordingFetch });
+      const client = new Client2({ name: 'lesson-06-sdk2', version: '1.0.0' });
+      client.onerror = () => {};
+      await client.connect(transport);
+      try {
+        await body(client, sent);
+      } finally {
+        await transport.terminateSession().catch(() => {});
+        await client.close();
+      }
+    }
+    const cancels2 = (sent: { method?: string }[]) => sent.filter((m) => m.method === 'notifications/cancelled');
+
+    test('pinned #2695: SDK 2.4.0 still ignores maxTotalTimeout without resetTimeoutOnProgress, and without progress (open in 1.32.2 too)', async () => {
+      await with2(server.url, async (client, sent) => {
+        let progress = 0;
+        const result = await client.callTool(callArgs({ chunks: 5 }), {
+          maxTotalTimeout: 1,
+          onprogress: () => progress++,
+        });
+        assert.match(textOf(result), /^Processed sample.txt: 5 chunks$/);
+        assert.ok(progress > 0, 'progress arrived, and still nothing checked the 1 ms total');
+        assert.deepEqual(cancels2(sent), []);
+      });
+      await with2(silent.url, async (client) => {
+        const result = await client.callTool(callArgs({ chunks: 5 }), {
+          timeout: 30_000,
+          maxTotalTimeout: 1,
+          resetTimeoutOnProgress: true,
+          onprogress: () => {},
+        });
+        assert.match(
+          textOf(result),
+          /^Processed sample.txt: 5 chunks$/,
+          'no progress, so the 1 ms total was never checked',
+        );
+      });
+    });
+
+    test('pinned #2695: SDK 2.4.0 still sends no cancel when maxTotalTimeout fires, and (unlike 1.32.2) leaves no stale timer: the handler runs to its end', async () => {
+      await with2(server.url, async (client, sent) => {
+        const call = client.callTool(callArgs({ chunks: 12 }), {
+          timeout: 1000,
+          maxTotalTimeout: 600,
+          resetTimeoutOnProgress: true,
+          onprogress: () => {},
+        });
+        await assert.rejects(call, (error: SdkError) => {
+          assert.ok(error instanceof SdkError);
+          assert.deepEqual(
+            [error.code, error.message],
+            [SdkErrorCode.RequestTimeout, 'Maximum total timeout exceeded'],
+          );
+          assert.equal((error.data as { maxTotalTimeout: number }).maxTotalTimeout, 600);
+          return true;
+        });
+        const id = sent.filter((m) => m.method === 'tools/call').at(-1)!.id as number;
+        const job = await waitFor(`job #${id} to end`, async () => {
+          const status = await client.callTool({ name: 'get_job_status', arguments: { requestId: id } });
+          const report = status.structuredContent as unknown as JobReport;
+          return report.state !== 'running' && report.reply !== undefined && report;
+        });
+        assert.deepEqual([job.state, job.chunksDone, job.fileHandle], ['completed', 12, 'closed']);
+        assert.deepEqual(cancels2(sent), [], 'no cancel, then or later: the server worked to the end for nobody');
+      });
+    });
+
+    test('pinned #2076: SDK 2.4.0 still ignores resetTimeoutOnProgress without onprogress: no progressToken, the call times out (open in 1.32.2 too)', async () => {
+      await with2(server.url, async (client, sent) => {
+        const call = client.callTool(callArgs({}), { timeout: 500, resetTimeoutOnProgress: true });
+        await assert.rejects(call, { code: SdkErrorCode.RequestTimeout, message: 'Request timed out' });
+        const sentCall = sent.filter((m) => m.method === 'tools/call').at(-1) as { params: { _meta?: object } };
+        assert.equal(sentCall.params._meta, undefined);
+      });
+    });
+
+    test('npm run lesson -- 06 --v2: no 2.x story of its own, and the runner says so', async () => {
+      const runner = startTs(join(import.meta.dirname, '../../scripts/run-lesson.ts'), ['06', '--v2']);
+      assert.equal(await runner.exited, 2);
+      assert.match(runner.output(), /lesson 06-timeouts has no SDK 2\.x story of its own/);
+    });
+
+    test('pinned shared-signal fix (PR #1790, 2.0.0): SDK 2.4.0 removes its listener when the call settles, so the same AbortSignal.timeout sends nothing later', async () => {
+      const sent: { method?: string; id?: unknown }[] = [];
+      const recordingFetch: typeof fetch = (input, init) => {
+        if (typeof init?.body === 'string') sent.push(JSON.parse(init.body) as (typeof sent)[number]);
+        return fetch(input, init);
+      };
+      const transport = new StreamableHTTPClientTransport2(new URL(server.url), { fetch: recordingFetch });
+      const client = new Client2({ name: 'lesson-06-sdk2', version: '1.0.0' });
+      await client.connect(transport);
+      try {
+        assert.equal(client.getNegotiatedProtocolVersion(), '2025-11-25');
+        const signal = AbortSignal.timeout(300);
+        const result = await client.callTool(callArgs({ chunks: 2, chunkDelayMs: 0 }), { signal });
+        assert.match(textOf(result), /^Processed sample.txt: 2 chunks$/);
+        assert.equal(getEventListeners(signal, 'abort').length, 0);
+        await waitFor('the timeout signal to fire', () => signal.aborted);
+        assert.deepEqual(
+          sent.filter((m) => m.method === 'notifications/cancelled'),
+          [],
+        );
+      } finally {
+        await transport.terminateSession().catch(() => {});
+        await client.close();
+      }
+    });
+  },
+);
 
 describe('lesson 06: what the deadline builds on, from Node', { timeout: scaled(30_000) }, () => {
   // A handler's composite signal, a garbage collection 50 ms in, and a look at 1 s: did the 200 ms
