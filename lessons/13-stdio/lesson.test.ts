@@ -1,0 +1,78 @@
+// Lesson 13: the same cancel over stdio with SDK 1.x and 2.x; what a closed stdin does in each line.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { startTs } from '../shared/processes.ts';
+import { checkReadmeOutput } from '../shared/readme-output.ts';
+import { onlyProof, proofOf } from '../shared/testing.ts';
+import { isAlive } from './stdio-side.ts';
+
+const here = import.meta.dirname;
+const run = async (file: string, args: string[]) => {
+  const client = startTs(join(here, file), ['--chunks', '20', '--chunk-delay', '100', ...args]);
+  const code = await client.exited;
+  return { client, code };
+};
+/** Every server process the client spawned (2.x's probe sibling included) has exited. */
+const noServerLeft = (client: Parameters<typeof proofOf>[0]) => {
+  const pids = proofOf(client, 'server-start').map((r) => r.pid as number);
+  assert.ok(pids.length > 0);
+  for (const pid of pids) assert.equal(isAlive(pid), false, `server ${pid} outlived its client`);
+  return pids;
+};
+const job = (client: Parameters<typeof proofOf>[0]) => proofOf(client, 'job').at(-1)!;
+
+for (const [file, sdk] of [
+  ['client.ts', '1.x'],
+  ['client-v2.ts', '2.x'],
+] as const) {
+  describe(`lesson 13 over stdio with SDK ${sdk}`, () => {
+    test('the abort writes notifications/cancelled, the handler stops within a chunk and closes its file', async () => {
+      const { client, code } = await run(file, ['--cancel-after', '900']);
+      assert.equal(code, 0, client.output());
+      const id = onlyProof(client, 'server-report').requestId;
+      assert.equal(onlyProof(client, 'cancel-sent').params.requestId, id);
+      const last = job(client);
+      assert.equal(last.state, 'cancelled');
+      assert.equal(last.fileHandle, 'closed');
+      assert.equal(last.reply, 'nothing');
+      assert.ok(last.chunksDone <= last.chunksDoneWhenCancelArrived + 1);
+      assert.ok('error' in onlyProof(client, 'came-back')); // the SDK gives up locally at once
+      noServerLeft(client);
+      if (sdk === '1.x') checkReadmeOutput(join(here, 'README.md'), 'client', client.lines, [[/pid \d+/g, 'pid N']]);
+    });
+    test('a closed stdin mid-call', async () => {
+      const { client, code } = await run(file, ['--close-stdin-after', '900']);
+      assert.equal(code, 0, client.output());
+      assert.deepEqual(onlyProof(client, 'stdin-closed').running.length, 1);
+      const last = job(client);
+      // 1.x: no signal, the job runs to the end and its result still comes back on stdout.
+      // 2.x: the transport closes on stdin's end and aborts the handler; no reply, the call rejects.
+      assert.equal(last.state, sdk === '1.x' ? 'completed' : 'cancelled');
+      assert.equal(last.fileHandle, 'closed');
+      assert.equal('result' in onlyProof(client, 'came-back'), sdk === '1.x');
+      assert.equal(onlyProof(client, 'server-exit').code, 0); // it exits by itself, no signal needed
+      noServerLeft(client);
+    });
+  });
+}
+
+describe('lesson 13 in SDK 2.x: the era over stdio', () => {
+  test('auto negotiates 2026-07-28 on a probe sibling, then one session process', async () => {
+    const { client, code } = await run('client-v2.ts', ['--no-cancel']);
+    assert.equal(code, 0, client.output());
+    assert.equal(onlyProof(client, 'connected').protocol, '2026-07-28');
+    assert.deepEqual(
+      proofOf(client, 'server-era').map((r) => r.era),
+      ['modern', 'modern'],
+    );
+    assert.equal(noServerLeft(client).length, 2); // the probe's own process, and the session's
+  });
+});
+
+test('a bad flag gives a plain message, no stack trace', async () => {
+  const { client, code } = await run('client.ts', ['--chunks', 'many']);
+  assert.equal(code, 2);
+  assert.match(client.output(), /--chunks must be a whole number/);
+  assert.doesNotMatch(client.output(), /at .*\.ts:\d+/);
+});
