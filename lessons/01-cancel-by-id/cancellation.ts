@@ -15,6 +15,9 @@ import type { Job, JobBook } from '../shared/jobs.ts';
 import { prove } from '../shared/proof.ts';
 import { preview, type Timeline } from '../shared/timeline.ts';
 
+/** What the answers below need of a server transport: `send`. SDK 2.x's NodeStreamableHTTPServerTransport has it too. */
+type MessageSender = Pick<StreamableHTTPServerTransport, 'send'>;
+
 /**
  * Why a handler's signal fired when no cancel did: the server's own reason (its shutdown names
  * itself), else its session ended (SDK 1.x then aborts with no reason: protocol.js `controller.abort()`).
@@ -83,7 +86,7 @@ export function noteCancel(jobs: JobBook | undefined, message: JSONRPCMessage, l
  * lessons answer), a clean-cancel result (the tool's own `status: "cancelled"`), or nothing.
  */
 export async function replyToCancelled(
-  transport: StreamableHTTPServerTransport,
+  transport: MessageSender,
   job: Job,
   toolResult: Record<string, unknown>,
   policy: 'error' | 'result' | 'none',
@@ -113,7 +116,7 @@ export const logStreamEnded =
  * A client that already gave up on the request ignores the answer, as the spec asks.
  */
 export async function answerCancelled(
-  transport: StreamableHTTPServerTransport,
+  transport: MessageSender,
   job: Job,
   log: Timeline,
   data: Record<string, unknown> = {},
@@ -132,7 +135,7 @@ export async function answerCancelled(
  * what was sent. If the client is already gone there is nobody left to answer: that is recorded too.
  */
 export async function sendFinalMessage(
-  transport: StreamableHTTPServerTransport,
+  transport: MessageSender,
   job: Job,
   message: { result: Record<string, unknown> } | { error: { code: number; message: string; data?: unknown } },
   reply: string,
@@ -164,7 +167,7 @@ export function resultDropped(job: Job, log: Timeline): void {
  * ignores a late reply) and returns true; when the request was not cancelled it returns false.
  */
 export async function sendResultAfterLateCancel(
-  transport: StreamableHTTPServerTransport,
+  transport: MessageSender,
   extra: { signal: AbortSignal; requestId: RequestId },
   job: Job,
   result: Record<string, unknown>,

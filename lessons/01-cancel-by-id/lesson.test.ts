@@ -11,6 +11,7 @@ import * as spec from '@modelcontextprotocol/sdk/spec.types.js';
 import { ErrorCode, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { DEFAULT_SSE_KEEP_ALIVE_MS } from '@modelcontextprotocol/sdk/server/sseKeepAlive.js';
+import { SdkErrorCode } from '@modelcontextprotocol/client';
 import { canRunInTerminal, startTs, startTsInTerminal } from '../shared/processes.ts';
 import { checkReadmeOutput, checkReadmePair } from '../shared/readme-output.ts';
 import { openRawSession } from '../shared/raw-mcp.ts';
@@ -629,4 +630,137 @@ describe('lesson 01 in a terminal', { timeout: scaled(30_000) }, () => {
       });
     },
   );
+});
+
+describe('lesson 01 in SDK 2.x: the same cancel, the same cost, the same answer', { timeout: scaled(60_000) }, () => {
+  const SERVER_V2 = join(import.meta.dirname, 'server-v2.ts');
+  const CLIENT_V2 = join(import.meta.dirname, 'client-v2.ts');
+  const withServerV2 = serverRunner(SERVER_V2);
+  const fast = ['--chunks', '20', '--chunk-delay', '100', '--cancel-after', '450', '--wait', '1000'];
+  const call = (id: number, chunks: number, chunkDelayMs: number): JSONRPCMessage => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'process_large_file', arguments: { path: 'sample.txt', chunks, chunkDelayMs } },
+  });
+  const cancel = (requestId: number) => ({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId } });
+
+  test('aborting the 2.x call sends the cancel and rejects at once (SdkError REQUEST_TIMEOUT); the server stops within one chunk, frees the file, and its -32800 ends the stream but is dropped by the client', async () => {
+    await withServerV2([], async (server) => {
+      const client = startTs(CLIENT_V2, ['--url', server.url, ...fast]);
+      await server.waitForJob(1, (job) => job.fileHandle === 'open');
+      if (canSeeFileDescriptors) await waitFor('the server to open the file', () => fileDescriptorsOpen(server) === 1);
+      assert.equal(await client.exited, 0, client.output());
+
+      const rejected = onlyProof(client, 'rejected');
+      assert.equal(rejected.code, SdkErrorCode.RequestTimeout); // "REQUEST_TIMEOUT", though nothing timed out
+      assert.equal(rejected.message, 'user changed their mind');
+      lineIndex(client.lines, /-> notifications\/cancelled \{"requestId":1,"reason":"user changed their mind"\}/);
+      // The -32800 did arrive, after the rejection: only client.onerror saw it ("unknown message ID").
+      assert.equal(onlyProof(client, 'came-back').late.error.code, -32800);
+      assert.equal(onlyProof(client, 'outcome').observed, 'error');
+
+      const { job } = onlyProof(client, 'server-report');
+      assert.equal(job.state, 'cancelled');
+      assert.equal(job.cancelReason, 'user changed their mind');
+      assert.ok(
+        job.chunksDone - job.chunksDoneWhenCancelArrived <= 1,
+        `stopped within one chunk: ${JSON.stringify(job)}`,
+      );
+      assert.deepEqual([job.fileHandle, job.responseStream, job.reply], ['closed', 'closed', 'error -32800']);
+      if (canSeeFileDescriptors) assert.equal(fileDescriptorsOpen(server), 0);
+    });
+  });
+
+  test('--on-cancel result: the clean-cancel result goes out the same way, and the 2.x client drops it too', async () => {
+    await withServerV2(['--on-cancel', 'result'], async (server) => {
+      const client = startTs(CLIENT_V2, ['--url', server.url, ...fast, '--expect', 'result']);
+      assert.equal(await client.exited, 0, client.output());
+      assert.equal(onlyProof(client, 'rejected').code, SdkErrorCode.RequestTimeout);
+      const { late } = onlyProof(client, 'came-back');
+      assert.match(late.result.content[0].text, /^Cancelled after \d+ of 20 chunks$/);
+      const { job } = onlyProof(client, 'server-report');
+      assert.deepEqual([job.state, job.responseStream, job.reply], ['cancelled', 'closed', 'clean-cancel result']);
+    });
+  });
+
+  test('--on-cancel none: 2.4.0 holds each cancelled call stream open, with keep-alives, until the session ends', async () => {
+    await withServerV2(['--on-cancel', 'none', '--keep-alive-ms', '50'], async (server) => {
+      const session = await openRawSession(server.url);
+      const readings = [];
+      for (const id of [7, 8]) {
+        const reading = await session.stream(call(id, 100, 50));
+        await server.waitForJob(id, (job) => job.chunksDone >= 2);
+        await session.post(cancel(id));
+        // The handler returned its "Cancelled after N of 100 chunks" result: the SDK dropped it.
+        await server.waitForJob(id, (job) => job.reply === 'nothing' && job.fileHandle === 'closed');
+        readings.push({ id, reading, keepAlivesAtCancel: reading.comments.length });
+      }
+      for (const { id, reading, keepAlivesAtCancel } of readings) {
+        await waitFor(`three more keep-alives on #${id}`, () => reading.comments.length >= keepAlivesAtCancel + 3);
+        assert.equal(reading.ended, false);
+        assert.deepEqual(reading.messages, []);
+      }
+      // The server's side: both HTTP responses still open (their 'close' has not fired), both jobs over.
+      const open = proofOf(server, 'job')
+        .filter((r) => [7, 8].includes(r.requestId))
+        .slice(-2);
+      assert.deepEqual(
+        open.map((r) => [r.state, r.responseStream]),
+        [
+          ['cancelled', 'open'],
+          ['cancelled', 'open'],
+        ],
+      );
+      await session.close();
+      for (const { id, reading } of readings) await waitFor(`#${id}'s held stream to end`, () => reading.ended);
+      for (const id of [7, 8]) await server.waitForJob(id, (job) => job.responseStream === 'closed');
+    });
+  });
+
+  test('a handler that ignores its signal runs to the end, and 2.4.0 drops its result too', async () => {
+    await withServerV2(['--ignore-signal', '--keep-alive-ms', '50'], async (server) => {
+      const session = await openRawSession(server.url);
+      const reading = await session.stream(call(7, 6, 50));
+      await server.waitForJob(7, (job) => job.chunksDone >= 1);
+      await session.post(cancel(7));
+      const job = await server.waitForJob(7, (job) => job.reply !== undefined);
+      assert.deepEqual([job.state, job.chunksDone], ['completed', 6]);
+      assert.match(String(job.reply), /SDK dropped the result/);
+      const keepAlives = reading.comments.length;
+      await waitFor('keep-alives after the dropped result', () => reading.comments.length >= keepAlives + 2);
+      assert.deepEqual([reading.messages, reading.ended], [[], false]);
+      await session.close();
+    });
+  });
+
+  test('the README shows a real run of server-v2.ts and client-v2.ts', async () => {
+    const asDocumented = (lines: string[], url: string) =>
+      lines.map((line) => line.replaceAll(url, 'http://127.0.0.1:3101/mcp'));
+    await withServerV2(
+      [],
+      async (server) => {
+        const client = startTs(CLIENT_V2, ['--url', server.url]);
+        assert.equal(await client.exited, 0, client.output());
+        await server.waitForLine(/session \S+ ended/);
+        const serverLines = server.lines.slice(0, lineIndex(server.lines, /session \S+ ended/) + 1);
+        checkReadmePair(
+          README,
+          [
+            ['server, SDK 2.x', asDocumented(serverLines, server.url)],
+            ['client, SDK 2.x', asDocumented(client.lines, server.url)],
+          ],
+          [],
+          {
+            order: [
+              ['server, SDK 2.x', /session \S+ started/, 'client, SDK 2.x', /session \S+, protocol/],
+              ['client, SDK 2.x', /-> notifications\/cancelled/, 'server, SDK 2.x', /notifications\/cancelled for #1/],
+              ['server, SDK 2.x', /#1 replying: error/, 'client, SDK 2.x', /<- then error -32800/],
+            ],
+          },
+        );
+      },
+      { own: true },
+    );
+  });
 });

@@ -1,11 +1,13 @@
 // What the lesson 01 client prints of the server's own record of a call (get_job_status): the
 // proof of a cancel is on the server's side.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { prove } from '../shared/proof.ts';
 import type { Timeline } from '../shared/timeline.ts';
 
-export async function printServerReport(client: Client, id: RequestId, log: Timeline): Promise<void> {
+/** Any client that can call a tool: SDK 1.x's `Client` (client.ts) or SDK 2.x's (client-v2.ts). */
+type ToolCaller = { callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown> };
+
+export async function printServerReport(client: ToolCaller, id: RequestId, log: Timeline): Promise<void> {
   const status = (await client.callTool({ name: 'get_job_status', arguments: { requestId: id } })) as CallToolResult;
   const job = status.structuredContent;
   prove({ type: 'server-report', requestId: id, job });

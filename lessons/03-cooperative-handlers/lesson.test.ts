@@ -7,7 +7,8 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { Client, SdkError, SdkErrorCode, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { jobReportSchema } from '../shared/jobs.ts';
 import { startLessonServer, startTs } from '../shared/processes.ts';
@@ -382,3 +383,100 @@ describe('lesson 03 exercise, in two terminals', { timeout: scaled(60_000) }, ()
     },
   );
 });
+
+describe(
+  'lesson 03 in SDK 2.x: the same strategies, handed ctx.mcpReq.signal, stop the same way',
+  { timeout: scaled(60_000) },
+  () => {
+    // v2-check-server.ts runs strategies.ts in a 2.x McpServer (2025-11-25, sessions); a 2.x Client
+    // cancels each call by aborting its signal, which sends notifications/cancelled.
+    let server: Server;
+    let client: Client;
+    before(async () => {
+      server = await startLessonServer(join(import.meta.dirname, 'v2-check-server.ts'));
+      client = new Client({ name: 'lesson-03-test-v2', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+      client.onerror = () => {}; // a reply after the abort lands here ("unknown message ID"): expected
+    });
+    after(async () => {
+      await client?.close();
+      await server?.stop();
+    });
+
+    /** Calls `strategy`, aborts the call once the server has `startedWhen`, and returns the job once it answered. */
+    async function abortMidCall(
+      strategy: Strategy,
+      startedWhen: (r: Proof, id: number) => boolean,
+      chunks = 200,
+      chunkMs = 20,
+    ) {
+      const from = server.proof().length;
+      const controller = new AbortController();
+      const call = client
+        .callTool(
+          { name: 'process_large_file', arguments: { strategy, chunks, chunkMs } },
+          { signal: controller.signal },
+        )
+        .catch((error: unknown) => error);
+      const isJob = (r: Proof) => r.type === 'job' && r.tool === `process_large_file (${strategy})`;
+      const { requestId: id } = await server.waitForProof<Proof>(`${strategy} to start`, isJob, undefined, from);
+      await server.waitForProof<Proof>(`${strategy} to get going`, (r) => startedWhen(r, id), undefined, from);
+      controller.abort('test');
+      const rejected = (await call) as SdkError;
+      assert.ok(rejected instanceof SdkError, String(rejected));
+      assert.deepEqual([rejected.code, rejected.message], [SdkErrorCode.RequestTimeout, 'test']);
+      const job = await server.waitForJob(id, (job) => job.reply !== undefined, { from });
+      return { id: id as number, job, records: server.proof().slice(from) as Proof[] };
+    }
+    const twoChunks = (r: Proof, id: number) => jobWhere(id, (job) => job.chunksDone >= 2)(r);
+
+    test('abortable and cpu-sliced: no chunk after the cancel; poll-*: the chunks in hand and more; all answer -32800', async () => {
+      for (const strategy of ['abortable', 'cpu-sliced', 'poll-100ms', 'poll-1s'] as const) {
+        const { id, job, records } = await abortMidCall(strategy, twoChunks);
+        assert.deepEqual([job.state, job.fileHandle === 'open', job.reply], ['cancelled', false, 'error -32800']);
+        const after = job.chunksDone - job.chunksDoneWhenCancelArrived!;
+        if (strategy.startsWith('poll')) {
+          assert.ok(after > 0, `${strategy}: ${after} chunks after the cancel`);
+          const poll = records.find(madeBy('poll-saw-abort', id))!;
+          assert.deepEqual([poll.pollMs, poll.extra], [strategy === 'poll-1s' ? 1000 : 100, after]);
+        } else assert.equal(after, 0, `${strategy}: ${after} chunks after the cancel`);
+        if (strategy === 'abortable')
+          assertProvedInOrder(records, [
+            ['the cancel arriving', cancelArrived(id)],
+            ['the wait ending at once', madeBy('wait-ended', id)],
+            ['the file closing', fileClosed(id)],
+            ['the -32800 reply', replied(id, 'error -32800')],
+          ]);
+        if (strategy === 'cpu-sliced')
+          assert.equal(records.find(madeBy('slice-boundary-stop', id))!.afterChunk, job.chunksDone);
+      }
+      if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(server.child.pid!, '/data/sample.txt'), 0);
+    });
+
+    test(
+      'cpu-worker: the worker is terminated mid-loop and its thread is gone',
+      { skip: !canSeeFileDescriptors && 'reads /proc (Linux)' },
+      async () => {
+        const baseline = threadsOf(server.child.pid!);
+        const { job } = await abortMidCall('cpu-worker', twoChunks);
+        assert.deepEqual([job.state, job.resources?.worker, job.reply], ['cancelled', 'terminated', 'error -32800']);
+        assert.ok(job.chunksDone < job.chunksTotal);
+        assert.equal(threadsOf(server.child.pid!), baseline);
+      },
+    );
+
+    test('cpu-blocking: the 2.x call rejects on the abort, but the server runs the loop to the end and reads the cancel afterwards', async () => {
+      const { id, job, records } = await abortMidCall('cpu-blocking', (r, id) => madeBy('loop-started', id)(r), 10, 30);
+      assert.deepEqual(
+        [job.state, job.chunksDone, job.cancelReason, job.reply],
+        ['completed', 10, undefined, 'result'],
+      );
+      const { checks, aborted } = records.find(madeBy('loop-done', id))!;
+      assert.deepEqual([checks, aborted], [10, false]);
+      await server.waitForProof(
+        'the cancel, for a job already completed',
+        (r: Proof) => madeBy('cancel', id)(r) && r.matched === 'completed',
+      );
+    });
+  },
+);

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import { Client, SdkError, SdkErrorCode, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startPglite } from '../shared/pglite-start.ts';
 import pg from 'pg';
 import { startLessonServer, startTs, type StartedProcess } from '../shared/processes.ts';
@@ -480,3 +481,76 @@ describe('lesson 04 exercise, in two terminals (PGlite)', { timeout: scaled(60_0
     },
   );
 });
+
+describe(
+  'lesson 04 in SDK 2.x: the same layers, handed ctx.mcpReq.signal, stop their I/O the same way (PGlite)',
+  { timeout: scaled(60_000) },
+  () => {
+    // v2-check-server.ts reads through layers.ts in a 2.x McpServer (2025-11-25, sessions); a 2.x
+    // Client cancels each call by aborting its signal, which sends notifications/cancelled.
+    let server: Server;
+    let client: Client;
+    before(async () => {
+      server = await startLessonServer(join(import.meta.dirname, 'v2-check-server.ts'));
+      client = new Client({ name: 'lesson-04-test-v2', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+      client.onerror = () => {}; // the -32800 after the abort lands here ("unknown message ID"): expected
+    });
+    after(async () => {
+      await client?.close();
+      await server?.stop();
+    });
+
+    test('http, child, file, db: each stops its I/O and releases what it held, as under 1.x', async () => {
+      for (const source of SOURCES) {
+        const from = server.proof().length;
+        const controller = new AbortController();
+        const call = client
+          .callTool(
+            { name: 'process_large_file', arguments: { source, chunks: 20, chunkDelayMs: 50 } },
+            { signal: controller.signal },
+          )
+          .catch((error: unknown) => error);
+        const { requestId: id } = await server.waitForProof<Proof>(
+          `the ${source} layer to read 2 chunks`,
+          jobOfLayer(source, (job) => job.chunksDone >= 2),
+          undefined,
+          from,
+        );
+        if (source === 'file' && canSeeFileDescriptors) assert.equal(openDescriptorsTo(pidOf(server), LARGE_FILE), 1);
+        controller.abort('test');
+        const rejected = (await call) as SdkError;
+        assert.ok(rejected instanceof SdkError, String(rejected));
+        assert.equal(rejected.code, SdkErrorCode.RequestTimeout);
+        const job = (await server.waitForJob(id, (job) => job.reply !== undefined, { from })) as Proof;
+        assert.deepEqual([job.state, job.reply], ['cancelled', 'error -32800'], source);
+
+        if (source === 'http') {
+          // The upstream records how its response ended once it sees the connection close.
+          const closedBy = /^closed by the client after \d+\/20 chunks$/;
+          await server.waitForJob(id, (job) => closedBy.test(job.resources?.['upstream response'] ?? ''), { from });
+          if (canSeeFileDescriptors)
+            await waitFor(
+              'no socket to the upstream',
+              () => openTcpConnectionsOnPort(pidOf(server), upstreamPort(server)) === 0,
+            );
+        } else if (source === 'child') {
+          const [child, state] = onlyResource(job);
+          assert.equal(state, 'killed (SIGTERM), reaped');
+          assert.equal(existsSync(`/proc/${child.match(/^child process (\d+)$/)![1]}`), false);
+        } else if (source === 'file') {
+          const closed = proofOf(server, 'file-closed').find((r) => r.requestId === id)!;
+          assert.ok(closed.bytesRead < closed.size, JSON.stringify(closed));
+          if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(pidOf(server), LARGE_FILE), 0);
+        } else {
+          assert.match(
+            job.resources['PGlite statements'],
+            /^stopped between statements: \d+ of 20 ran, none started after the cancel$/,
+          );
+        }
+        // No chunk after the stop; PGlite only finishes the statement it was in.
+        assertNoChunkAfterTheStop(server, id, source === 'db' ? 1 : 0, from);
+      }
+    });
+  },
+);
