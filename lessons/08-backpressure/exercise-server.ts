@@ -122,8 +122,6 @@ const BATCH_LINES = 1000;
 // ---------------------------------------------------------------------------------------------
 // Start-up.
 
-clearOutputs(outputFolder);
-
 const running = await serveMcpOrExit({
   port,
   timeline: log,
@@ -131,6 +129,8 @@ const running = await serveMcpOrExit({
   onClientMessage: (session, message) => noteCancel(session.jobs, message, log),
   onResponseStreamClosed: noteStreamClosed(log),
 });
+// Once the port is ours: a second copy that finds it in use must not delete the first one's outputs.
+clearOutputs(outputFolder);
 log.ok(
   `listening on ${running.url}  (${naive ? 'naive: every line sent at once' : `live view: --when-full ${whenFull}, queue ${maxQueuedBytes} bytes`}; outputs in ${outputLabel})`,
 );
