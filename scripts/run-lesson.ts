@@ -29,19 +29,15 @@ const split = rest.indexOf('--server');
 const clientArgs = split === -1 ? rest : rest.slice(0, split);
 const serverArgs = split === -1 ? [] : rest.slice(split + 1);
 
+const lessonFile = (name: string) => join(lessonsDir, folder!, `${name}.ts`);
 /** `server.ts` or `client.ts`, or with --v2 its `-v2.ts` twin when the lesson has one. */
 function side(name: 'server' | 'client'): string | undefined {
-  const file = (suffix: string) => join(lessonsDir, folder!, `${name}${suffix}.ts`);
-  if (v2 && existsSync(file('-v2'))) return file('-v2');
-  return existsSync(file('')) ? file('') : undefined;
+  if (v2 && existsSync(lessonFile(`${name}-v2`))) return lessonFile(`${name}-v2`);
+  return existsSync(lessonFile(name)) ? lessonFile(name) : undefined;
 }
 const overStdio = folder.includes('stdio');
 const [serverFile, clientFile] = [overStdio ? undefined : side('server'), side('client')];
-if (
-  v2 &&
-  !existsSync(join(lessonsDir, folder, 'server-v2.ts')) &&
-  !existsSync(join(lessonsDir, folder, 'client-v2.ts'))
-) {
+if (v2 && serverFile?.endsWith('-v2.ts') !== true && clientFile?.endsWith('-v2.ts') !== true) {
   console.error(
     `lesson ${folder} has no SDK 2.x story of its own: its README's "In SDK 2.x" says why. Run it without --v2.`,
   );

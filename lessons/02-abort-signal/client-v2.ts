@@ -5,7 +5,6 @@
 //
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
 import { getEventListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Client,
   SdkError,
@@ -17,6 +16,7 @@ import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 import * as flags from './client-flags.ts';
+import { printServerReport } from './server-report.ts';
 
 const { url, scenario, cancelAfterMs, timeoutMs, chunks, chunkDelayMs, reason } = flags;
 const log = createTimeline('client');
@@ -100,18 +100,7 @@ try {
 }
 
 // The proof is on the server's side: ask it what it did with the call.
-let job: Record<string, unknown> = {};
-for (let attempt = 0; attempt < 100; attempt++) {
-  const status = await client.callTool({ name: 'get_job_status', arguments: { requestId: id } });
-  job = (status.structuredContent ?? {}) as Record<string, unknown>;
-  if (job.state !== 'running' && job.fileHandle !== 'open') break;
-  await sleep(20);
-}
-prove({ type: 'server-report', requestId: id, job });
-log.event(
-  `server reports #${JSON.stringify(id)}: ${String(job.state)} after chunk ${String(job.chunksDone)}/${String(job.chunksTotal)}, ` +
-    `reason ${JSON.stringify(job.cancelReason ?? null)}, file handle ${String(job.fileHandle)}`,
-);
+await printServerReport(client, id, log);
 await transport.terminateSession();
 log.detail('session ended (DELETE)');
 await client.close();

@@ -7,7 +7,6 @@
 // from a timeout and from a lost connection, which SDK 1.x does not do for you.
 //
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, isJSONRPCNotification, isJSONRPCRequest, type RequestId } from '@modelcontextprotocol/sdk/types.js';
@@ -16,6 +15,7 @@ import { createTimeline } from '../shared/timeline.ts';
 import { deferred } from '../shared/wait.ts';
 import { classifyCallFailure, closeWhenServerGone, holdCancelsUntilSent, type CallFailure } from './call-failures.ts';
 import * as flags from './client-flags.ts';
+import { printServerReport } from './server-report.ts';
 
 const { url, scenario, cancelAfterMs, timeoutMs, pingEveryMs, chunks, chunkDelayMs, reason } = flags;
 const log = createTimeline('client');
@@ -96,29 +96,11 @@ try {
   clearTimeout(cancelTimer);
 }
 
-/**
- * The job as the server reports it, once the handler has finished: the SDK rejects the call the
- * moment we abort, before the server has even answered the cancel, so the first look may be early.
- */
-async function settledJob(requestId: RequestId): Promise<Record<string, unknown>> {
-  for (let attempt = 0; ; attempt++) {
-    const status = await client.callTool({ name: 'get_job_status', arguments: { requestId } });
-    const job = (status.structuredContent ?? {}) as Record<string, unknown>;
-    if ((job.state !== 'running' && job.fileHandle !== 'open') || attempt === 100) return job;
-    await sleep(20);
-  }
-}
-
 // The proof is on the server's side: ask it what it did with the call.
 if (observed === 'connection lost') {
   log.event('no server to ask: the session went with it');
 } else {
-  const job = await settledJob(id);
-  prove({ type: 'server-report', requestId: id, job });
-  log.event(
-    `server reports #${JSON.stringify(id)}: ${String(job.state)} after chunk ${String(job.chunksDone)}/${String(job.chunksTotal)}, ` +
-      `reason ${JSON.stringify(job.cancelReason ?? null)}, file handle ${String(job.fileHandle)}`,
-  );
+  await printServerReport(client, id, log);
   await transport.terminateSession();
   log.detail('session ended (DELETE)');
 }

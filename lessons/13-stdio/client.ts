@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
@@ -37,12 +38,17 @@ transport.send = (message: JSONRPCMessage) => {
   return send(message);
 };
 
+// SDK 1.x's Client hands the version initialize agreed to the transport, if it takes one
+// (client/index.js, connect()); the stdio transport does not, so this one keeps it.
+let protocol = 'none';
+(transport as Transport).setProtocolVersion = (version) => (protocol = version);
+
 const client = new Client({ name: 'lesson-13-client', version: '1.0.0' });
 log.event('spawning the server (stdio) and connecting');
 await client.connect(transport);
 const pid = serverPid(transport);
-prove({ type: 'connected', pid, protocol: client.getServerVersion() && '2025-11-25' });
-log.detail(`connected: server pid ${pid}, protocol 2025-11-25 (initialize over stdio)`);
+prove({ type: 'connected', pid, protocol });
+log.detail(`connected: server pid ${pid}, protocol ${protocol} (initialize over stdio)`);
 
 const controller = new AbortController();
 const settled = client

@@ -34,6 +34,7 @@ for (const [file, sdk] of [
       const late = sdk === '2.x' ? ['--cancel-after', String(scaled(1500)), '--chunks', '60'] : [];
       const { client, code } = await run(file, ['--cancel-after', '900', ...late]);
       assert.equal(code, 0, client.output());
+      if (sdk === '1.x') assert.equal(onlyProof(client, 'connected').protocol, '2025-11-25'); // agreed, not assumed
       const id = onlyProof(client, 'server-report').requestId;
       assert.equal(onlyProof(client, 'cancel-sent').params.requestId, id);
       const last = job(client);
