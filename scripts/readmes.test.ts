@@ -9,6 +9,7 @@ const root = join(import.meta.dirname, '..');
 const lessons = readdirSync(join(root, 'lessons')).filter((name) => /^\d\d-/.test(name));
 const readmes = [
   'README.md',
+  'docs/check-server.md',
   'postman/README.md',
   'scripts/bench/README.md',
   'scripts/reliability/README.md',
