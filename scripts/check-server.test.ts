@@ -28,16 +28,23 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-const options = (url: string, tool: string, args: Record<string, unknown>): CheckOptions => ({
+const options = (
+  url: string,
+  tool: string,
+  args: Record<string, unknown>,
+  shortArgs?: Record<string, unknown>,
+): CheckOptions => ({
   target: { url, headers: {} },
   tool,
   args,
+  shortArgs,
   watchMs: scaled(2000),
   cancelAfterMs: scaled(1000),
   calls: 3,
   eras: ['2025-11-25', '2026-07-28'],
 });
 const FILE_ARGS = { path: 'sample.txt', chunks: 100, chunkDelayMs: 100 };
+const FILE_SHORT = { path: 'sample.txt', chunks: 2, chunkDelayMs: 0 };
 
 /** Each finding's verdict, by era, scenario and check. */
 const verdicts = (findings: Finding[]) =>
@@ -56,6 +63,7 @@ const BASE: Record<string, Verdict> = {
   [STREAM]: 'pass',
   [RELEASED]: 'pass',
   '2025-11-25 session survives: ping after the cancels': 'pass',
+  '2025-11-25 session survives: a short call after the cancels': 'pass',
   '2025-11-25 races: a cancel for a request already answered': 'pass',
   '2025-11-25 races: a cancel for an id never sent': 'pass',
   '2025-11-25 races: "9100" (a string) does not cancel 9100 (a number)': 'pass',
@@ -67,7 +75,9 @@ const BASE: Record<string, Verdict> = {
 };
 const HELD = { [REPLY]: 'pass', [STREAM]: 'warning', [RELEASED]: 'warning' } as const;
 const TASKS: Record<string, Verdict> = {
-  ...Object.fromEntries(Object.entries(BASE).filter(([key]) => !/stops on cancel|stream released/.test(key))),
+  ...Object.fromEntries(
+    Object.entries(BASE).filter(([key]) => !/stops on cancel|stream released|short call/.test(key)),
+  ),
   '2025-11-25 tasks: tasks/cancel answers with the task cancelled': 'pass',
   '2025-11-25 tasks: tasks/get still says cancelled later': 'pass',
   '2025-11-25 tasks: a second tasks/cancel is rejected with -32602': 'pass',
@@ -83,6 +93,8 @@ interface Case {
   args?: string[];
   tool?: string;
   call?: Record<string, unknown>;
+  /** Arguments that make the tool finish at once. */
+  short?: Record<string, unknown>;
   expect: Record<string, Verdict>;
 }
 const data = (name: string) => ['--data', join(scratch, name)];
@@ -113,12 +125,14 @@ const CASES: Case[] = [
     name: '03',
     file: '03-cooperative-handlers/server.ts',
     call: { strategy: 'abortable', chunks: 100, chunkMs: 100 },
+    short: { strategy: 'abortable', chunks: 2, chunkMs: 1 },
     expect: BASE,
   },
   {
     name: '04',
     file: '04-signal-into-io/server.ts',
     call: { source: 'file', chunks: 100, chunkDelayMs: 100 },
+    short: { source: 'file', chunks: 2, chunkDelayMs: 0 },
     expect: BASE,
   },
   {
@@ -126,6 +140,7 @@ const CASES: Case[] = [
     file: '05-cleanup-rollback/server.ts',
     args: data('05'),
     call: { idempotencyKey: 'check-server', stepDelayMs: 2000 },
+    short: { idempotencyKey: 'check-server-short', stepDelayMs: 0 },
     expect: { ...BASE, [PROGRESS]: 'pass' },
   },
   { name: '06', file: '06-timeouts/server.ts', expect: { ...BASE, [PROGRESS]: 'pass' } },
@@ -136,6 +151,7 @@ const CASES: Case[] = [
     args: data('08'),
     tool: 'export_log',
     call: { lines: 1_000_000 },
+    short: { lines: 10 },
     expect: { ...BASE, [PROGRESS]: 'pass' },
   },
   { name: '09', file: '09-disconnects-and-shutdown/server.ts', args: data('09'), expect: BASE },
@@ -170,7 +186,9 @@ describe('npm run check-server', { timeout: scaled(180_000), concurrency: true }
       CASES.map(async (c) => {
         const server = await startLessonServer(join(root, 'lessons', c.file), c.args);
         stops.push(() => server.stop());
-        const findings = await check(options(server.url, c.tool ?? 'process_large_file', c.call ?? FILE_ARGS));
+        const findings = await check(
+          options(server.url, c.tool ?? 'process_large_file', c.call ?? FILE_ARGS, c.short ?? FILE_SHORT),
+        );
         return { c, findings, server };
       }),
     );
@@ -243,7 +261,9 @@ describe('npm run check-server', { timeout: scaled(180_000), concurrency: true }
     stops.push(() => server.stop());
     await server.waitForLine(/listening on port/, scaled(15_000));
     const url = `http://127.0.0.1:${port}/mcp`;
-    const findings = await check(options(url, 'trigger-long-running-operation', { duration: 10, steps: 50 }));
+    const findings = await check(
+      options(url, 'trigger-long-running-operation', { duration: 10, steps: 50 }, { duration: 0.1, steps: 1 }),
+    );
     const got = verdicts(findings);
     // Its tool never looks at the signal: progress runs on after the cancel, and SDK 1.x holds the stream.
     assert.deepEqual(got, { ...BASE, [PROGRESS]: 'warning', ...HELD });

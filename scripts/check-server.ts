@@ -17,6 +17,8 @@ Usage: npm run check-server -- --url URL --tool NAME [--args JSON] [options]
   --url URL          the server's MCP endpoint, e.g. http://127.0.0.1:3101/mcp
   --tool NAME        a tool that runs for seconds (the checker cancels it)
   --args JSON        its arguments, e.g. '{"path":"sample.txt","chunks":100}' (default: {})
+  --short-args JSON  arguments that make the same tool finish at once: called after the cancels,
+                     to see the session still serves it
   --header 'K: V'    a header for every request, e.g. 'Authorization: Bearer …' (repeatable)
   --era ERA          2025-11-25, 2026-07-28 or both (default: both; an era the server does not
                      offer is reported, not failed)
@@ -44,6 +46,7 @@ function options(): CheckOptions & { json: boolean } {
         url: { type: 'string' },
         tool: { type: 'string' },
         args: { type: 'string' },
+        'short-args': { type: 'string' },
         header: { type: 'string', multiple: true },
         era: { type: 'string' },
         calls: { type: 'string' },
@@ -76,6 +79,13 @@ function options(): CheckOptions & { json: boolean } {
   } catch {
     stop(`--args is not JSON: ${values.args}`);
   }
+  let shortArgs: Record<string, unknown> | undefined;
+  try {
+    shortArgs =
+      values['short-args'] === undefined ? undefined : (JSON.parse(values['short-args']) as Record<string, unknown>);
+  } catch {
+    stop(`--short-args is not JSON: ${values['short-args']}`);
+  }
   const headers: Record<string, string> = {};
   for (const header of values.header ?? []) {
     const at = header.indexOf(':');
@@ -93,6 +103,7 @@ function options(): CheckOptions & { json: boolean } {
     target: { url: url.href, headers },
     tool: values.tool,
     args,
+    shortArgs,
     calls: number('calls', values.calls, 3),
     watchMs: number('watch-ms', values['watch-ms'], 2000),
     cancelAfterMs: number('cancel-after-ms', values['cancel-after-ms'], 1000),
