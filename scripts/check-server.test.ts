@@ -95,6 +95,8 @@ interface Case {
   call?: Record<string, unknown>;
   /** Arguments that make the tool finish at once. */
   short?: Record<string, unknown>;
+  /** How long to watch after a cancel, before it is scaled to the machine (default 2000 ms). */
+  watchMs?: number;
   expect: Record<string, Verdict>;
 }
 const data = (name: string) => ['--data', join(scratch, name)];
@@ -162,9 +164,12 @@ const CASES: Case[] = [
   {
     name: '12',
     file: '12-two-eras/server.ts',
+    // It serves 2025 clients statelessly: the cancel reaches an instance with nothing running, so
+    // the call runs to its end (10 s) and its result comes back. Watch long enough to see it.
+    watchMs: 15_000,
     expect: {
       ...BASE,
-      ...HELD, // SDK 2.4.0 in 2025-11-25: drops the result, holds the stream
+      [REPLY]: 'warning',
       [MODERN]: 'pass',
       '2026-07-28 closing the stream: closing the stream stops the call': 'not observable',
       '2026-07-28 closing the stream: it serves the next request': 'pass',
@@ -182,16 +187,15 @@ const EVERYTHING_VERSION = (
 // The four at once: the checks mostly wait (2 s after each cancel), so they overlap well.
 describe('npm run check-server', { timeout: scaled(180_000), concurrency: true }, () => {
   test(`on every lesson server (${CASES.length} settings), the verdict each should get`, async () => {
-    const results = await Promise.all(
-      CASES.map(async (c) => {
-        const server = await startLessonServer(join(root, 'lessons', c.file), c.args);
-        stops.push(() => server.stop());
-        const findings = await check(
-          options(server.url, c.tool ?? 'process_large_file', c.call ?? FILE_ARGS, c.short ?? FILE_SHORT),
-        );
-        return { c, findings, server };
-      }),
-    );
+    // Five at a time: seventeen servers starting at once on two cores can take longer than a start is given.
+    const results = await inTurn(CASES, 5, async (c) => {
+      const server = await startLessonServer(join(root, 'lessons', c.file), c.args);
+      stops.push(() => server.stop());
+      const o = options(server.url, c.tool ?? 'process_large_file', c.call ?? FILE_ARGS, c.short ?? FILE_SHORT);
+      const findings = await check({ ...o, watchMs: scaled(c.watchMs ?? 2000) });
+      await server.stop();
+      return { c, findings };
+    });
     for (const { c, findings } of results) {
       assert.deepEqual(verdicts(findings), c.expect, `${c.name}:\n${JSON.stringify(findings, null, 2)}`);
       assert.ok(!findings.some((f) => f.verdict === 'fail'), c.name);
@@ -290,6 +294,20 @@ const tableAfter = (marker: string) =>
         .slice(1, -1)
         .map((cell) => cell.trim()),
     );
+
+/** `work` on every item, at most `width` at once; the results in the items' order. */
+async function inTurn<T, R>(items: T[], width: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: width }, lane));
+  return results;
+}
 
 const freePort = () =>
   new Promise<number>((resolve) => {

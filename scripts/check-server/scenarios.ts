@@ -215,6 +215,12 @@ async function stopsOnCancel(o: CheckOptions, session: Session, readings: Readin
       RULES.stop,
     );
   }
+  const heldFor =
+    before.length === 0
+      ? 'for a call that may or may not still run (it reports no progress)'
+      : late.length
+        ? 'for a call that runs on'
+        : 'for a call that has stopped reporting progress';
   const response = responseOf(first.reading, first.id);
   const reply = response?.message as { result?: unknown; error?: { code: number; message: string } } | undefined;
   const when = response ? `${ms(response.at - cancelledAt)} after the cancel` : '';
@@ -233,7 +239,7 @@ async function stopsOnCancel(o: CheckOptions, session: Session, readings: Readin
       S,
       'what comes back',
       'warning',
-      `a result, ${when}: a client that reads it may take the call as done`,
+      `a result, ${when}: the call ran to its end, or the server sent a result for a call it stopped; a client that reads it may take the call as done`,
       RULES.noResponse,
     );
   }
@@ -243,7 +249,7 @@ async function stopsOnCancel(o: CheckOptions, session: Session, readings: Readin
     ended(first.reading) ? 'pass' : 'warning',
     ended(first.reading)
       ? `ended ${ms(first.reading.endedAt! - cancelledAt)} after the cancel`
-      : `still open ${ms(o.watchMs)} after the cancel: the server holds a stream and a socket for a call it no longer runs`,
+      : `still open ${ms(o.watchMs)} after the cancel: a stream and a socket held ${heldFor}`,
     RULES.streamEnds,
   );
   const open = calls.filter((c) => !ended(c.reading)).length;
