@@ -41,6 +41,7 @@ function entries(): string[] {
     join(lessons, '08-backpressure/slow-reader.ts'),
     join(root, 'scripts/reliability/soak.ts'),
     join(root, 'scripts/learn.ts'),
+    join(root, 'scripts/check-server.ts'),
   ];
 }
 

@@ -322,6 +322,11 @@ async function checkRaces(
       const progressBefore = progressOf(running.reading).length;
       await until(Math.min(o.watchMs, 1000), () => ended(running.reading));
       const since = progressOf(running.reading).length - progressBefore;
+      const reply = responseOf(running.reading, 9100)?.message as { result?: { isError?: boolean } } | undefined;
+      if (reply?.result && !reply.result.isError) {
+        add(R, check, 'not observable', `the call finished by itself, with its result: ${NEEDS_LONGER}`, rule);
+        continue;
+      }
       const seen = ended(running.reading)
         ? `the call ended (${responseOf(running.reading, 9100) ? 'answered' : 'no answer'}): the wrong cancel stopped it`
         : progressBefore > 0
