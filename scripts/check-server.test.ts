@@ -235,7 +235,9 @@ describe('npm run check-server', { timeout: scaled(180_000), concurrency: true }
 
   test('what it says when it cannot run: a plain message, exit 2, no stack trace', async () => {
     const free = await freePort();
+    const losing = await startLosingServer();
     const cases = [
+      [['--url', losing, '--tool', 'nope'], /the server has no tool named nope; it has: wait/],
       [['--tool', 'x'], /--url and --tool are needed/],
       [['--url', 'http://127.0.0.1:1/mcp', '--tool', 'x', '--args', '{oops'], /--args is not JSON/],
       [['--url', 'localhost:3101/mcp', '--tool', 'x'], /is not an http\(s\) URL: give the whole endpoint/],
