@@ -236,7 +236,12 @@ describe('npm run check-server', { timeout: scaled(180_000), concurrency: true }
   test('what it says when it cannot run: a plain message, exit 2, no stack trace', async () => {
     const free = await freePort();
     const losing = await startLosingServer();
+    const forgetting = await startForgettingServer();
     const cases = [
+      [
+        ['--url', forgetting, '--tool', 'x'],
+        /tools\/list in a new session got HTTP 404 "Session not found": the session is unknown/,
+      ],
       [['--url', losing, '--tool', 'nope'], /the server has no tool named nope; it has: wait/],
       [['--tool', 'x'], /--url and --tool are needed/],
       [['--url', 'http://127.0.0.1:1/mcp', '--tool', 'x', '--args', '{oops'], /--args is not JSON/],
@@ -296,6 +301,33 @@ const tableAfter = (marker: string) =>
         .slice(1, -1)
         .map((cell) => cell.trim()),
     );
+
+/**
+ * What a session meets behind a round-robin balancer, in one process: initialize is answered with
+ * a session id, and every later request lands where that session is unknown (HTTP 404).
+ */
+async function startForgettingServer(): Promise<string> {
+  const http = createServer(async (req, res) => {
+    let body = '';
+    for await (const chunk of req) body += String(chunk);
+    const message = JSON.parse(body || '{}') as { id?: unknown; method?: string };
+    if (message.method === 'initialize') {
+      const result = {
+        protocolVersion: '2025-11-25',
+        capabilities: { tools: {} },
+        serverInfo: { name: 'forgets', version: '1' },
+      };
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'only-here' });
+      return void res.end(JSON.stringify({ jsonrpc: '2.0', id: message.id, result }));
+    }
+    if (message.method === 'notifications/initialized') return void res.writeHead(202).end();
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }));
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  stops.push(() => new Promise((resolve) => (http.closeAllConnections(), http.close(resolve))));
+  return `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+}
 
 /** `work` on every item, at most `width` at once; the results in the items' order. */
 async function inTurn<T, R>(items: T[], width: number, work: (item: T) => Promise<R>): Promise<R[]> {

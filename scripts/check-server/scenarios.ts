@@ -93,9 +93,23 @@ export async function checkLegacy(o: CheckOptions): Promise<Finding[]> {
   const opened: Session[] = [session];
   const readings: Reading[] = [];
   try {
-    const list = await answer(session.post({ jsonrpc: '2.0', id: 'check-tools', method: 'tools/list' }), 'check-tools');
-    const tools =
-      (list as { result?: { tools: { name: string; execution?: { taskSupport?: string } }[] } })?.result?.tools ?? [];
+    const listing = session.post({ jsonrpc: '2.0', id: 'check-tools', method: 'tools/list' });
+    const list = (await answer(listing, 'check-tools')) as
+      | { result?: { tools: { name: string; execution?: { taskSupport?: string } }[] }; error?: { message: string } }
+      | undefined;
+    if (!list?.result) {
+      // An HTTP error's JSON-RPC body has id null: show its message all the same.
+      const error = listing.arrivals.map((a) => a.message).find((m) => 'error' in m) as
+        { error: { message: string } } | undefined;
+      const said = error ? ` "${error.error.message}"` : '';
+      // Seen behind a round-robin load balancer: initialize reached one replica, this request another.
+      const lost =
+        listing.status === 404
+          ? ': the session is unknown where this request landed (behind a load balancer, does it keep a session on the replica that opened it?)'
+          : '';
+      throw new Error(`tools/list in a new session got HTTP ${listing.status}${said}${lost}`);
+    }
+    const tools = list.result.tools;
     const tool = tools.find((t) => t.name === o.tool);
     if (!tool)
       throw new Error(
