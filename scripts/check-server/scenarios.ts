@@ -122,34 +122,7 @@ export async function checkLegacy(o: CheckOptions): Promise<Finding[]> {
     const alive = await answers(session, 'check-after-cancels');
     add('session survives', 'ping after the cancels', alive.ok ? 'pass' : 'fail', alive.seen, RULES.ping);
 
-    if (asTask) {
-      // a task-only tool answers every call with a task: nothing short to call
-    } else if (!o.shortArgs) {
-      add(
-        'session survives',
-        'a short call after the cancels',
-        'not observable',
-        'give --short-args that make the tool finish at once',
-        RULES.races,
-      );
-    } else {
-      const id = 'check-short-call';
-      const call = session.post({
-        jsonrpc: '2.0',
-        id,
-        method: 'tools/call',
-        params: { name: o.tool, arguments: o.shortArgs },
-      });
-      const reply = (await answer(call, id)) as
-        { result?: { isError?: boolean }; error?: { message: string } } | undefined;
-      const verdict = !reply?.result ? 'fail' : reply.result.isError ? 'warning' : 'pass';
-      const seen = reply?.result
-        ? `a result${reply.result.isError ? ', with isError: true' : ''}`
-        : reply?.error
-          ? `error "${reply.error.message}"`
-          : `no answer (${call.cutOff ?? `HTTP ${call.status}`})`;
-      add('session survives', 'a short call after the cancels', verdict, seen, RULES.races);
-    }
+    if (!asTask) await shortCall(o, session, add); // a task-only tool has no short call
 
     await checkRaces(o, session, opened, readings, add, asTask);
 
@@ -171,6 +144,35 @@ export async function checkLegacy(o: CheckOptions): Promise<Finding[]> {
     await Promise.all(opened.map((s) => s.close()));
   }
   return findings;
+}
+
+/** With --short-args, a short call of the same tool: the session still serves it. */
+async function shortCall(o: CheckOptions, session: Session, add: Add) {
+  if (!o.shortArgs) {
+    add(
+      'session survives',
+      'a short call after the cancels',
+      'not observable',
+      'give --short-args that make the tool finish at once',
+      RULES.races,
+    );
+    return;
+  }
+  const id = 'check-short-call';
+  const call = session.post({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: o.tool, arguments: o.shortArgs },
+  });
+  const reply = (await answer(call, id)) as { result?: { isError?: boolean }; error?: { message: string } } | undefined;
+  const verdict = !reply?.result ? 'fail' : reply.result.isError ? 'warning' : 'pass';
+  const seen = reply?.result
+    ? `a result${reply.result.isError ? ', with isError: true' : ''}`
+    : reply?.error
+      ? `error "${reply.error.message}"`
+      : `no answer (${call.cutOff ?? `HTTP ${call.status}`})`;
+  add('session survives', 'a short call after the cancels', verdict, seen, RULES.races);
 }
 
 /** `calls` long calls, each cancelled at its first progress; the first is looked at closely, then all are counted. */
