@@ -2,7 +2,7 @@
 // them), on a server made to break a MUST, and on one this repository did not write; and what the
 // command says when it cannot run.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,6 +178,11 @@ const CASES: Case[] = [
 ];
 
 const EVERYTHING = join(root, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+const SDK_VERSION = (
+  JSON.parse(readFileSync(join(root, 'node_modules/@modelcontextprotocol/sdk/package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
 const EVERYTHING_VERSION = (
   JSON.parse(readFileSync(join(root, 'node_modules/@modelcontextprotocol/server-everything/package.json'), 'utf8')) as {
     version: string;
@@ -285,6 +290,9 @@ describe('npm run check-server', { timeout: scaled(180_000), concurrency: true }
       got,
     );
     assert.ok(DOC().includes(`server-everything@${EVERYTHING_VERSION}`), `the docs name ${EVERYTHING_VERSION}`);
+    // It runs on this repository's SDK 1.x (no copy of its own), whose version the docs give.
+    assert.equal(existsSync(join(EVERYTHING, '../../node_modules/@modelcontextprotocol/sdk')), false);
+    assert.ok(DOC().includes(`on SDK ${SDK_VERSION} here`), `the docs name SDK ${SDK_VERSION}`);
   });
 });
 

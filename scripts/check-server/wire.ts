@@ -103,15 +103,11 @@ export function post(target: Target, body: unknown, headers: Record<string, stri
 /** The response to a request, when it comes (or undefined once the response ended without one). */
 export async function answer(reading: Reading, id: unknown): Promise<JSONRPCMessage | undefined> {
   await reading.done;
-  return reading.arrivals.map((a) => a.message).find(isResponseTo(id));
+  return responseOf(reading, id)?.message;
 }
 
 /** A 2025-11-25 session: initialize, then every request with its Mcp-Session-Id. */
 export interface Session {
-  id: string | undefined;
-  version: string;
-  /** What the server said to initialize: its name and version, for the report. */
-  serverInfo: { name?: string; version?: string };
   /** POSTs with this session's headers; `long` for a call that runs until it is cancelled. */
   post(body: unknown, long?: boolean): Reading;
   close(): Promise<void>;
@@ -130,8 +126,7 @@ export async function openSession(
     method: 'initialize',
     params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: 'check-server', version: '1.0.0' } },
   });
-  const reply = (await answer(init, initializeId)) as
-    { result?: { protocolVersion: string; serverInfo?: Session['serverInfo'] } } | undefined;
+  const reply = (await answer(init, initializeId)) as { result?: { protocolVersion: string } } | undefined;
   if (!reply?.result) {
     throw new NotOffered(
       `initialize got HTTP ${init.status}${reply ? `: ${JSON.stringify(reply).slice(0, 200)}` : ''}${init.cutOff ? ` (${init.cutOff})` : ''}`,
@@ -141,9 +136,6 @@ export async function openSession(
   const version = reply.result.protocolVersion;
   const headers = () => ({ ...(id ? { 'mcp-session-id': id } : {}), 'mcp-protocol-version': version });
   const session: Session = {
-    id,
-    version,
-    serverInfo: reply.result.serverInfo ?? {},
     post: (body, long) => post(target, body, headers(), long),
     close: async () => {
       if (!id) return;
