@@ -4,12 +4,13 @@
 // client's terminal can be put in order) and the milliseconds since this process started.
 import chalk, { type ChalkInstance } from 'chalk';
 
-export type Side = 'server' | 'client' | 'runner';
+export type Side = 'server' | 'client' | 'runner' | 'cluster';
 
 const sideColour: Record<Side, ChalkInstance> = {
   server: chalk.magenta,
   client: chalk.cyan,
   runner: chalk.gray,
+  cluster: chalk.blue,
 };
 
 export interface Timeline {
