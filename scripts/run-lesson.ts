@@ -8,6 +8,7 @@
 // Flags after the lesson number go to the client; flags after --server go to the server. With
 // --v2, each side is its -v2.ts file where the lesson has one and its 1.x file where it has not.
 // A stdio lesson (13) starts only its client: the client spawns its server, as a stdio host does.
+// A lesson with a cluster.ts (14) starts that as its server side: replicas behind a balancer.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import chalk from 'chalk';
@@ -36,7 +37,11 @@ function side(name: 'server' | 'client'): string | undefined {
   return existsSync(lessonFile(name)) ? lessonFile(name) : undefined;
 }
 const overStdio = folder.includes('stdio');
-const [serverFile, clientFile] = [overStdio ? undefined : side('server'), side('client')];
+// A lesson whose server side is a cluster of replicas (14) starts its cluster.ts instead; with
+// --v2, a cluster of SDK 2.x replicas.
+const cluster = existsSync(lessonFile('cluster')) ? lessonFile('cluster') : undefined;
+if (cluster && v2) serverArgs.unshift('--replicas', 'v2');
+const [serverFile, clientFile] = [overStdio ? undefined : (cluster ?? side('server')), side('client')];
 if (v2 && serverFile?.endsWith('-v2.ts') !== true && clientFile?.endsWith('-v2.ts') !== true) {
   console.error(
     `lesson ${folder} has no SDK 2.x story of its own: its README's "In SDK 2.x" says why. Run it without --v2.`,

@@ -2,10 +2,9 @@
 // started here on free ports with a generated config, all stopped by Ctrl-C. Every replica's
 // lines are shown under its name, so you can see which one ran a call and which one a cancel
 // landed on. Flags choose the deployment: see --help and the lesson's README.
-import chalk from 'chalk';
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
-import { MissingServiceError, REPLICA_KINDS, startReplicaSet, type ReplicaKind } from './replica-set.ts';
+import { MissingServiceError, relayLine, REPLICA_KINDS, startReplicaSet, type ReplicaKind } from './replica-set.ts';
 
 export const DEFAULT_PORT = 3114;
 
@@ -49,10 +48,9 @@ const bus = kind === 'stateless' && !flags['no-bus'];
 const port = intFlag('port', flags.port, DEFAULT_PORT, 0, 65_535);
 
 const log = createTimeline('cluster');
-/** A replica's line, its `server` label replaced by the replica's name. */
 const relay = (replica: string, line: string) => {
-  if (/listening on http/.test(line)) return; // said once for all of them, below
-  console.log(line.replace(/server(?= )/, chalk.magenta(replica.padEnd(6))));
+  const shown = relayLine(replica, line);
+  if (shown !== undefined) console.log(shown);
 };
 
 log.event(`starting 3 replicas (${REPLICA_KINDS[kind].about})${bus ? ', Redis for the cancel bus' : ''} and HAProxy`);

@@ -53,6 +53,9 @@ export function haproxyConfig({
     'backend replicas',
     '  balance roundrobin',
     ...(balance === 'sticky' ? sticky : []),
+    // Every replica is checked (a TCP connect) each second; one that fails a check gets no new
+    // requests until it passes one again.
+    '  default-server check inter 1s fall 1 rise 1',
     // Which replica answered (%s: the server's name), so a client can see where each request went.
     '  http-response set-header X-Served-By %s',
     ...replicas.map(({ name, port: p }) => `  server ${name} 127.0.0.1:${p}`),

@@ -39,7 +39,7 @@ export async function askTheReplicaThatRanIt(
     },
     { timeoutMs, intervalMs: 50 },
   ).catch(() => undefined);
-  log.detail(`-> tools/call get_job_status #${id}, asked of ${[...asked].sort().join(', ')}`);
+  log.detail(`-> tools/call get_job_status #${id}, asked of ${[...asked].join(', ')}`);
   if (!found) {
     log.fail(`no replica has a finished record of #${id}`);
     return undefined;
@@ -49,7 +49,11 @@ export async function askTheReplicaThatRanIt(
     job.chunksDoneWhenCancelArrived === undefined
       ? 'no cancel reached it'
       : `the cancel reached it after chunk ${job.chunksDoneWhenCancelArrived}; it stopped ${job.cancelToStopMs} ms later`;
-  log.event(`${replica} reports #${id}: ${job.state}, ${job.chunksDone}/${job.chunksTotal} chunks (${cancel})`);
+  const how =
+    job.state === 'cancelled'
+      ? `stopped after chunk ${job.chunksDone}/${job.chunksTotal}`
+      : `${job.state}, ${job.chunksDone}/${job.chunksTotal} chunks`;
+  log.event(`${replica} reports #${id}: ${how} (${cancel})`);
   log.event(
     `${replica} reports #${id}: file handle ${job.fileHandle}, response stream ${job.responseStream}, replied ${job.reply}`,
   );

@@ -2,6 +2,7 @@
 // what cluster.ts runs for a reader, and what the lesson's tests start to read each replica's
 // own proof. Each replica is a lesson server started as its own process on a free port.
 import { join } from 'node:path';
+import chalk from 'chalk';
 import { startLessonServer, type StartedProcess } from '../shared/processes.ts';
 import { missingServices, startHaproxy, startRedis, type Service } from '../shared/throwaway-services.ts';
 import { haproxyConfig, type Balance } from './haproxy-config.ts';
@@ -48,6 +49,15 @@ export interface ReplicaSet {
   haproxy: Service & { config: string };
   redis?: Service & { url: string };
   stop(): Promise<void>;
+}
+
+/**
+ * A replica's line as terminal 1 shows it: its `server` label replaced by the replica's name, or
+ * undefined for its "listening on" line (the cluster says that once for all of them).
+ */
+export function relayLine(replica: string, line: string): string | undefined {
+  if (/listening on http/.test(line)) return undefined;
+  return line.replace(/server(?= )/, chalk.magenta(replica.padEnd(6)));
 }
 
 /** Thrown when HAProxy or Redis is not installed: its message says how to install them. */
