@@ -6,7 +6,7 @@
 // Spec: https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { captureRequestId } from '../01-cancel-by-id/capture-request-id.ts';
 import { judge, settle, settledWithin } from '../01-cancel-by-id/what-came-back.ts';
@@ -43,13 +43,15 @@ const callId = captureRequestId(
   (req) => req.method === 'tools/call' && req.params?.name === 'process_large_file',
 );
 const client = new Client({ name: 'lesson-14-client', version: '1.0.0' });
+/** A 404 for the session: the replica that answered has no such session (the spec's "start a new one"). */
+const sessionGone = (error: unknown) => error instanceof StreamableHTTPError && error.code === 404;
 
 log.event(`connecting to ${url}`);
 try {
   await client.connect(transport);
 } catch (error) {
   const message = (error as Error).message;
-  if (/\b404\b|Session not found/.test(message)) {
+  if (sessionGone(error)) {
     // The session lives on the replica that answered initialize; the balancer sent the next request elsewhere.
     log.fail(`the session broke: ${message}`);
     log.detail('the balancer sent a request of this session to a replica that never saw its initialize');
@@ -80,7 +82,17 @@ const first = await Promise.race([settled, sleep(cancelAfterMs, 'due' as const)]
 let outcome = first === 'due' ? undefined : first;
 if (first === 'due') {
   log.highlight(`-> notifications/cancelled { requestId: ${id}, reason: "${reason}" } after ${cancelAfterMs} ms`);
-  await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason } });
+  try {
+    await client.notification({ method: 'notifications/cancelled', params: { requestId: id, reason } });
+  } catch (error) {
+    if (!sessionGone(error)) throw error;
+    // The replica that held the session is gone (it died, or was drained): so is the call.
+    log.fail(`the session is gone: ${lastServedBy} answered 404. Its replica stopped; the call will never be answered`);
+    log.detail("SDK 1.x was not told when the call's stream was cut: only a 404 on the session says it");
+    await client.close();
+    judge('session-lost', expected, log);
+    process.exit();
+  }
   outcome = await settledWithin(settled, waitMs);
 } else {
   log.warn('the call finished before the cancel was due');

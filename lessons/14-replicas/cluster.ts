@@ -16,6 +16,7 @@ Usage: npx tsx lessons/14-replicas/cluster.ts [options]
   --replicas KIND        what each replica runs (default: stateless)
                            stateless  this lesson's server.ts: SDK 1.x, 2025-11-25, no sessions
                            sessions   lesson 01's server: SDK 1.x, 2025-11-25, a session per client
+                           sessions-v2  lesson 01's SDK 2.x server: 2025-11-25, a session per client
                            v2         lesson 12's server: SDK 2.x, 2026-07-28
   --balance HOW          round-robin, or sticky on Mcp-Session-Id (default: sticky for
                          sessions, round-robin otherwise)
@@ -42,7 +43,7 @@ const balance = choiceFlag(
   'balance',
   flags.balance,
   ['round-robin', 'sticky'],
-  kind === 'sessions' ? 'sticky' : 'round-robin',
+  kind.startsWith('sessions') ? 'sticky' : 'round-robin',
 );
 const bus = kind === 'stateless' && !flags['no-bus'];
 const port = intFlag('port', flags.port, DEFAULT_PORT, 0, 65_535);

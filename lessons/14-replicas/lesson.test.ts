@@ -258,6 +258,23 @@ describe('lesson 14: a cancel across replicas', { skip, timeout: scaled(120_000)
     });
   });
 
+  test('what an SDK 1.x caller sees when its replica is drained or killed mid-call: nothing, until its session answers 404', async () => {
+    await withSet({ kind: 'sessions', balance: 'sticky', bus: false }, async (set) => {
+      for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+        const client = startTs(CLIENT, ['--url', set.url, '--cancel-after', '3000', '--expect', 'session-lost']);
+        const [, name] = await client.waitForLine(/run by (r\d)/);
+        const replica = set.replica(name!);
+        await replica.waitForJob(1, (job) => job.chunksDone >= 2);
+        replica.child.kill(signal);
+        // Exit 0 with session-lost: the call was still pending when the cancel was due (the SDK had
+        // not been told its stream was cut), and the cancel's POST got the survivor's 404.
+        assert.equal(await client.exited, 0, client.output());
+        assert.doesNotMatch(client.output(), /finished before the cancel/);
+        assert.equal(proofOf(client, 'outcome').at(-1)?.observed, 'session-lost');
+      }
+    });
+  });
+
   test('the README shows the config the lesson generates', () => {
     const config = haproxyConfig({
       port: 3114,
@@ -304,6 +321,19 @@ describe('lesson 14 in SDK 2.x: 2026-07-28 needs no affinity and no bus', { skip
         ['replicas-v2', terminal1],
         ['client-v2', asDocumented(client.lines, set)],
       ]);
+    });
+  });
+
+  test('in 2025-11-25 an SDK 2.x server needs the same affinity: behind round robin its session breaks, sticky it stops the call', async () => {
+    await withSet({ kind: 'sessions-v2', balance: 'round-robin', bus: false }, async (set) => {
+      const client = startTs(CLIENT, ['--url', set.url, '--expect', 'session-lost']);
+      assert.equal(await client.exited, 0, client.output());
+    });
+    await withSet({ kind: 'sessions-v2', balance: 'sticky', bus: false }, async (set) => {
+      const client = startTs(CLIENT, ['--url', set.url]);
+      assert.equal(await client.exited, 0, client.output());
+      const { replica, job } = owner(set);
+      assertStoppedWithinAChunk(replica, job);
     });
   });
 

@@ -17,6 +17,10 @@ export const REPLICA_KINDS = {
     file: join(import.meta.dirname, 'server.ts'),
     about: "this lesson's server: SDK 1.x, 2025-11-25, stateless",
   },
+  'sessions-v2': {
+    file: join(import.meta.dirname, '../01-cancel-by-id/server-v2.ts'),
+    about: "lesson 01's SDK 2.x server: 2025-11-25, a session per client",
+  },
   v2: {
     file: join(import.meta.dirname, '../12-two-eras/server.ts'),
     about: "lesson 12's server: SDK 2.x, 2026-07-28, stateless",
