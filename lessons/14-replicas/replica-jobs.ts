@@ -3,7 +3,7 @@
 // the response stream of every request, open or closed.
 import type { ServerResponse } from 'node:http';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { JobBook } from '../shared/jobs.ts';
+import { JobBook, type Job } from '../shared/jobs.ts';
 import type { ResponseStreamRecord } from '../shared/mcp-http.ts';
 
 const books = new Map<string, { jobs: JobBook; streams: Map<RequestId, ResponseStreamRecord> }>();
@@ -49,4 +49,11 @@ export function unfinishedJobs(): number {
       if (job.state === 'running' || job.fileHandle === 'open') count++;
     }
   return count;
+}
+
+/** Records on the job when a cancel reached it through the bus (`signal` aborts), for its report. */
+export function noteCancelWhenAborted(job: Job, signal: AbortSignal) {
+  signal.addEventListener('abort', () => {
+    job.cancel = { receivedAt: performance.now(), reason: String(signal.reason), chunksDoneThen: job.chunksDone };
+  });
 }

@@ -15,7 +15,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { CancelledNotificationSchema, isJSONRPCRequest, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { connectCancelBus } from './cancel-bus.ts';
-import { jobsOf, recordResponseStream, unfinishedJobs } from './replica-jobs.ts';
+import { jobsOf, noteCancelWhenAborted, recordResponseStream, unfinishedJobs } from './replica-jobs.ts';
 import { busUrl, name, port } from './server-flags.ts';
 import { shutDownGracefully } from '../09-disconnects-and-shutdown/shutdown.ts';
 import { lessonDataFolder, resolveInDataFolder } from '../shared/data-folder.ts';
@@ -65,13 +65,7 @@ function createServer(caller: string) {
       // The SDK's signal fires only when this request's own server closes (its client went away).
       // A cancel can land on any replica: it reaches this call through the bus.
       const fromBus = bus?.watch(cancelKey(caller, extra.requestId));
-      fromBus?.signal.addEventListener('abort', () => {
-        job.cancel = {
-          receivedAt: performance.now(),
-          reason: String(fromBus.signal.reason),
-          chunksDoneThen: job.chunksDone,
-        };
-      });
+      if (fromBus) noteCancelWhenAborted(job, fromBus.signal);
       const signal = fromBus ? AbortSignal.any([extra.signal, fromBus.signal]) : extra.signal;
 
       const handle = await open(file, 'r');
