@@ -62,7 +62,11 @@ async function startService(name: string, command: string, args: string[], port:
   for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (chunk: Buffer) => (output += chunk));
   let running = true;
   const exited = new Promise<void>((resolve) => child.once('exit', () => ((running = false), resolve())));
-  const killOnExit = () => child.kill('SIGKILL'); // it must not outlive the lesson or the test
+  // It must not outlive the lesson or the test, nor its folder.
+  const killOnExit = () => {
+    child.kill('SIGKILL');
+    rmSync(folder, { recursive: true, force: true });
+  };
   process.once('exit', killOnExit);
   const stop = async () => {
     process.off('exit', killOnExit);

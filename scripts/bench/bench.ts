@@ -4,8 +4,9 @@
 // The server is scripts/bench/server.ts in its own process, a fresh one per part (and per round of
 // parts 2 and 3); the clients are SDK 1.x clients in this process. Times are read on the system's
 // monotonic clock, which both processes share: "cancel sent" here, "cleanup finished" there.
+// Part 6 (replicas.ts) runs the lessons' own servers instead, behind HAProxy and with a Redis bus.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,19 +15,31 @@ import { startLessonServer } from '../../lessons/shared/processes.ts';
 import { drawChart } from './chart.ts';
 import { cancelOne, connectClient, inLanes, startBenchServer, startCall, summarise, type Summary } from './harness.ts';
 import { monotonicMs, type ServerStats } from './ipc.ts';
+import { replicaCancels, type ReplicaResults } from './replicas.ts';
 import type { Style } from './server.ts';
 
 const HELP = `
-Usage: npm run bench [-- --quick] [-- --with-test-command]
+Usage: npm run bench [-- --quick] [-- --with-test-command] [-- --only replicas]
 
   --quick              small counts (a smoke run of every part, figures not meaningful)
   --with-test-command  also time \`npm test\` (adds its whole run time, about 4 minutes on 2 cores)
+  --only replicas      run part 6 alone (cancel-to-stop through HAProxy and a Redis cancel bus);
+                       its figures replace the "replicas" entry of an existing bench.json
   --out DIR            where bench.json and bench.svg go (default: scripts/bench/results)
 `;
 const flags = parseFlags(
-  { quick: { type: 'boolean' }, 'with-test-command': { type: 'boolean' }, out: { type: 'string' } },
+  {
+    quick: { type: 'boolean' },
+    'with-test-command': { type: 'boolean' },
+    only: { type: 'string' },
+    out: { type: 'string' },
+  },
   HELP,
 );
+if (flags.only !== undefined && flags.only !== 'replicas') {
+  console.error(`--only takes one part: replicas (got "${flags.only}"); run with --help to see the flags`);
+  process.exit(2);
+}
 const quick = flags.quick ?? false;
 const root = join(import.meta.dirname, '../..');
 const outDir = flags.out ?? join(import.meta.dirname, 'results');
@@ -389,6 +402,19 @@ const machine = {
   ).version,
 };
 
+if (flags.only === 'replicas') {
+  // Part 6 alone: its figures go into bench.json beside the last full run's (the chart is that run's).
+  const replicas = await part('6', () => replicaCancels({ quick, say }));
+  const file = join(outDir, 'bench.json');
+  const earlier = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  const merged = { ...earlier, machine: earlier.machine ?? machine, replicas };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
+  printReplicaTable(replicas);
+  say(`\nWrote its figures into ${relative(process.cwd(), file)} ("replicas").`);
+  process.exit(0);
+}
+
 const latency = await part('1', latencyByStyle);
 const concurrent = [];
 for (let r = 1; r <= (quick ? 1 : 2); r++) {
@@ -403,6 +429,7 @@ const sequential = [
 const flood = await part('4', floodCancels);
 const ready = await part('5', lessonReadyTimes);
 const testCommand = testCommandWallTime();
+const replicas = await part('6', () => replicaCancels({ quick, say }));
 
 const recommendedConcurrent = concurrent.filter((c) => c.onCancel === 'error').map((c) => c.lastCleanupMs);
 const recommendedHeld = sequential.find((s) => s.onCancel === 'error')!.after;
@@ -454,6 +481,7 @@ const results = {
   flood,
   ready,
   testCommand,
+  replicas,
   /** MaxListenersExceededWarning in this (the client) process, by part: counted, not printed. */
   listenerWarnings: warningsByPart,
 };
@@ -467,14 +495,62 @@ process.exit(0);
 
 export type BenchResults = typeof results;
 
+function table(head: string[], rows: (string | number)[][]) {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
+  const line = (cells: (string | number)[]) => `| ${cells.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ')} |`;
+  say(line(head));
+  say(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows) say(line(row));
+}
+
+function printReplicaTable(r: ReplicaResults) {
+  if ('skipped' in r) {
+    say(`\n6. Cancel-to-stop through a load balancer: skipped (${r.skipped})`);
+    return;
+  }
+  say(
+    `\n6. Cancel-to-stop through a load balancer (${r.cancelsPerPath} cancels per row, each ${r.cancelAfterMs} ms into ` +
+      'the call), ms: median / p95',
+  );
+  const both = (t: Summary & { p95: number }) => `${round(t.median)} / ${round(t.p95)}`;
+  table(
+    [
+      'path',
+      'server',
+      'route',
+      'protocol',
+      'cancel → handler stopped',
+      'cancel → client knows',
+      'the client knows by',
+      "server's cancelToStopMs (median)",
+    ],
+    r.paths.map((p) => [
+      p.path,
+      p.server,
+      p.route,
+      p.protocol,
+      both(p.stoppedMs),
+      both(p.learnedMs),
+      p.protocol === '2026-07-28' ? 'get_job_status, polled' : p.answer,
+      round(p.serverCancelToStopMs.median),
+    ]),
+  );
+  const sticky = r.paths.find((p) => p.route === 'HAProxy, sticky');
+  const across = r.paths.find((p) => p.route === 'HAProxy, round robin' && p.protocol === '2025-11-25');
+  const polled = r.paths.filter((p) => p.statusRoundTripMs);
+  say(
+    '   "handler stopped": its server\'s "handler stopped" line, read from the server\'s stdout. 2026-07-28: ' +
+      'the cancel is the abort (the stream closes), nothing is answered, and get_job_status is asked back to back ' +
+      `(one round trip: median ${polled.map((p) => `${round(p.statusRoundTripMs!.median)} ms ${p.route}`).join(', ')}).`,
+  );
+  if (sticky && across)
+    say(
+      `   Cancels that landed on another replica than their call: sticky ${sticky.cancelsOnAnotherReplica} of ${sticky.cancels}, ` +
+        `round robin (the bus carried them) ${across.cancelsOnAnotherReplica} of ${across.cancels}.`,
+    );
+}
+
 function printTables(r: BenchResults) {
-  const table = (head: string[], rows: (string | number)[][]) => {
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
-    const line = (cells: (string | number)[]) => `| ${cells.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ')} |`;
-    say(line(head));
-    say(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-    for (const row of rows) say(line(row));
-  };
   const ms = (s: Summary) => [round(s.min), round(s.median), round(s.p99)];
   say('\n1. Cancel sent → handler cleaned up (recommended server), ms');
   table(
@@ -557,6 +633,7 @@ function printTables(r: BenchResults) {
       ? `npm test: ${r.testCommand.seconds} s`
       : 'npm test: not timed in this run (add --with-test-command)',
   );
+  printReplicaTable(r.replicas);
   say('\nTargets for the recommended pattern');
   table(
     ['target', 'measured', 'met'],

@@ -178,12 +178,23 @@ export interface Summary {
   max: number;
 }
 
+/** The `q` quantile of `values` by nearest rank (p99 of fewer than 100 values is their max). */
+export function nearestRank(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
 /** min / median / p99 (nearest rank: with fewer than 100 samples, the max) / max of a list of timings, in 0.01 ms. */
 export function summarise(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
-  const rank = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
   const ms = (value: number) => Math.round(value * 100) / 100;
-  return { n: sorted.length, min: ms(sorted[0]!), median: ms(rank(0.5)), p99: ms(rank(0.99)), max: ms(sorted.at(-1)!) };
+  return {
+    n: sorted.length,
+    min: ms(sorted[0]!),
+    median: ms(nearestRank(sorted, 0.5)),
+    p99: ms(nearestRank(sorted, 0.99)),
+    max: ms(sorted.at(-1)!),
+  };
 }
 
 /** Runs `count` jobs with at most `lanes` at a time. */
