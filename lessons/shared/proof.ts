@@ -23,9 +23,14 @@ export type ProofRecord =
 /** True when a test is reading this process's proof. */
 export const proving = file !== undefined;
 
+/** Set by the playground, which draws records from several processes on one timeline: stamp each with the wall clock too. */
+const stampWallClock = process.env.LESSON_PROOF_WALL_CLOCK === '1';
+
 export function prove(record: ProofRecord): void {
   if (fd === undefined) return;
-  writeSync(fd, `${JSON.stringify({ ...record, at: Math.round(performance.now()) })}\n`);
+  const now = performance.now();
+  const wall = stampWallClock ? { wall: performance.timeOrigin + now } : {};
+  writeSync(fd, `${JSON.stringify({ ...record, at: Math.round(now), ...wall })}\n`);
 }
 
 /** A plain object (not an array, a Map, a class instance): one a proxy can stand in for field by field. */

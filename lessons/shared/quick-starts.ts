@@ -144,8 +144,9 @@ async function bundleAll(wanted: { file: string; setup?: string }[]) {
       metafile: true,
       logLevel: 'silent',
       // PGlite finds its WebAssembly and data files next to its own module: leave it where it is.
-      // esbuild runs its own binary from its package: it stays where it is too.
-      external: ['@electric-sql/pglite', '@electric-sql/pglite/*', 'esbuild'],
+      // esbuild runs its own binary from its package, and playwright-core finds its files by
+      // __dirname: they stay where they are too.
+      external: ['@electric-sql/pglite', '@electric-sql/pglite/*', 'esbuild', 'playwright-core'],
       banner: {
         js: [
           `import { createRequire as __createRequire } from 'node:module';`,
