@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startLessonServer } from '../../lessons/shared/processes.ts';
+import { startLessonServer, startTs } from '../../lessons/shared/processes.ts';
 import { canSeeFileDescriptors, openDescriptorsTo } from '../../lessons/shared/testing.ts';
 import { scaled, waitFor } from '../../lessons/shared/wait.ts';
 
@@ -193,4 +193,19 @@ describe('the playground in Chromium', { skip: missing ?? false, timeout: scaled
     await page.screenshot({ path: join(SCREENSHOTS, 'phone.png'), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });
   });
+});
+
+test('the playground says plainly when its port is busy or a flag is wrong', async () => {
+  const first = await startLessonServer(PLAYGROUND);
+  try {
+    const busy = startTs(PLAYGROUND, ['--port', new URL(first.url).port]);
+    assert.equal(await busy.exited, 1);
+    assert.match(busy.output(), /port \d+ on 127\.0\.0\.1 is in use: stop what holds it, or pass --port N/);
+    assert.doesNotMatch(busy.output(), /\n\s+at /, 'no stack trace');
+  } finally {
+    await first.stop();
+  }
+  const wrong = startTs(PLAYGROUND, ['--era', '2024']);
+  assert.equal(await wrong.exited, 2);
+  assert.match(wrong.output(), /--era must be one of 2025-11-25, 2026-07-28; got "2024"/);
 });
