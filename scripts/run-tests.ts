@@ -28,6 +28,7 @@ function allTestFiles(): string[] {
   const files = [
     ...under('scripts/reliability'),
     ...under('scripts'),
+    ...under('scripts/playground'),
     ...lessons.flatMap((name) => under(`lessons/${name}`)),
     ...under('lessons/shared'),
   ];
