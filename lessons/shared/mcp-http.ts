@@ -78,6 +78,8 @@ export interface ServeMcpOptions {
   keepAliveMs?: number;
   /** Work that outlives its request (a task's work), for the shutdown to stop and wait for. */
   otherWork?: OtherWork;
+  /** How long sessions may sit idle, and how many sessions and calls a server takes (default: `limitsFromEnv()`). */
+  limits?: Partial<SessionLimits>;
   /**
    * Requests that arrive before this settles wait for it: a server that takes its port first (so a
    * busy port is named at once) and then opens its database serves no call before the database is open.
@@ -107,9 +109,61 @@ export interface RunningMcpServer {
   close(): Promise<void>;
 }
 
+/**
+ * What keeps a server that real clients use from growing without bound. A client that is killed
+ * never sends DELETE, and SDK 1.x keeps its session (transport, server, job book, streams) until
+ * one arrives: an idle session expires instead. A session with a call running is not idle; a
+ * held stream (a cancelled call nobody answered) does not keep it alive, and expiring frees it.
+ */
+export interface SessionLimits {
+  /** A session with no request and no call running for this long is closed, as a DELETE closes it. */
+  idleMs: number;
+  /** An initialize beyond this many open sessions gets 503 with Retry-After. */
+  sessions: number;
+  /** A request beyond this many calls running in one session gets 429 with Retry-After. */
+  callsPerSession: number;
+}
+
+/** The limits, from MCP_SESSION_IDLE_MS, MCP_MAX_SESSIONS and MCP_MAX_CALLS_PER_SESSION, or their defaults. */
+export function limitsFromEnv(env = process.env): SessionLimits {
+  const read = (name: string, fallback: number) => {
+    const value = Number(env[name]);
+    return env[name] !== undefined && Number.isInteger(value) && value > 0 ? value : fallback;
+  };
+  return {
+    idleMs: read('MCP_SESSION_IDLE_MS', 30 * 60_000),
+    sessions: read('MCP_MAX_SESSIONS', 1000),
+    callsPerSession: read('MCP_MAX_CALLS_PER_SESSION', 100),
+  };
+}
+
 export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<RunningMcpServer> {
   const { timeline, host = '127.0.0.1' } = options;
+  const limits = { ...limitsFromEnv(), ...options.limits };
   const sessions = new Map<string, McpSession>();
+  /** When each session last had a request, or last finished a call. */
+  const lastActive = new WeakMap<McpSession, number>();
+  const touch = (session: McpSession) => lastActive.set(session, performance.now());
+  const handlersOf = (session: McpSession) => runningHandlers(session.server);
+  // Idle sessions expire: checked a few times per idle period (at least once a second).
+  const sweeper = setInterval(
+    () => {
+      const now = performance.now();
+      for (const session of sessions.values()) {
+        if (handlersOf(session).size > 0)
+          touch(session); // a call running keeps its session alive
+        else if (now - (lastActive.get(session) ?? now) >= limits.idleMs) void expire(session);
+      }
+    },
+    Math.min(1000, Math.max(10, limits.idleMs / 4)),
+  );
+  sweeper.unref();
+  async function expire(session: McpSession) {
+    sessions.delete(session.id); // no request finds it from now on: it gets 404, as after a DELETE
+    timeline.warn(`session ${session.id} expired: no request and no call for ${limits.idleMs} ms. Closing it`);
+    prove({ type: 'session', session: session.id, state: 'expired' });
+    await session.transport.close(); // as a DELETE does: its streams end, its handlers are aborted
+  }
   const app = express();
 
   // Hardening no lesson teaches (http-guards.ts): a foreign Host or Origin gets 403 (DNS rebinding).
@@ -147,6 +201,7 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       );
       return undefined;
     }
+    touch(session);
     return session;
   };
 
@@ -154,6 +209,16 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
     const message = oneMessageOrAnswer(req, res); // 415, 400 with what is wrong (http-guards.ts)
     if (!message) return;
     if (!req.header('mcp-session-id') && isInitializeRequest(message)) {
+      if (sessions.size >= limits.sessions) {
+        res.set('Retry-After', '5');
+        return jsonRpcError(
+          res,
+          503,
+          -32000,
+          `Service Unavailable: this server already holds ${limits.sessions} sessions, its most. ` +
+            'Retry in a few seconds; a client done with its session should end it (DELETE).',
+        );
+      }
       await startSession(req, res);
       return;
     }
@@ -161,11 +226,26 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
     if (!session) return;
 
     if (!fitsSessionOrAnswer(session, message, res)) return; // 409 for an id in use, -32602 (http-guards.ts)
+    if (isJSONRPCRequest(message) && message.method !== 'ping' && handlersOf(session).size >= limits.callsPerSession) {
+      res.set('Retry-After', '1');
+      res.status(429).json({
+        jsonrpc: '2.0',
+        id: message.id,
+        error: {
+          code: -32000,
+          message:
+            `Too Many Requests: this session already runs ${limits.callsPerSession} calls, its most. ` +
+            'Retry once one has finished, or cancel one.',
+        },
+      });
+      return;
+    }
     options.onClientMessage?.(session, message);
     if (isJSONRPCRequest(message)) {
       const record: ResponseStreamRecord = { openedAt: performance.now(), response: res };
       session.responseStreams.set(message.id, record);
       res.on('close', () => {
+        touch(session); // idle time counts from the end of its last call
         record.closedAt = performance.now();
         delete record.response;
         const job = session.jobs.get(message.id);
@@ -209,6 +289,7 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       onsessioninitialized: (id) => {
         session = { id, transport, server, responseStreams, jobs };
         sessions.set(id, session);
+        touch(session);
         timeline.detail(`session ${id} started`);
         prove({ type: 'session', session: id, state: 'started' });
       },
@@ -234,7 +315,6 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
   const httpServer = createHttpServer(app);
   const port = await listenOn(httpServer, options.port, host);
 
-  const handlersOf = (session: McpSession) => runningHandlers(session.server);
   return {
     url: `http://${host}:${port}${MCP_PATH}`,
     port,
@@ -253,6 +333,7 @@ export async function serveMcpOverHttp(options: ServeMcpOptions): Promise<Runnin
       return stopped;
     },
     async close() {
+      clearInterval(sweeper);
       // Closing a transport aborts every handler still running on it (their extra.signal fires).
       await Promise.all([...sessions.values()].map((s) => s.transport.close()));
       httpServer.closeAllConnections();

@@ -13,7 +13,7 @@ const fd = file === undefined ? undefined : openSync(file, 'a');
 export type JobRecord = { type: 'job'; session?: string } & ReturnType<typeof jobReport>;
 export type ProofRecord =
   | JobRecord
-  | { type: 'session'; session: string; state: 'started' | 'ended' }
+  | { type: 'session'; session: string; state: 'started' | 'expired' | 'ended' }
   | { type: 'stream-closed'; session?: string; requestId: string | number }
   /** A `notifications/cancelled` as the server saw it, and what it named: a job's state, or why it named none. */
   | { type: 'cancel'; session?: string; requestId?: string | number; matched: string }

@@ -38,6 +38,10 @@ Usage: npm run soak [-- options]
   --seconds N          how long to run, in seconds, for short runs (instead of --minutes)
   --concurrency N      sessions running cycles at once (default: 4)
   --session-cycles N   cycles per session before it is DELETEd and a new one opened (default: 12)
+  --vanish-every N     every Nth session's client vanishes instead: it stops, with no DELETE, as a
+                       killed client does (default: 5; 0 for none)
+  --session-idle-ms N  the server's MCP_SESSION_IDLE_MS: how long such a session lingers before it
+                       expires (default: 10000)
   --every N            seconds between samples (default: 5; 1 for runs under a minute)
   --server FILE        the lesson server (default: lessons/01-cancel-by-id/server.ts); it must offer
                        process_large_file {path, chunks, chunkDelayMs} and get_job_status
@@ -60,6 +64,8 @@ const flags = parseFlags(
     seconds: { type: 'string' },
     concurrency: { type: 'string' },
     'session-cycles': { type: 'string' },
+    'vanish-every': { type: 'string' },
+    'session-idle-ms': { type: 'string' },
     every: { type: 'string' },
     server: { type: 'string' },
     'server-args': { type: 'string' },
@@ -73,6 +79,8 @@ const durationS =
     : intFlag('minutes', flags.minutes, 5, 1, 1440) * 60;
 const concurrency = intFlag('concurrency', flags.concurrency, 4, 1, 64);
 const sessionCycles = intFlag('session-cycles', flags['session-cycles'], 12, 1);
+const vanishEvery = intFlag('vanish-every', flags['vanish-every'], 5, 0);
+const sessionIdleMs = intFlag('session-idle-ms', flags['session-idle-ms'], 10_000, 1);
 const everyS = intFlag('every', flags.every, durationS < 60 ? 1 : 5, 1, 3600);
 const serverFile = resolve(flags.server ?? join(root, 'lessons/01-cancel-by-id/server.ts'));
 const serverArgs = flags['server-args']?.split(/\s+/).filter(Boolean) ?? [];
@@ -128,6 +136,9 @@ const counts = {
   'delete-mid-call': 0,
   sessionsOpened: 0,
   sessionsDeleted: 0,
+  /** Sessions whose client stopped without a DELETE, and those the server then expired. */
+  sessionsVanished: 0,
+  sessionsExpired: 0,
   /** The server's -32800 replies to calls the client had already given up on: expected, one per cancel. */
   lateReplies: 0,
   /** Streams this client aborted itself on close(), before it had read that the server ended them. */
@@ -172,7 +183,9 @@ log.event(`starting ${relative(root, serverFile)} ${serverArgs.join(' ')}`.trim(
 const serverLinesKept = 200;
 const serverProblems: string[] = [];
 const server = await startLessonServer(serverFile, serverArgs, {
+  env: { MCP_SESSION_IDLE_MS: String(sessionIdleMs) },
   onLine: (raw) => {
+    if (/session \S+ expired: no request and no call/.test(raw)) counts.sessionsExpired++;
     // A line the lesson server only prints when something went wrong on its side.
     if (/HTTP error|could not send|Error:|Warning:/.test(raw) && serverProblems.length < 20) serverProblems.push(raw);
   },
@@ -210,6 +223,8 @@ interface SoakSession {
   lateReplies: Set<RequestId>;
   /** Ends the session: DELETE, then close the client. */
   close(): Promise<void>;
+  /** Stops this client with no DELETE, as a killed one does: its session is left to the server. */
+  vanish(): Promise<void>;
 }
 
 const openClients = new Set<Client>();
@@ -260,6 +275,12 @@ async function openSession(): Promise<SoakSession> {
       await client.close();
       openClients.delete(client);
       counts.sessionsDeleted++;
+    },
+    async vanish() {
+      closing = true;
+      await client.close();
+      openClients.delete(client);
+      counts.sessionsVanished++;
     },
   };
 }
@@ -400,7 +421,9 @@ async function worker(index: number) {
     }
     try {
       // Every other session ends with a call running, from the odd workers' first session on.
-      if ((sessions++ + index) % 2 === 1 && (!stopping || first)) await deleteMidCall(session);
+      const n = sessions++;
+      if (vanishEvery > 0 && (n + index + 1) % vanishEvery === 0 && !first) await session.vanish();
+      else if ((n + index) % 2 === 1 && (!stopping || first)) await deleteMidCall(session);
       else await session.close();
     } catch (error) {
       unexpected(`ending a session: ${(error as Error).message}`);
@@ -550,6 +573,19 @@ if (serverExit === undefined && !interrupted) {
     { timeoutMs: RELEASE_MS, intervalMs: 100 },
   ).catch(() => 'held');
   if (done === 'released') releasedInS = round((performance.now() - loadStopped) / 1000);
+  // The vanished clients' sessions: the server must expire every one of them, and in time.
+  const expiredAll = await waitFor(
+    'every vanished session to expire',
+    () => counts.sessionsExpired >= counts.sessionsVanished,
+    {
+      timeoutMs: sessionIdleMs + RELEASE_MS,
+      intervalMs: 100,
+    },
+  ).catch(() => false);
+  if (!expiredAll)
+    unexpected(
+      `${counts.sessionsVanished} sessions vanished, ${counts.sessionsExpired} expired ${(sessionIdleMs + RELEASE_MS) / 1000} s on`,
+    );
   after = takeSample();
   if (after) printSample(after, 'after');
 }
@@ -577,7 +613,8 @@ log.event(
     `${counts['cancel-mid-call']} cancelled mid-call, ${counts.complete} completed, ` +
     `${counts['cancel-after-completion']} cancelled after completion, ${counts['cancel-unknown-id']} cancels of unknown ids; ` +
     `${counts.sessionsOpened} sessions, ${counts['delete-mid-call']} of them DELETEd with a call running; ` +
-    `${counts.lateReplies} late answers to cancelled calls, ${counts.streamsAbortedByClose} streams aborted by close()`,
+    `${counts.lateReplies} late answers to cancelled calls, ${counts.streamsAbortedByClose} streams aborted by close(); ` +
+    `${counts.sessionsVanished} clients vanished without a DELETE, ${counts.sessionsExpired} of their sessions expired`,
 );
 if (latency)
   log.event(`cancel arrived → handler stopped (server's record): median ${latency.median} ms, max ${latency.max} ms`);
@@ -646,7 +683,16 @@ mkdirSync(dirname(outFile), { recursive: true });
 const results = {
   when: new Date().toISOString(),
   machine: { cores: cpus().length, node: process.version, platform: `${process.platform} ${process.arch}` },
-  options: { durationS, concurrency, sessionCycles, everyS, server: relative(root, serverFile), serverArgs },
+  options: {
+    durationS,
+    concurrency,
+    sessionCycles,
+    vanishEvery,
+    sessionIdleMs,
+    everyS,
+    server: relative(root, serverFile),
+    serverArgs,
+  },
   calls: { long: LONG_CALL, short: SHORT_CALL, mix: CYCLES },
   serverPid: pid,
   loadSeconds,
