@@ -165,6 +165,13 @@ async function cpuSliced(work: Work): Promise<string> {
   return hash.digest('hex');
 }
 
+/**
+ * Node 22 and later start libuv's thread pool (4 threads, kept for good) on its first use, which
+ * may fall inside a worker's run: use it once now, so that a count before a worker and after it
+ * counts the worker's own thread alone.
+ */
+const threadPoolStarted = stat(import.meta.filename);
+
 /** Threads of this process right now, from /proc (Linux); undefined elsewhere. */
 export function threadCount(): number | undefined {
   try {
@@ -184,6 +191,7 @@ const WORKER_ENTRY = new URL('./cpu-worker-entry.mjs', import.meta.url);
  */
 async function cpuWorker(work: Work): Promise<string> {
   const { job, signal } = work;
+  await threadPoolStarted;
   const threadsBefore = threadCount();
   const input: WorkerInput = { file: work.file, chunks: work.chunks, chunkMs: work.chunkMs };
   const worker = new Worker(WORKER_ENTRY, { workerData: input });
