@@ -409,6 +409,9 @@ describe(
   },
 );
 
+/** Node 20 and 24 warn at an AbortSignal's 11th listener; Node 22 does not (measured on 22.23.3). */
+const WARNS_ON_LISTENERS = process.versions.node.split('.')[0] !== '22';
+
 describe('lesson 02 pitfall: one AbortSignal for many calls', { timeout: scaled(60_000) }, () => {
   let server: Server;
   beforeEach(async () => (server = await stockView()));
@@ -422,12 +425,20 @@ describe('lesson 02 pitfall: one AbortSignal for many calls', { timeout: scaled(
     const shared = new AbortController();
     for (let i = 0; i < 11; i++) await client.callTool(fileArgs(1, 0), undefined, { signal: shared.signal });
     assert.equal(getEventListeners(shared.signal, 'abort').length, 11, 'one listener per call, never removed');
-    const leak = warnings.filter((w) => w.name === 'MaxListenersExceededWarning');
-    assert.equal(leak.length, 1);
-    assert.match(
-      leak[0]!.message,
-      /Possible EventTarget memory leak detected\. 11 abort listeners added to \[AbortSignal\]/,
-    );
+    const leaks = () => warnings.filter((w) => w.name === 'MaxListenersExceededWarning');
+    if (WARNS_ON_LISTENERS) {
+      const [leak] = await waitFor(
+        'the warning (Node 24 emits it a moment later)',
+        () => leaks().length > 0 && leaks(),
+      );
+      assert.equal(leaks().length, 1);
+      assert.match(
+        leak!.message,
+        /Possible EventTarget memory leak detected\. 11 abort listeners added to \[AbortSignal\]/,
+      );
+    } else {
+      assert.equal(leaks().length, 0, 'Node 22 prints no warning: the listeners pile up all the same');
+    }
 
     shared.abort('leaving the page');
     const cancels = cancelsIn(sent);
@@ -484,7 +495,11 @@ describe('lesson 02 pitfall: one AbortSignal for many calls', { timeout: scaled(
     const job = await settledJob(client, 12);
     assert.equal(job.state, 'cancelled');
     await assertFileReleased(server);
-    assert.equal(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').length, 1, 'no new warning');
+    assert.equal(
+      warnings.filter((w) => w.name === 'MaxListenersExceededWarning').length,
+      WARNS_ON_LISTENERS ? 1 : 0,
+      'no new warning',
+    );
     await close();
   });
 });

@@ -43,6 +43,12 @@ async function withSet(options: ReplicaSetOptions, body: (set: ReplicaSet, termi
   }
 }
 
+/**
+ * Terminal 1's lines in the order of their clocks: each replica writes to a pipe of its own, and
+ * under load two replicas' lines a millisecond apart can reach the cluster in either order.
+ */
+const byClock = (lines: string[]) => [...lines].sort((a, b) => a.slice(0, 12).localeCompare(b.slice(0, 12)));
+
 /** The README shows the balancer on its default port. */
 const asDocumented = (lines: string[], set: ReplicaSet) =>
   lines.map((line) => line.replaceAll(set.url, 'http://127.0.0.1:3114/mcp'));
@@ -102,7 +108,7 @@ describe('lesson 14: a cancel across replicas', { skip, timeout: scaled(120_000)
       assert.notEqual(landedOn[0]!.name, replica.name, 'round robin sends the cancel to another replica');
       assert.equal(proofOf(client, 'outcome').at(-1)?.observed, 'stopped');
       checkReadmePair(README, [
-        ['replicas-bus', terminal1],
+        ['replicas-bus', byClock(terminal1)],
         ['client-bus', asDocumented(client.lines, set)],
       ]);
     });
@@ -383,7 +389,7 @@ describe('lesson 14 in SDK 2.x: 2026-07-28 needs no affinity and no bus', { skip
       assert.equal(job.reply, 'nothing');
       if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(replica.child.pid!, 'sample.txt'), 0);
       checkReadmePair(README, [
-        ['replicas-v2', terminal1],
+        ['replicas-v2', byClock(terminal1)],
         ['client-v2', asDocumented(client.lines, set)],
       ]);
     });

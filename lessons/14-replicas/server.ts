@@ -118,9 +118,9 @@ async function forwardCancel(caller: string, message: unknown) {
     log.warn(`${shown} landed on ${name}: no cancel bus, and nothing runs in this request's server: ignored`);
     return prove({ type: 'cancel', session: caller, requestId, matched: 'nothing: there is no cancel bus' });
   }
-  await bus.publish(cancelKey(caller, requestId), reason);
-  log.highlight(`${shown} landed on ${name}: published on the cancel bus`);
+  log.highlight(`${shown} landed on ${name}: publishing it on the cancel bus`);
   prove({ type: 'cancel', session: caller, requestId, matched: 'published on the cancel bus' });
+  await bus.publish(cancelKey(caller, requestId), reason);
 }
 
 // ---------------------------------------------------------------------------------------------
