@@ -49,6 +49,13 @@ async function withSet(options: ReplicaSetOptions, body: (set: ReplicaSet, termi
  */
 const byClock = (lines: string[]) => [...lines].sort((a, b) => a.slice(0, 12).localeCompare(b.slice(0, 12)));
 
+/**
+ * Which replica round robin hands a request to first is HAProxy's to choose (it differed between
+ * runs): the README's blocks are compared with the names left out. Which replica ran the call and
+ * which one the cancel landed on is asserted from their own records instead.
+ */
+const ANY_REPLICA: [RegExp, string][] = [[/\br[123]\b/g, 'rN']];
+
 /** The README shows the balancer on its default port. */
 const asDocumented = (lines: string[], set: ReplicaSet) =>
   lines.map((line) => line.replaceAll(set.url, 'http://127.0.0.1:3114/mcp'));
@@ -107,10 +114,14 @@ describe('lesson 14: a cancel across replicas', { skip, timeout: scaled(120_000)
       assert.equal(landedOn.length, 1);
       assert.notEqual(landedOn[0]!.name, replica.name, 'round robin sends the cancel to another replica');
       assert.equal(proofOf(client, 'outcome').at(-1)?.observed, 'stopped');
-      checkReadmePair(README, [
-        ['replicas-bus', byClock(terminal1)],
-        ['client-bus', asDocumented(client.lines, set)],
-      ]);
+      checkReadmePair(
+        README,
+        [
+          ['replicas-bus', byClock(terminal1)],
+          ['client-bus', asDocumented(client.lines, set)],
+        ],
+        ANY_REPLICA,
+      );
     });
   });
 
@@ -127,7 +138,7 @@ describe('lesson 14: a cancel across replicas', { skip, timeout: scaled(120_000)
         ignored.map((c) => c.matched),
         ['nothing: there is no cancel bus'],
       );
-      checkReadmeOutput(README, 'client-no-bus', asDocumented(client.lines, set));
+      checkReadmeOutput(README, 'client-no-bus', asDocumented(client.lines, set), ANY_REPLICA);
     });
   });
 
@@ -236,7 +247,7 @@ describe('lesson 14: a cancel across replicas', { skip, timeout: scaled(120_000)
     await withSet({ kind: 'sessions', balance: 'round-robin', bus: false }, async (set) => {
       const client = startTs(CLIENT, ['--url', set.url, '--expect', 'session-lost']);
       assert.equal(await client.exited, 0, client.output());
-      checkReadmeOutput(README, 'client-round-robin', asDocumented(client.lines, set));
+      checkReadmeOutput(README, 'client-round-robin', asDocumented(client.lines, set), ANY_REPLICA);
 
       // By hand: a session, then a call posted until round robin brings it to the session's replica.
       const init = await post(set.url, {
@@ -280,7 +291,7 @@ describe('lesson 14: a cancel across replicas', { skip, timeout: scaled(120_000)
         [],
         'no other replica saw the session',
       );
-      checkReadmeOutput(README, 'client-sticky', asDocumented(client.lines, set));
+      checkReadmeOutput(README, 'client-sticky', asDocumented(client.lines, set), ANY_REPLICA);
     });
   });
 
@@ -388,10 +399,14 @@ describe('lesson 14 in SDK 2.x: 2026-07-28 needs no affinity and no bus', { skip
       assert.equal(job.fileHandle, 'closed');
       assert.equal(job.reply, 'nothing');
       if (canSeeFileDescriptors) assert.equal(openDescriptorsTo(replica.child.pid!, 'sample.txt'), 0);
-      checkReadmePair(README, [
-        ['replicas-v2', byClock(terminal1)],
-        ['client-v2', asDocumented(client.lines, set)],
-      ]);
+      checkReadmePair(
+        README,
+        [
+          ['replicas-v2', byClock(terminal1)],
+          ['client-v2', asDocumented(client.lines, set)],
+        ],
+        ANY_REPLICA,
+      );
     });
   });
 

@@ -64,7 +64,6 @@ describe('npm run soak', { concurrency: true, timeout: scaled(30_000) }, () => {
       assert.ok(json.counts[kind]! > 0, `no ${kind} cycle in ${JSON.stringify(json.counts)}`);
     assert.equal(json.counts.unexpected, 0);
     // Every session ends: DELETEd, or its client vanished and the server expired it.
-    assert.ok(json.counts.sessionsVanished! > 0, 'some clients vanish without a DELETE');
     assert.equal(json.counts.sessionsDeleted! + json.counts.sessionsVanished!, json.counts.sessionsOpened);
     assert.equal(json.counts.sessionsExpired, json.counts.sessionsVanished);
     assert.equal(json.counts.lateReplies, json.counts['cancel-mid-call']); // one -32800 per cancelled call
