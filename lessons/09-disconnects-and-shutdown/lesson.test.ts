@@ -457,10 +457,15 @@ describe(
         ]);
         assert.deepEqual(v2Scratch(server), []);
         const serverLines = server.lines.slice(0, lineIndex(server.lines, /#0 file handle closed/) + 1);
-        checkReadmePair(README, [
-          ['server, SDK 2.x, 2026-07-28', asDocumented(serverLines, server.url)],
-          ['client, SDK 2.x, 2026-07-28', asDocumented(client.lines, server.url)],
-        ]);
+        checkReadmePair(
+          README,
+          [
+            ['server, SDK 2.x, 2026-07-28', asDocumented(serverLines, server.url)],
+            ['client, SDK 2.x, 2026-07-28', asDocumented(client.lines, server.url)],
+            // How many chunks fit before the close depends on the machine's load, as elsewhere.
+          ],
+          [[/\): \d+\/(\d+) chunks/, '): N/$1 chunks']],
+        );
       });
     });
 
