@@ -19,7 +19,7 @@ Usage: npx tsx lessons/08-backpressure/slow-reader.ts [options]
 
   --url URL            the server's MCP endpoint (default: $MCP_URL or http://127.0.0.1:3108/mcp)
   --lines N            lines to export (default: 1500000, about 120 MB)
-  --bound-bytes N      the most the server's memory (RSS) may grow while the reader stalls (default: 96000000)
+  --bound-bytes N      the most the server's memory (RSS) may grow while the reader stalls (default: 120000000)
   --expect RESULT      bounded (default): exit 0 if growth stayed under the bound; unbounded: exit 0 if it did not
   -h, --help           show this help
 `;
@@ -30,7 +30,7 @@ const flags = parseFlags(
 );
 const url = flags.url ?? process.env.MCP_URL ?? 'http://127.0.0.1:3108/mcp';
 const lines = intFlag('lines', flags.lines, 1_500_000, 1, 5_000_000);
-const boundBytes = intFlag('bound-bytes', flags['bound-bytes'], 96_000_000, 1);
+const boundBytes = intFlag('bound-bytes', flags['bound-bytes'], 120_000_000, 1);
 const expected = choiceFlag('expect', flags.expect, ['bounded', 'unbounded'] as const, 'bounded');
 
 const log = createTimeline('client');
