@@ -247,13 +247,16 @@ describe('lesson 04 --wrong-way: the handler stops, its I/O does not (PGlite)', 
         const [child, state] = onlyResource(stopped);
         assert.equal(state, 'running', 'the child still runs when its handler stops');
         const [, pid] = child.match(/^child process (\d+)$/)!;
-        process.kill(Number(pid), 0); // still there: does not throw
-        await server.waitForJob(stopped.requestId, (job) => job.resources?.[child] === 'exited 0', { from });
+        process.kill(Number(pid), 0); // still there: does not throw (its exit 0 is checked below)
       }
       if (source === 'file') {
         assert.equal(stopped.fileHandle, 'open');
-        if (canSeeFileDescriptors)
-          assert.equal(openDescriptorsTo(pidOf(server), LARGE_FILE), 1, 'still open after the handler stopped');
+        // The OS shows it still open; on a loaded machine the read may already have reached its end
+        // and closed the file before this line runs, and then the record must say so: all 10 read.
+        if (canSeeFileDescriptors && openDescriptorsTo(pidOf(server), LARGE_FILE) !== 1)
+          await server.waitForJob(stopped.requestId, (job) => job.fileHandle === 'closed' && job.chunksDone === 10, {
+            from,
+          });
       }
     }
     assert.equal(await client.exited, 0, client.output());
