@@ -5,13 +5,15 @@
 // parts 2 and 3); the clients are SDK 1.x clients in this process. Times are read on the system's
 // monotonic clock, which both processes share: "cancel sent" here, "cleanup finished" there.
 // Part 6 (replicas.ts) runs the lessons' own servers instead, behind HAProxy and with a Redis bus.
+// Part 7 (cancels.ts) puts part 2's 1,000 cancels through each way of sending them, side by side.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseFlags } from '../../lessons/shared/cli.ts';
+import { intFlag, parseFlags } from '../../lessons/shared/cli.ts';
 import { startLessonServer } from '../../lessons/shared/processes.ts';
+import { APPROACHES, cancelApproaches, RECOMMENDED, type ApproachKey, type CancelResults } from './cancels.ts';
 import { drawChart } from './chart.ts';
 import { cancelOne, connectClient, inLanes, startBenchServer, startCall, summarise, type Summary } from './harness.ts';
 import { monotonicMs, type ServerStats } from './ipc.ts';
@@ -19,12 +21,17 @@ import { replicaCancels, type ReplicaResults } from './replicas.ts';
 import type { Style } from './server.ts';
 
 const HELP = `
-Usage: npm run bench [-- --quick] [-- --with-test-command] [-- --only replicas]
+Usage: npm run bench [-- --quick] [-- --with-test-command] [-- --only replicas|cancels] [-- --rounds N]
+                     [-- --approaches A,B]
 
   --quick              small counts (a smoke run of every part, figures not meaningful)
   --with-test-command  also time \`npm test\` (adds its whole run time, about 4 minutes on 2 cores)
   --only replicas      run part 6 alone (cancel-to-stop through HAProxy and a Redis cancel bus);
                        its figures replace the "replicas" entry of an existing bench.json
+  --only cancels       run part 7 alone (1,000 simultaneous cancels, each way of sending them);
+                       its figures replace the "cancels" entry of an existing bench.json
+  --rounds N           rounds of part 7 (default 3; 1 with --quick)
+  --approaches A,B     part 7's approaches to run (default all): ${APPROACHES.map((a) => a.key).join(', ')}
   --out DIR            where bench.json and bench.svg go (default: scripts/bench/results)
 `;
 const flags = parseFlags(
@@ -32,15 +39,25 @@ const flags = parseFlags(
     quick: { type: 'boolean' },
     'with-test-command': { type: 'boolean' },
     only: { type: 'string' },
+    rounds: { type: 'string' },
+    approaches: { type: 'string' },
     out: { type: 'string' },
   },
   HELP,
 );
-if (flags.only !== undefined && flags.only !== 'replicas') {
-  console.error(`--only takes one part: replicas (got "${flags.only}"); run with --help to see the flags`);
+const ONLY = ['replicas', 'cancels'] as const;
+if (flags.only !== undefined && !ONLY.includes(flags.only as (typeof ONLY)[number])) {
+  console.error(`--only takes one part: ${ONLY.join(' or ')} (got "${flags.only}"); run with --help to see the flags`);
   process.exit(2);
 }
 const quick = flags.quick ?? false;
+const cancelRounds = intFlag('rounds', flags.rounds, quick ? 1 : 3, 1, 20);
+const chosenApproaches = flags.approaches?.split(',').map((key) => key.trim()) as ApproachKey[] | undefined;
+const unknownApproach = chosenApproaches?.find((key) => !APPROACHES.some((a) => a.key === key));
+if (unknownApproach !== undefined) {
+  console.error(`--approaches: no approach "${unknownApproach}"; they are ${APPROACHES.map((a) => a.key).join(', ')}`);
+  process.exit(2);
+}
 const root = join(import.meta.dirname, '../..');
 const outDir = flags.out ?? join(import.meta.dirname, 'results');
 
@@ -402,16 +419,32 @@ const machine = {
   ).version,
 };
 
-if (flags.only === 'replicas') {
-  // Part 6 alone: its figures go into bench.json beside the last full run's (the chart is that run's).
-  const replicas = await part('6', () => replicaCancels({ quick, say }));
+/** One part alone: its figures go into bench.json beside the last full run's (the chart is that run's). */
+function mergeIntoBenchJson(key: string, figures: unknown) {
   const file = join(outDir, 'bench.json');
   const earlier = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-  const merged = { ...earlier, machine: earlier.machine ?? machine, replicas };
+  const merged = { ...earlier, machine: earlier.machine ?? machine, [key]: figures };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
+  say(`\nWrote its figures into ${relative(process.cwd(), file)} ("${key}").`);
+}
+if (flags.only === 'replicas') {
+  const replicas = await part('6', () => replicaCancels({ quick, say }));
   printReplicaTable(replicas);
-  say(`\nWrote its figures into ${relative(process.cwd(), file)} ("replicas").`);
+  mergeIntoBenchJson('replicas', replicas);
+  process.exit(0);
+}
+if (flags.only === 'cancels') {
+  const started = monotonicMs();
+  const cancels = await part('7', () => cancelApproaches({ quick, rounds: cancelRounds, only: chosenApproaches, say }));
+  printCancelsTable(cancels);
+  mergeIntoBenchJson('cancels', {
+    ...cancels,
+    when: new Date().toISOString(),
+    quick,
+    seconds: round((monotonicMs() - started) / 1000),
+    listenerWarnings: warningsByPart['7'],
+  });
   process.exit(0);
 }
 
@@ -430,7 +463,9 @@ const flood = await part('4', floodCancels);
 const ready = await part('5', lessonReadyTimes);
 const testCommand = testCommandWallTime();
 const replicas = await part('6', () => replicaCancels({ quick, say }));
+const cancels = await part('7', () => cancelApproaches({ quick, rounds: cancelRounds, only: chosenApproaches, say }));
 
+const recommendedCancels = cancels.approaches.find((a) => a.key === RECOMMENDED) ?? cancels.approaches[0]!;
 const recommendedConcurrent = concurrent.filter((c) => c.onCancel === 'error').map((c) => c.lastCleanupMs);
 const recommendedHeld = sequential.find((s) => s.onCancel === 'error')!.after;
 const fastStyles = latency.filter((l) => l.inFlight === 1);
@@ -444,8 +479,10 @@ const verdicts = [
   },
   {
     target: `${concurrent[0]!.calls} concurrent calls cleaned up ≤ ${TARGETS.concurrentCleanupMs} ms after the cancels`,
-    measured: `${Math.min(...recommendedConcurrent)}–${Math.max(...recommendedConcurrent)} ms`,
-    met: Math.max(...recommendedConcurrent) <= TARGETS.concurrentCleanupMs,
+    measured:
+      `${recommendedCancels.label} (part 7): ${recommendedCancels.lastCleanupMs.join(', ')} ms; ` +
+      `SDK 1.x, recommended server (part 2): ${Math.min(...recommendedConcurrent)}–${Math.max(...recommendedConcurrent)} ms`,
+    met: Math.max(...recommendedCancels.lastCleanupMs) <= TARGETS.concurrentCleanupMs,
   },
   {
     target: `nothing held after ${sequential[0]!.cancels} sequential cancels`,
@@ -482,6 +519,7 @@ const results = {
   ready,
   testCommand,
   replicas,
+  cancels,
   /** MaxListenersExceededWarning in this (the client) process, by part: counted, not printed. */
   listenerWarnings: warningsByPart,
 };
@@ -548,6 +586,60 @@ function printReplicaTable(r: ReplicaResults) {
       `   Cancels that landed on another replica than their call: sticky ${sticky.cancelsOnAnotherReplica} of ${sticky.cancels}, ` +
         `round robin (the bus carried them) ${across.cancelsOnAnotherReplica} of ${across.cancels}.`,
     );
+}
+
+function printCancelsTable(r: CancelResults) {
+  const rows = r.approaches;
+  const calls = r.cancelRounds[0]?.calls ?? 0;
+  say(
+    `\n7. ${calls.toLocaleString('en')} concurrent calls (10 clients × ${calls / 10}), all cancelled at once, each way of ` +
+      `sending the cancels (${r.rounds} round${r.rounds === 1 ? '' : 's'} each; "recommended" server: -32800 answered)`,
+  );
+  const ofRounds = (key: string) => r.cancelRounds.filter((c) => c.approach === key);
+  const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+  table(
+    [
+      'approach',
+      'the cancel is',
+      'last cleanup ms (median; rounds)',
+      'floor ms (median)',
+      'TCP: calls → after cancels',
+      'CPU ms server / client / others (median)',
+      'held 1 s after: streams, SDK streams, map entries, timers, handlers',
+      'TCP 1 s after',
+    ],
+    rows.map((a) => {
+      const these = ofRounds(a.key);
+      const last = these.at(-1)!;
+      const held = these.map((c) => c.heldAfter);
+      const sum = (pick: (h: (typeof held)[number]) => number) => Math.max(...held.map(pick));
+      return [
+        `${a.key === RECOMMENDED ? '→ ' : ''}${a.label}`,
+        a.cancelBy,
+        `${a.medianLastCleanupMs}; ${a.lastCleanupMs.join(', ')}`,
+        a.medianFloorMs ?? 'none sent',
+        `${last.tcpConnectionsLoaded} → ${last.tcpConnectionsAfterCancels}`,
+        [
+          medianOf(these.map((c) => c.serverCpuMs)),
+          medianOf(these.map((c) => c.clientCpuMs)),
+          these.every((c) => c.othersCpuMs !== null) ? medianOf(these.map((c) => c.othersCpuMs!)) : 'n/a',
+        ].join(' / '),
+        [
+          sum((h) => h.responseStreams),
+          sum((h) => h.sdkStreams),
+          sum((h) => h.sdkRequestMappings),
+          sum((h) => h.keepAliveTimers),
+          sum((h) => h.handlersRunning),
+        ].join(', '),
+        [...new Set(held.map((h) => h.tcpConnections))].join(', '),
+      ];
+    }),
+  );
+  say(
+    '   Timed from just before the first cancel to the last handler cleaned up. Floor: the same cancels naming no ' +
+      `call (2026-07-28: ${calls.toLocaleString('en')} bare event streams closed, no MCP). CPU "others": every other process on the ` +
+      'machine in that time. Held: the most of any round. → marks the recommended setup.',
+  );
 }
 
 function printTables(r: BenchResults) {
@@ -634,6 +726,7 @@ function printTables(r: BenchResults) {
       : 'npm test: not timed in this run (add --with-test-command)',
   );
   printReplicaTable(r.replicas);
+  printCancelsTable(r.cancels);
   say('\nTargets for the recommended pattern');
   table(
     ['target', 'measured', 'met'],

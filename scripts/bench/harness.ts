@@ -17,6 +17,7 @@ import {
 import type { Style } from './server.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
+const SERVER_2026 = join(import.meta.dirname, 'server-2026.ts');
 
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -32,10 +33,20 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
+/** Which server, and how it serves: server.ts over HTTP/1.1 (the default) or h2c, or server-2026.ts. */
+export type ServerKind = 'http1' | 'h2c' | '2026' | '2026-h2c';
+
 /** Starts scripts/bench/server.ts (its own process, GC exposed) and waits until it listens. */
-export async function startBenchServer(onCancel: 'none' | 'error'): Promise<BenchServer> {
-  const child = fork(SERVER, ['--on-cancel', onCancel], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
+export async function startBenchServer(onCancel: 'none' | 'error', kind: ServerKind = 'http1'): Promise<BenchServer> {
+  const [script, args] =
+    kind === '2026' || kind === '2026-h2c'
+      ? [SERVER_2026, kind === '2026-h2c' ? ['--http', 'h2c'] : []]
+      : [SERVER, ['--on-cancel', onCancel, ...(kind === 'h2c' ? ['--http', 'h2c'] : [])]];
+  // BENCH_CPU_PROF=DIR: each server writes a V8 CPU profile into DIR when it stops (diagnosis only).
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=250'] : [];
+  const child = fork(script, args, {
+    execArgv: ['--expose-gc', '--import', 'tsx', ...profile],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.add(child);
@@ -85,18 +96,26 @@ export async function startBenchServer(onCancel: 'none' | 'error'): Promise<Benc
       });
     },
     async stop() {
+      if (profileDir) {
+        // The server exits on its own when the channel closes, and writes its profile as it exits.
+        child.disconnect();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+        return;
+      }
       child.kill('SIGKILL'); // measurements are taken; nothing to shut down gracefully
       await exited;
     },
   };
 }
 
-/** An SDK 1.x client, connected. Replies and progress that arrive for calls it gave up on go to
- * `onerror`; the benchmark expects those and does not print them. */
-export async function connectClient(url: string): Promise<Client> {
+/** An SDK 1.x client, connected (through `fetch`, if given). Replies and progress that arrive for
+ * calls it gave up on go to `onerror`; the benchmark expects those and does not print them. */
+export async function connectClient(url: string, { fetch }: { fetch?: typeof globalThis.fetch } = {}): Promise<Client> {
   const client = new Client({ name: 'bench', version: '1.0.0' });
   client.onerror = () => {};
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch }));
   return client;
 }
 

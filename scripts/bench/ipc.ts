@@ -46,6 +46,8 @@ export interface ServerStats {
   sdkStreams: number;
   /** The SDK transport's request-id-to-stream entries (private `_requestToStreamMapping`). */
   sdkRequestMappings: number;
+  /** Request handlers still running (each counts until its `finally` is done). */
+  handlersRunning: number;
   /** Live setInterval timers: the SDK arms one keep-alive per open SSE stream. */
   keepAliveTimers: number;
   /** Established TCP connections on the server's port (from /proc; null where there is none, or when not read). */

@@ -7,12 +7,15 @@
 // - an IPC channel to the benchmark (scripts/bench/bench.ts) carries timestamps and counts, so
 //   measuring never adds HTTP traffic, sockets or streams to the server it measures.
 //
+// --http h2c serves the same sessions over cleartext HTTP/2 instead (h2.ts), for part 7.
+//
 // --on-cancel none is the stock SDK 1.x behaviour: the handler stops, nothing is replied, and the
 // request's stream stays open. --on-cancel error is this repo's recommended pattern (lesson 01):
 // after the handler has cleaned up, answer the cancelled request with -32800 (answerCancelled).
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { run as runStrategy } from '../../lessons/03-cooperative-handlers/strategies.ts';
 import { fetchFromUpstream, readLargeFile } from '../../lessons/04-signal-into-io/layers.ts';
@@ -25,16 +28,20 @@ import {
 import { answerCancelled, noteCancel } from '../../lessons/01-cancel-by-id/cancellation.ts';
 import { choiceFlag, intFlag, parseFlags } from '../../lessons/shared/cli.ts';
 import { ensureSampleFile } from '../../lessons/shared/data-folder.ts';
-import { serveMcpOverHttp, type NewSession } from '../../lessons/shared/mcp-http.ts';
+import { serveMcpOverHttp, type McpSession, type NewSession } from '../../lessons/shared/mcp-http.ts';
+import { runningHandlers } from '../../lessons/shared/sdk-internals.ts';
 import { createTimeline } from '../../lessons/shared/timeline.ts';
+import { serveMcpOverH2c } from './h2.ts';
 import { monotonicMs, type CleanupEvent, type ServerStats, type StatsOptions, type ToServer } from './ipc.ts';
 
 const HELP = `
-Usage: node --expose-gc --import tsx scripts/bench/server.ts [--on-cancel none|error] [--port N]
+Usage: node --expose-gc --import tsx scripts/bench/server.ts [--on-cancel none|error] [--http 1.1|h2c] [--port N]
 
 The benchmark's server; scripts/bench/bench.ts starts it with an IPC channel.
   --on-cancel none|error  none: the stock SDK (nothing is replied to a cancelled request);
                           error: the recommended pattern (-32800 once the handler cleaned up)
+  --http 1.1|h2c          1.1: the shared wiring (express on node:http, default); h2c: the same
+                          sessions over cleartext HTTP/2 (h2.ts: express cannot serve node:http2)
   --port N                port on 127.0.0.1 (default 0: a free one)
   --keep-alive-ms N       interval of the SDK's SSE keep-alive comments (default: 15000)
 `;
@@ -51,10 +58,16 @@ export const STYLES = [
 export type Style = (typeof STYLES)[number];
 
 const flags = parseFlags(
-  { 'on-cancel': { type: 'string' }, port: { type: 'string' }, 'keep-alive-ms': { type: 'string' } },
+  {
+    'on-cancel': { type: 'string' },
+    http: { type: 'string' },
+    port: { type: 'string' },
+    'keep-alive-ms': { type: 'string' },
+  },
   HELP,
 );
 const onCancel = choiceFlag('on-cancel', flags['on-cancel'], ['none', 'error'] as const, 'error');
+const httpVersion = choiceFlag('http', flags.http, ['1.1', 'h2c'] as const, '1.1');
 const port = intFlag('port', flags.port, 0, 0, 65_535);
 const keepAliveMs = intFlag('keep-alive-ms', flags['keep-alive-ms'], 15_000, 1);
 
@@ -159,19 +172,17 @@ function createServer({ transport, jobs }: NewSession) {
   return server;
 }
 
-const mcp = await serveMcpOverHttp({
-  port,
-  timeline: quiet,
-  keepAliveMs,
-  createServer,
-  onClientMessage: (session, message) => {
-    if ('method' in message && message.method === 'notifications/cancelled') {
-      cancelsRead++;
-      lastCancelReadAt = monotonicMs();
-    }
-    noteCancel(session.jobs, message, quiet);
-  },
-});
+const onClientMessage = (session: McpSession, message: JSONRPCMessage) => {
+  if ('method' in message && message.method === 'notifications/cancelled') {
+    cancelsRead++;
+    lastCancelReadAt = monotonicMs();
+  }
+  noteCancel(session.jobs, message, quiet);
+};
+const mcp =
+  httpVersion === 'h2c'
+    ? await serveMcpOverH2c({ port, keepAliveMs, createServer, onClientMessage })
+    : await serveMcpOverHttp({ port, timeline: quiet, keepAliveMs, createServer, onClientMessage });
 
 const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
@@ -182,7 +193,9 @@ function stats({ gc, proc }: StatsOptions): ServerStats {
   let sdkStreams = 0;
   let sdkRequestMappings = 0;
   let standaloneStreams = 0;
+  let handlersRunning = 0;
   for (const session of mcp.sessions.values()) {
+    handlersRunning += runningHandlers(session.server).size;
     if (hasStandaloneStream(session.transport)) standaloneStreams++;
     openResponseStreams += [...session.responseStreams.values()].filter((r) => r.closedAt === undefined).length;
     const sdk = countSdkStreams(session.transport);
@@ -197,6 +210,7 @@ function stats({ gc, proc }: StatsOptions): ServerStats {
     openResponseStreams,
     sdkStreams,
     sdkRequestMappings,
+    handlersRunning,
     // The session's standalone GET stream has a keep-alive too; it is not a request's.
     keepAliveTimers: liveIntervals.size - standaloneStreams,
     tcpConnections: proc ? establishedConnections(process.pid, mcp.port) : null,
