@@ -252,9 +252,14 @@ async function openSession(): Promise<SoakSession> {
     if (id !== undefined) {
       lateReplies.add(id);
       counts.lateReplies++;
-    } else if (closing && error.message.startsWith('SSE stream disconnected: AbortError')) {
+    } else if (
+      closing &&
+      (error.message.startsWith('SSE stream disconnected: AbortError') ||
+        error.message === 'This operation was aborted')
+    ) {
       // close() aborts every fetch of the transport. A stream the server ended on the DELETE but
-      // whose end this client had not read yet is reported so: the client's own doing, no fault.
+      // whose end this client had not read yet is reported so, and so is a request still on its way
+      // when a vanishing client stops: the client's own doing, no fault.
       counts.streamsAbortedByClose++;
     } else unexpected(`client onerror: ${error.message}`);
   };
