@@ -9,9 +9,9 @@
 // initdb and postgres refuse to run as root, so as root this runs them as the `postgres` user.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './throwaway-services.ts';
 import { waitFor } from './wait.ts';
 
 export type ThrowawayPostgres =
@@ -34,14 +34,6 @@ function postgresUser(): { uid: number; gid: number } | string {
   const [uid, gid] = [id('-u'), id('-g')];
   if (uid.status !== 0 || gid.status !== 0) return 'running as root, and there is no postgres user to run initdb as';
   return { uid: Number(uid.stdout), gid: Number(gid.stdout) };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export async function throwawayPostgres(): Promise<ThrowawayPostgres> {
