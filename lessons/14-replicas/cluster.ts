@@ -4,7 +4,14 @@
 // landed on. Flags choose the deployment: see --help and the lesson's README.
 import { choiceFlag, intFlag, parseFlags } from '../shared/cli.ts';
 import { createTimeline } from '../shared/timeline.ts';
-import { MissingServiceError, relayLine, REPLICA_KINDS, startReplicaSet, type ReplicaKind } from './replica-set.ts';
+import {
+  isStateless,
+  MissingServiceError,
+  relayLine,
+  REPLICA_KINDS,
+  startReplicaSet,
+  type ReplicaKind,
+} from './replica-set.ts';
 
 export const DEFAULT_PORT = 3114;
 
@@ -15,6 +22,7 @@ Usage: npx tsx lessons/14-replicas/cluster.ts [options]
 
   --replicas KIND        what each replica runs (default: stateless)
                            stateless  this lesson's server.ts: SDK 1.x, 2025-11-25, no sessions
+                           exercise   this lesson's exercise-server.ts (npm run learn -- 14)
                            sessions   lesson 01's server: SDK 1.x, 2025-11-25, a session per client
                            sessions-v2  lesson 01's SDK 2.x server: 2025-11-25, a session per client
                            v2         lesson 12's server: SDK 2.x, 2026-07-28
@@ -45,7 +53,7 @@ const balance = choiceFlag(
   ['round-robin', 'sticky'],
   kind.startsWith('sessions') ? 'sticky' : 'round-robin',
 );
-const bus = kind === 'stateless' && !flags['no-bus'];
+const bus = isStateless(kind) && !flags['no-bus'];
 const port = intFlag('port', flags.port, DEFAULT_PORT, 0, 65_535);
 
 const log = createTimeline('cluster');

@@ -146,6 +146,21 @@ describe('lesson 14: a cancel across replicas', { skip, timeout: scaled(120_000)
     });
   });
 
+  test('README Exercise, two terminals: replicas of the unsolved exercise publish the cancel, nobody hears it, and the client exits 1', async () => {
+    await withSet({ kind: 'exercise', balance: 'round-robin', bus: true }, async (set) => {
+      const client = startTs(CLIENT, ['--url', set.url, '--chunks', '8']);
+      assert.equal(await client.exited, 1, client.output());
+      const { job } = owner(set);
+      assert.deepEqual([job.state, job.chunksDone, job.reply], ['completed', 8, 'result']);
+      const published = set.replicas.flatMap((r) => proofOf(r, 'cancel')).map((c) => c.matched);
+      assert.deepEqual(published, ['published on the cancel bus']);
+      assert.deepEqual(
+        [proofOf(client, 'outcome').at(-1)?.observed, proofOf(client, 'outcome').at(-1)?.expected],
+        ['completed', 'stopped'],
+      );
+    });
+  });
+
   test('stateless without a bus loses the cancel even on one replica: every POST has a server of its own', async () => {
     const server = await startLessonServer(SERVER);
     try {

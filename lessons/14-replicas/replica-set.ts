@@ -17,6 +17,10 @@ export const REPLICA_KINDS = {
     file: join(import.meta.dirname, 'server.ts'),
     about: "this lesson's server: SDK 1.x, 2025-11-25, stateless",
   },
+  exercise: {
+    file: join(import.meta.dirname, 'exercise-server.ts'),
+    about: "this lesson's exercise-server.ts: server.ts that does not hear the bus",
+  },
   'sessions-v2': {
     file: join(import.meta.dirname, '../01-cancel-by-id/server-v2.ts'),
     about: "lesson 01's SDK 2.x server: 2025-11-25, a session per client",
@@ -27,6 +31,8 @@ export const REPLICA_KINDS = {
   },
 } as const;
 export type ReplicaKind = keyof typeof REPLICA_KINDS;
+/** The kinds that run this lesson's replica (or its exercise): they take --name and --bus. */
+export const isStateless = (kind: ReplicaKind) => kind === 'stateless' || kind === 'exercise';
 
 export interface ReplicaSetOptions {
   kind: ReplicaKind;
@@ -89,7 +95,7 @@ export async function startReplicaSet(options: ReplicaSetOptions): Promise<Repli
     const replicas = await Promise.all(
       names.map(async (name) => {
         const args = [
-          ...(kind === 'stateless' ? ['--name', name, ...(redis ? ['--bus', redis.url] : [])] : []),
+          ...(isStateless(kind) ? ['--name', name, ...(redis ? ['--bus', redis.url] : [])] : []),
           ...(options.replicaArgs ?? []),
         ];
         const server = await startLessonServer(REPLICA_KINDS[kind].file, args, {

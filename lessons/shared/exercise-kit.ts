@@ -4,6 +4,7 @@
 import { relative } from 'node:path';
 import { readProofRecords, startLessonServer } from './processes.ts';
 import type { JobRecord } from './proof.ts';
+import type { Program } from './throwaway-services.ts';
 
 readProofRecords();
 
@@ -22,6 +23,8 @@ export interface Exercise {
   /** The file the learner works in, and the lesson's own file that solves it (paths from the repository root). */
   file: string;
   solution: string;
+  /** Programs the check starts beside the server (its test skips without them, as the lesson's does). */
+  needs?: Program[];
   /** What to do, in a sentence or two. */
   asks: string;
   /** Given one at a time, on request (`npm run learn -- 01 --hint`). */

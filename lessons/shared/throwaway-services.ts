@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './wait.ts';
 
-type Program = 'haproxy' | 'redis-server';
+export type Program = 'haproxy' | 'redis-server';
 
 const installed = (program: Program) => spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
 
