@@ -12,6 +12,7 @@ import { exercise as e09 } from './09-disconnects-and-shutdown/exercise-check.ts
 import { exercise as e10 } from './10-races-and-ids/exercise-check.ts';
 import { exercise as e11 } from './11-tasks/exercise-check.ts';
 import { exercise as e12 } from './12-two-eras/exercise-check.ts';
+import { exercise as e13 } from './13-stdio/exercise-check.ts';
 import { exercise as e14 } from './14-replicas/exercise-check.ts';
 
-export const exercises: Exercise[] = [e01, e02, e03, e04, e05, e06, e07, e08, e09, e10, e11, e12, e14];
+export const exercises: Exercise[] = [e01, e02, e03, e04, e05, e06, e07, e08, e09, e10, e11, e12, e13, e14];

@@ -19,14 +19,17 @@ Usage: npx tsx lessons/13-stdio/${me}.ts [options]
                           watch what the server does (its signal, its file, its exit)
   --chunks N              chunks to split the file into (default: 20)
   --chunk-delay MS        the server's pause after each chunk (default: 250)
+  --server FILE           client.ts only: the server to spawn, in this folder (default:
+                          server.ts; exercise-server.ts is the exercise, SDK 1.x's own stdin)
   --era ERA               client-v2.ts only: version negotiation, auto (default), legacy or
                           2026-07-28 (2.x probes on a short-lived second server process first)
   --reason TEXT           the abort reason (default: "user changed their mind")
-  --expect OUTCOME        what makes this exit 0 (default: stopped; completed with --no-cancel;
-                          with --close-stdin-after: ran-on for SDK 1.x, stopped for 2.x)
+  --expect OUTCOME        what makes this exit 0 (default: completed with --no-cancel, else
+                          stopped)
                             stopped    the handler stopped early and closed its file
                             completed  the handler ran to the end
                             ran-on     stdin closed, yet the handler ran to the end
+                                       (exercise-server.ts: SDK 1.x does not watch stdin)
   -h, --help              show this help
 `;
 
@@ -39,6 +42,7 @@ const flags = parseFlags(
     'chunk-delay': { type: 'string' },
     reason: { type: 'string' },
     era: { type: 'string' },
+    server: { type: 'string' },
     expect: { type: 'string' },
   },
   HELP,
@@ -50,7 +54,7 @@ export const cancelAfterMs = intFlag('cancel-after', flags['cancel-after'], 1200
 export const chunks = intFlag('chunks', flags.chunks, 20, 1, 10_000);
 export const chunkDelayMs = intFlag('chunk-delay', flags['chunk-delay'], 250, 0, 60_000);
 export const reason = flags.reason ?? 'user changed their mind';
-const fallback =
-  closeStdinAfterMs !== undefined ? (me.endsWith('v2') ? 'stopped' : 'ran-on') : cancel ? 'stopped' : 'completed';
+const fallback = cancel || closeStdinAfterMs !== undefined ? 'stopped' : 'completed';
 export const expected = choiceFlag('expect', flags.expect, OUTCOMES, fallback);
 export const era = choiceFlag('era', flags.era, ERAS, 'auto');
+export const server = choiceFlag('server', flags.server, ['server.ts', 'exercise-server.ts'], 'server.ts');

@@ -24,7 +24,7 @@ import {
 const { cancel, cancelAfterMs, closeStdinAfterMs, chunks, chunkDelayMs, reason, expected } = flags;
 const log = createTimeline('client');
 
-const transport = new StdioClientTransport(serverCommand('server.ts', []));
+const transport = new StdioClientTransport(serverCommand(flags.server, []));
 showServerStderr(transport.stderr);
 // Every message this client writes to the server's stdin: the call's id as it leaves, and the cancel.
 const callId = deferred<RequestId>();

@@ -51,16 +51,41 @@ for (const [file, sdk] of [
       assert.equal(code, 0, client.output());
       assert.deepEqual(onlyProof(client, 'stdin-closed').running.length, 1);
       const last = job(client);
-      // 1.x: no signal, the job runs to the end and its result still comes back on stdout.
-      // 2.x: the transport closes on stdin's end and aborts the handler; no reply, the call rejects.
-      assert.equal(last.state, sdk === '1.x' ? 'completed' : 'cancelled');
+      // 1.x: server.ts closes its McpServer on stdin's end, which aborts the handler (protocol.js _onclose).
+      // 2.x: the transport closes on stdin's end by itself and aborts the handler. No reply; the call rejects.
+      assert.equal(last.state, 'cancelled');
+      assert.ok(last.chunksDone < 20, `stopped early: ${last.chunksDone}/20`);
       assert.equal(last.fileHandle, 'closed');
-      assert.equal('result' in onlyProof(client, 'came-back'), sdk === '1.x');
+      assert.ok('error' in onlyProof(client, 'came-back'));
       assert.equal(onlyProof(client, 'server-exit').code, 0); // it exits by itself, no signal needed
       noServerLeft(client);
     });
   });
 }
+
+test("SDK 1.x's own stdin (exercise-server.ts, which leaves it to the SDK): a closed stdin stops nothing, the result still comes back", async () => {
+  const closeStdin = ['--server', 'exercise-server.ts', '--close-stdin-after', '900'];
+  // As the README's Things to try runs it (--expect ran-on), and as its Exercise does (expects stopped).
+  const [ranOn, unsolved] = await Promise.all([
+    run('client.ts', [...closeStdin, '--expect', 'ran-on']),
+    run('client.ts', closeStdin),
+  ]);
+  assert.equal(ranOn.code, 0, ranOn.client.output());
+  assert.equal(unsolved.code, 1, unsolved.client.output());
+  assert.deepEqual(onlyProof(unsolved.client, 'outcome'), {
+    ...onlyProof(unsolved.client, 'outcome'),
+    observed: 'ran-on',
+    expected: 'stopped',
+  });
+  for (const { client } of [ranOn, unsolved]) {
+    assert.deepEqual(onlyProof(client, 'stdin-closed').running.length, 1);
+    const last = job(client);
+    assert.deepEqual([last.state, last.chunksDone, last.fileHandle], ['completed', 20, 'closed']);
+    assert.ok('result' in onlyProof(client, 'came-back'));
+    assert.equal(onlyProof(client, 'server-exit').code, 0); // nothing else holds it, once the handler is done
+    noServerLeft(client);
+  }
+});
 
 describe('lesson 13 in SDK 2.x: the era over stdio', () => {
   test('auto negotiates 2026-07-28 on a probe sibling, then one session process', async () => {

@@ -80,11 +80,14 @@ transport.onmessage = (message) => {
   noteCancel(jobs, message, log);
   sdkOnMessage?.(message);
 };
-// SDK 1.x does not watch stdin's end (server/stdio.js): say when it happens, and what it does not do.
+// SDK 1.x does not watch stdin's end (server/stdio.js), and a host's close() ends stdin, then sends
+// SIGTERM 2 s later (client/stdio.js). Closing the server aborts every running handler
+// (shared/protocol.js `_onclose`), so each stops and closes its file, and the process can exit.
 process.stdin.once('end', () => {
   const running = jobs.ids().filter((id) => jobs.get(id)?.state === 'running');
   prove({ type: 'stdin-closed', running });
-  log.warn(`stdin closed; SDK 1.x does not abort the ${running.length} running call(s), nor close itself`);
+  log.warn(`stdin closed: the host is going away; closing the server stops the ${running.length} running call(s)`);
+  void server.close();
 });
 process.once('exit', (code) => prove({ type: 'server-exit', pid: process.pid, code }));
 prove({ type: 'server-start', pid: process.pid, sdk: '1.x' });

@@ -1,7 +1,7 @@
 // The plumbing both lesson 13 clients share, which a reader is not here to learn: how to spawn the
 // server (tsx, or the test command's bundle), its stderr shown as the server's side of the timeline,
 // the server's stdin ended by hand (--close-stdin-after), and the server's report printed.
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Readable, Stream, Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { prove } from '../shared/proof.ts';
@@ -9,9 +9,9 @@ import { QUICK_START_FLAGS, quickStartFor } from '../shared/quick-starts.ts';
 import type { Timeline } from '../shared/timeline.ts';
 import { waitFor } from '../shared/wait.ts';
 
-/** How to start `name` beside this file: node + tsx, or node + its bundle under the test command. */
+/** How to start `name` (beside this file, or a full path): node + tsx, or node + its bundle under the test command. */
 export function serverCommand(name: string, args: string[]) {
-  const file = join(import.meta.dirname, name);
+  const file = isAbsolute(name) ? name : join(import.meta.dirname, name);
   const bundle = quickStartFor(file);
   // The proof file (tests only) and colour: the SDK passes a child only a few safe variables by default.
   const env: Record<string, string> = { FORCE_COLOR: process.env.FORCE_COLOR ?? '1' };
