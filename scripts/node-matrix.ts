@@ -9,6 +9,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import chalk from 'chalk';
+import { nodeFor } from './node-lines.ts';
 
 const root = join(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -19,16 +20,6 @@ const lines = asked.length ? asked : ['20', '22', '24'];
 if (args.some((arg) => arg === '-h' || arg === '--help')) {
   console.log('Usage: npm run test:matrix [-- 20 22 24] [-- test files and node --test flags]');
   process.exit(0);
-}
-
-/** The node binary of a release line: this one's when it is that line, else npm's `node` package. */
-function nodeFor(line: string): string | undefined {
-  if (process.versions.node.split('.')[0] === line) return process.execPath;
-  const found = spawnSync('npx', ['-y', '-p', `node@${line}`, '--', 'node', '-p', 'process.execPath'], {
-    encoding: 'utf8',
-    cwd: root,
-  });
-  return found.status === 0 ? found.stdout.trim().split('\n').at(-1) : undefined;
 }
 
 interface Row {
