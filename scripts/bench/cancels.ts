@@ -37,7 +37,7 @@ export const POOL_CONNECTIONS = 4;
 /** The setup the README recommends for cancelling many calls at once. */
 export const RECOMMENDED: ApproachKey = '2026-h2c';
 
-export type ApproachKey = 'fetch' | 'pool' | 'h2c' | '2026' | '2026-node-http' | '2026-h2c';
+export type ApproachKey = 'fetch' | 'pool' | 'h2c' | '2026' | '2026-node-http' | '2026-h2c' | '2026-h2c-2';
 interface Approach {
   key: ApproachKey;
   label: string;
@@ -94,6 +94,14 @@ export const APPROACHES: Approach[] = [
     protocol: '2026-07-28',
     cancelBy: "resetting the call's stream (RST_STREAM)",
     server: '2026-h2c',
+    fetch: overHttp2,
+  },
+  {
+    key: '2026-h2c-2',
+    label: 'SDK 2.x, 2026-07-28, over HTTP/2, the server on 2 processes',
+    protocol: '2026-07-28',
+    cancelBy: "resetting the call's stream (RST_STREAM)",
+    server: '2026-h2c-cluster',
     fetch: overHttp2,
   },
 ];

@@ -18,6 +18,7 @@ import type { Style } from './server.ts';
 
 const SERVER = join(import.meta.dirname, 'server.ts');
 const SERVER_2026 = join(import.meta.dirname, 'server-2026.ts');
+const SERVER_2026_CLUSTER = join(import.meta.dirname, 'server-2026-cluster.ts');
 
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -34,14 +35,16 @@ export interface BenchServer {
 }
 
 /** Which server, and how it serves: server.ts over HTTP/1.1 (the default) or h2c, or server-2026.ts. */
-export type ServerKind = 'http1' | 'h2c' | '2026' | '2026-h2c';
+export type ServerKind = 'http1' | 'h2c' | '2026' | '2026-h2c' | '2026-h2c-cluster';
 
 /** Starts scripts/bench/server.ts (its own process, GC exposed) and waits until it listens. */
 export async function startBenchServer(onCancel: 'none' | 'error', kind: ServerKind = 'http1'): Promise<BenchServer> {
   const [script, args] =
-    kind === '2026' || kind === '2026-h2c'
-      ? [SERVER_2026, kind === '2026-h2c' ? ['--http', 'h2c'] : []]
-      : [SERVER, ['--on-cancel', onCancel, ...(kind === 'h2c' ? ['--http', 'h2c'] : [])]];
+    kind === '2026-h2c-cluster'
+      ? [SERVER_2026_CLUSTER, ['--workers', '2']]
+      : kind === '2026' || kind === '2026-h2c'
+        ? [SERVER_2026, kind === '2026-h2c' ? ['--http', 'h2c'] : []]
+        : [SERVER, ['--on-cancel', onCancel, ...(kind === 'h2c' ? ['--http', 'h2c'] : [])]];
   // BENCH_CPU_PROF=DIR: each server writes a V8 CPU profile into DIR when it stops (diagnosis only).
   const profileDir = process.env.BENCH_CPU_PROF;
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=250'] : [];
