@@ -19,6 +19,7 @@ export interface SseReading {
 }
 
 export interface RawSession {
+  /** '' for a stateless server (opened with `{ stateless: true }`): then no Mcp-Session-Id is sent. */
   sessionId: string;
   protocolVersion: string;
   /** POSTs any body (a message, a batch, anything) with this session's headers. */
@@ -51,7 +52,7 @@ function readSse(response: Response): SseReading {
 }
 
 /** initialize + notifications/initialized over plain HTTP. */
-export async function openRawSession(url: string): Promise<RawSession> {
+export async function openRawSession(url: string, { stateless = false } = {}): Promise<RawSession> {
   const init = await fetch(url, {
     method: 'POST',
     headers: POST_HEADERS,
@@ -62,14 +63,18 @@ export async function openRawSession(url: string): Promise<RawSession> {
       params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
     }),
   });
-  const sessionId = init.headers.get('mcp-session-id');
-  if (!init.ok || !sessionId) throw new Error(`initialize failed: HTTP ${init.status} ${await init.text()}`);
+  const sessionId = init.headers.get('mcp-session-id') ?? (stateless ? '' : null);
+  if (!init.ok || sessionId === null) throw new Error(`initialize failed: HTTP ${init.status} ${await init.text()}`);
   const initReading = readSse(init);
   await initReading.done;
   const result = initReading.messages[0] as { result?: { protocolVersion: string } } | undefined;
   const protocolVersion = result?.result?.protocolVersion ?? LATEST_PROTOCOL_VERSION;
 
-  const headers = () => ({ ...POST_HEADERS, 'mcp-session-id': sessionId, 'mcp-protocol-version': protocolVersion });
+  const headers = () => ({
+    ...POST_HEADERS,
+    ...(sessionId && { 'mcp-session-id': sessionId }),
+    'mcp-protocol-version': protocolVersion,
+  });
   const post = (body: unknown, extra: Record<string, string> = {}) =>
     fetch(url, {
       method: 'POST',

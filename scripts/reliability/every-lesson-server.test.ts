@@ -17,6 +17,8 @@ readProofRecords(false); // its checks read the wire and the log, not the server
 const root = join(import.meta.dirname, '../..');
 // Every lesson served over HTTP (lesson 13's server speaks stdio to the client that spawns it).
 const lessons = readdirSync(join(root, 'lessons')).filter((name) => /^\d\d-/.test(name) && !name.includes('stdio'));
+/** "01, 02, …, 12, 14": every HTTP lesson (13 speaks stdio). */
+const numbered = lessons.map((lesson) => lesson.slice(0, 2)).join(', ');
 const scratch = mkdtempSync(join(tmpdir(), 'reliability-servers-'));
 
 /** Lessons whose servers write into their data folder (and take --data DIR). */
@@ -153,7 +155,7 @@ describe('every lesson server', { timeout: scaled(120_000) }, () => {
     );
   });
 
-  test(`lessons 01-${lessons.length}: listen on 127.0.0.1 only${otherAddress ? `, refused on ${otherAddress}` : ''}`, async () => {
+  test(`lessons ${numbered}: listen on 127.0.0.1 only${otherAddress ? `, refused on ${otherAddress}` : ''}`, async () => {
     await onEach(lessons, async (server) => {
       const { port } = new URL(server.url);
       const listening = listeningAddresses(server.child.pid!);
@@ -173,7 +175,7 @@ describe('every lesson server', { timeout: scaled(120_000) }, () => {
     });
   });
 
-  test(`lessons 01-${lessons.length}: a second copy on the first one's port says the port is in use, and exits 1`, async () => {
+  test(`lessons ${numbered}: a second copy on the first one's port says the port is in use, and exits 1`, async () => {
     await onEach(lessons, async (server, lesson) => {
       const { port } = new URL(server.url);
       const data = lesson.startsWith('05') ? ['--data', join(scratch, 'lesson05-second')] : [];
@@ -221,7 +223,7 @@ describe('every lesson server', { timeout: scaled(120_000) }, () => {
     },
   );
 
-  test(`lessons 01-${lessons.length}: a foreign Host or Origin gets 403 (DNS rebinding); a page on localhost does not`, async () => {
+  test(`lessons ${numbered}: a foreign Host or Origin gets 403 (DNS rebinding); a page on localhost does not`, async () => {
     await onEach(lessons, async (server) => {
       const { port } = new URL(server.url);
       const rebound = await requestWithHost(server.url, `evil.example:${port}`, ping);
@@ -259,6 +261,7 @@ describe('every lesson server', { timeout: scaled(120_000) }, () => {
     '07-progress': { chunks: 1, chunkDelayMs: 0 },
     '09-disconnects-and-shutdown': { chunks: 1, chunkDelayMs: 0 },
     '10-races-and-ids': { chunks: 1, chunkDelayMs: 0 },
+    '14-replicas': { chunks: 1, chunkDelayMs: 0 },
   };
   const escapes = [
     '../../../package.json',
@@ -272,7 +275,7 @@ describe('every lesson server', { timeout: scaled(120_000) }, () => {
     .map((lesson) => lesson.slice(0, 2))
     .join(', ')}: ${escapes.length} ways out of the data folder, each refused with a message`, async () => {
     await onEach(Object.keys(readers), async (server, lesson) => {
-      const session = await openRawSession(server.url);
+      const session = await openRawSession(server.url, { stateless: lesson.startsWith('14') });
       for (const [i, path] of escapes.entries()) {
         const call = { jsonrpc: '2.0', id: `escape-${i}`, method: 'tools/call' };
         const params = { name: 'process_large_file', arguments: { ...readers[lesson], path } };
@@ -309,7 +312,7 @@ describe('every lesson server', { timeout: scaled(120_000) }, () => {
     )}: 60 short calls each, a cancel sent 0-3 ms after each: every stream ends, whichever wins`, async (t) => {
     await onEach(Object.keys(quickCalls), async (server, lesson) => {
       const { tool, args } = quickCalls[lesson]!;
-      const session = await openRawSession(server.url);
+      const session = await openRawSession(server.url, { stateless: lesson.startsWith('14') });
       const readings: SseReading[] = [];
       for (let n = 1; n <= 60; n++) {
         const reading = await session.stream({
