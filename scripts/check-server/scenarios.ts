@@ -320,8 +320,14 @@ async function checkRaces(
     for (const [check, , rule] of wrongCancels)
       add(R, check, 'not observable', 'the tool runs only as a task: no call stays open to watch', rule);
   } else {
+    const startedAt = performance.now();
     const running = await startCall(session, o, 9100);
     readings.push(running.reading);
+    // The same call beside it, sent no cancel: when 9100 ends with a result, this says whether a
+    // wrong cancel stopped it (a clean-cancel result) or it finished by itself (it runs too briefly).
+    const controlLagMs = performance.now() - startedAt;
+    const control = await startCall(session, o, 9101);
+    readings.push(control.reading);
     const stranger = await openSession(o.target);
     opened.push(stranger);
     const fromStranger: [string, (s: Session) => Reading, Rule] = [
@@ -339,18 +345,34 @@ async function checkRaces(
       await until(Math.min(o.watchMs, 1000), () => ended(running.reading));
       const since = progressOf(running.reading).length - progressBefore;
       const reply = responseOf(running.reading, 9100)?.message as { result?: { isError?: boolean } } | undefined;
-      if (reply?.result && !reply.result.isError) {
+      // Had 9100 finished by itself, 9101 would finish as far behind it as it started, give or take.
+      if (reply?.result) await until(controlLagMs + Math.min(o.watchMs, 1000), () => ended(control.reading));
+      if (reply?.result && !reply.result.isError && ended(control.reading)) {
         add(R, check, 'not observable', `the call finished by itself, with its result: ${NEEDS_LONGER}`, rule);
         continue;
       }
-      const seen = ended(running.reading)
-        ? `the call ended (${responseOf(running.reading, 9100) ? 'answered' : 'no answer'}): the wrong cancel stopped it`
-        : progressBefore > 0
-          ? `the call runs on (${since} progress notification(s) since)`
-          : 'the call runs on (no progress to watch: its stream is still open)';
+      const stoppedBy =
+        reply?.result && !ended(control.reading)
+          ? 'the call ended with a result while the same call started beside it (9101) runs on: the wrong cancel stopped it, and the result is a clean-cancel one'
+          : undefined;
+      if (stoppedBy && rule === RULES.otherSession && !session.hasSession) {
+        // No session: the server cannot tell the two clients apart when they send the same headers.
+        const why =
+          'there is no session (no Mcp-Session-Id), so a stateless server must scope request ids by who calls, such as by the credential';
+        add(R, check, 'warning', `${quiet(wrong)}; ${stoppedBy}; ${why}`, rule);
+        continue;
+      }
+      const seen = stoppedBy
+        ? stoppedBy
+        : ended(running.reading)
+          ? `the call ended (${responseOf(running.reading, 9100) ? 'answered' : 'no answer'}): the wrong cancel stopped it`
+          : progressBefore > 0
+            ? `the call runs on (${since} progress notification(s) since)`
+            : 'the call runs on (no progress to watch: its stream is still open)';
       add(R, check, ended(running.reading) ? 'fail' : 'pass', `${quiet(wrong)}; ${seen}`, rule);
     }
     await settled(cancel(session, { requestId: 9100 }));
+    await settled(cancel(session, { requestId: 9101 }));
   }
   await healthy(
     'the same cancel twice',

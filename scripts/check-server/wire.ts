@@ -108,6 +108,8 @@ export async function answer(reading: Reading, id: unknown): Promise<JSONRPCMess
 
 /** A 2025-11-25 session: initialize, then every request with its Mcp-Session-Id. */
 export interface Session {
+  /** False when the server gave no Mcp-Session-Id: it serves statelessly. */
+  hasSession: boolean;
   /** POSTs with this session's headers; `long` for a call that runs until it is cancelled. */
   post(body: unknown, long?: boolean): Reading;
   close(): Promise<void>;
@@ -136,6 +138,7 @@ export async function openSession(
   const version = reply.result.protocolVersion;
   const headers = () => ({ ...(id ? { 'mcp-session-id': id } : {}), 'mcp-protocol-version': version });
   const session: Session = {
+    hasSession: id !== undefined,
     post: (body, long) => post(target, body, headers(), long),
     close: async () => {
       if (!id) return;
