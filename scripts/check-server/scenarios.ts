@@ -41,7 +41,7 @@ const GRACE_MS = 500;
 const NEEDS_LONGER = 'give --args that make it run for seconds';
 
 /** A long call with a progress token, started; resolves at its first progress, or after `cancelAfterMs` without any. */
-async function startCall(session: Session, o: CheckOptions, id: number) {
+async function startCall(session: Session, o: CheckOptions, id: number, { wait = true } = {}) {
   const _meta = { progressToken: `check-server-${id}` };
   const reading = session.post(
     {
@@ -52,7 +52,7 @@ async function startCall(session: Session, o: CheckOptions, id: number) {
     },
     true,
   );
-  await until(o.cancelAfterMs, () => ended(reading) || progressOf(reading).length > 0);
+  if (wait) await until(o.cancelAfterMs, () => ended(reading) || progressOf(reading).length > 0);
   return { id, reading };
 }
 
@@ -324,9 +324,10 @@ async function checkRaces(
     const running = await startCall(session, o, 9100);
     readings.push(running.reading);
     // The same call beside it, sent no cancel: when 9100 ends with a result, this says whether a
-    // wrong cancel stopped it (a clean-cancel result) or it finished by itself (it runs too briefly).
+    // wrong cancel stopped it (a clean-cancel result) or it finished by itself. Second, so that a
+    // tool that lets one call at a time hold something (lesson 05's idempotency key) refuses it.
     const controlLagMs = performance.now() - startedAt;
-    const control = await startCall(session, o, 9101);
+    const control = await startCall(session, o, 9101, { wait: false });
     readings.push(control.reading);
     const stranger = await openSession(o.target);
     opened.push(stranger);
