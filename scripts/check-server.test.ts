@@ -46,6 +46,7 @@ const options = (
 });
 const FILE_ARGS = { path: 'sample.txt', chunks: 100, chunkDelayMs: 100 };
 const FILE_SHORT = { path: 'sample.txt', chunks: 2, chunkDelayMs: 0 };
+const LONG_FILE_ARGS = { path: 'sample.txt', chunks: 1000, chunkDelayMs: 100 };
 
 /** Each finding's verdict, by era, scenario and check. */
 const verdicts = (findings: Finding[]) =>
@@ -180,12 +181,14 @@ const CASES: Case[] = [
     },
   },
   // One stateless replica: a cancel reaches a fresh McpServer with nothing running, and the call runs on.
-  { name: '14', file: '14-replicas/server.ts', expect: { ...BASE, ...HELD } },
+  // A call of 100 s, so that none ends by itself while it is watched, however slow the machine.
+  { name: '14', file: '14-replicas/server.ts', call: LONG_FILE_ARGS, expect: { ...BASE, ...HELD } },
   // With the cancel bus it stops and answers a clean-cancel result. With no session, a cancel from
   // another client (the same headers: the same caller) stops it too: the bus keys calls by caller.
   {
     name: '14 --bus',
     file: '14-replicas/server.ts',
+    call: LONG_FILE_ARGS,
     bus: true,
     expect: { ...BASE, [REPLY]: 'warning', [OTHER_SESSION]: 'warning' },
   },
