@@ -11,6 +11,7 @@ import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol
 import { captureRequestId } from '../01-cancel-by-id/capture-request-id.ts';
 import { judge, settle, settledWithin } from '../01-cancel-by-id/what-came-back.ts';
 import { exitPlainlyIfServerLost } from '../shared/cli.ts';
+import { prove } from '../shared/proof.ts';
 import { createTimeline } from '../shared/timeline.ts';
 import * as flags from './client-flags.ts';
 import { askTheReplicaThatRanIt, type JobReport } from './owner-report.ts';
@@ -29,6 +30,7 @@ const namingFetch: typeof fetch = async (input, init) => {
   lastServedBy = response.headers.get('x-served-by') ?? 'no replica';
   const what = body.method === 'tools/call' ? `tools/call ${body.params?.name}` : (body.method ?? init?.method);
   if (body.params?.name !== 'get_job_status') log.detail(`-> ${what}  <- HTTP ${response.status} from ${lastServedBy}`);
+  prove({ type: 'request', what, status: response.status, servedBy: lastServedBy });
   if (body.id !== undefined) servedBy.set(body.id, lastServedBy);
   return response;
 };
