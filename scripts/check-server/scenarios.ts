@@ -178,7 +178,11 @@ async function shortCall(o: CheckOptions, session: Session, add: Add) {
 /** `calls` long calls, each cancelled at its first progress; the first is looked at closely, then all are counted. */
 async function stopsOnCancel(o: CheckOptions, session: Session, readings: Reading[], add: Add) {
   const S = 'stops on cancel';
-  const calls = await Promise.all(Array.from({ length: o.calls }, (_, i) => startCall(session, o, 9001 + i)));
+  // The first one running before the others are sent: a server that runs one call at a time (lesson
+  // 05's lock) refuses the later ones, whichever of the POSTs it happens to read first.
+  const firstCall = await startCall(session, o, 9001);
+  const others = await Promise.all(Array.from({ length: o.calls - 1 }, (_, i) => startCall(session, o, 9002 + i)));
+  const calls = [firstCall, ...others];
   readings.push(...calls.map((c) => c.reading));
   const first = calls[0]!;
   if (ended(first.reading)) {
