@@ -360,17 +360,15 @@ async function checkRaces(
         reply?.result && !ended(control.reading)
           ? 'the call ended with a result while the same call started beside it (9101) runs on: the wrong cancel stopped it, and the result is a clean-cancel one'
           : undefined;
-      if (stoppedBy && rule === RULES.otherSession && !session.hasSession) {
-        // No session: the server cannot tell the two clients apart when they send the same headers.
-        const why =
-          'there is no session (no Mcp-Session-Id), so a stateless server must scope request ids by who calls, such as by the credential';
-        add(R, check, 'warning', `${quiet(wrong)}; ${stoppedBy}; ${why}`, rule);
-        continue;
-      }
+      // No session: the server cannot tell the two clients apart when they send the same headers.
+      const stateless =
+        rule === RULES.otherSession && !session.hasSession
+          ? '; there is no session (no Mcp-Session-Id), so a stateless server must scope request ids by who calls, such as by the credential'
+          : '';
       const seen = stoppedBy
-        ? stoppedBy
+        ? `${stoppedBy}${stateless}`
         : ended(running.reading)
-          ? `the call ended (${responseOf(running.reading, 9100) ? 'answered' : 'no answer'}): the wrong cancel stopped it`
+          ? `the call ended (${responseOf(running.reading, 9100) ? 'answered' : 'no answer'}): the wrong cancel stopped it${stateless}`
           : progressBefore > 0
             ? `the call runs on (${since} progress notification(s) since)`
             : 'the call runs on (no progress to watch: its stream is still open)';
