@@ -130,7 +130,10 @@ describe('the playground in Chromium', { skip: missing ?? false, timeout: scaled
       assert.equal(await counter('runningHandlers'), 0);
       assert.equal(await counter('openFiles'), 0);
       await page.screenshot({ path: join(SCREENSHOTS, `2025-${policy}.png`), fullPage: true });
-      if (!reply) await page.click('#end-session'); // DELETE frees the held stream
+      if (!reply) {
+        await page.click('#end-session'); // DELETE frees the held stream
+        await page.waitForSelector('#start:enabled');
+      }
     });
   }
 

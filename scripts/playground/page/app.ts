@@ -259,10 +259,13 @@ $('abort-fetch').addEventListener('click', () => {
   setRunning(false);
 });
 $('end-session').addEventListener('click', async () => {
-  await mcp!.transport.terminateSession?.();
-  await mcp!.client.close().catch(() => {});
+  // Let go of this connection at once: a new one (another server, the next call) made while the
+  // DELETE is on its way must not be undone when it comes back.
+  const ending = mcp;
   mcp = undefined;
   setRunning(false);
+  await ending?.transport.terminateSession?.();
+  await ending?.client.close().catch(() => {});
 });
 $('close-stream').addEventListener('click', () => {
   client('stream closed', 'aborted the call: the SDK closes its response stream, which in 2026-07-28 is the cancel');
